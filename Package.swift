@@ -1,0 +1,38 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "mmutorture",
+    products: [
+        // The typed Swift wrapper over /dev/kvm, usable on its own.
+        .library(name: "KVM", targets: ["KVM"]),
+        .executable(name: "mmutorture", targets: ["mmutorture"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
+    ],
+    targets: [
+        // <linux/kvm.h> request codes and the glibc calls Swift cannot see. No logic.
+        .target(name: "CKVM", path: "CKVM"),
+        // The tiny guest programs, assembled by `swift build`, and guest_abi.h.
+        .target(name: "Guests", path: "guests"),
+        .target(
+            name: "KVM",
+            dependencies: ["CKVM", .product(name: "Atomics", package: "swift-atomics")]
+        ),
+        // Guest machines: the guest programs loaded at CPL3 on the guest_abi.h layout.
+        .target(name: "GuestRuntime", dependencies: ["KVM", "Guests"]),
+        .target(
+            name: "Torture",
+            dependencies: ["KVM", "CKVM", "Guests", "GuestRuntime", .product(name: "Atomics", package: "swift-atomics")]
+        ),
+        .executableTarget(
+            name: "mmutorture",
+            dependencies: ["Torture", "KVM", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "KVMTests", dependencies: ["KVM", "Guests", "GuestRuntime", "CKVM"]),
+        .testTarget(name: "TortureTests", dependencies: ["Torture", "KVM", "Guests", "GuestRuntime"]),
+        .testTarget(name: "mmutortureTests", dependencies: ["Torture"]),
+    ]
+)

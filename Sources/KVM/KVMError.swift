@@ -1,0 +1,87 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An error from the KVM interface: which operation failed, the errno it failed with, what it was asked to do,
+/// and, where one is known, how to fix it.
+///
+/// Every ioctl and syscall the library makes goes through one choke point (`Syscall`), which builds these, so a
+/// failure always names the ioctl (`KVM_SET_USER_MEMORY_REGION`) or syscall (`mmap`) as the kernel selftests'
+/// `__KVM_IOCTL_ERROR(#cmd)` does.
+public struct KVMError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// The ioctl or syscall that failed, e.g. `"KVM_CREATE_VCPU"` or `"mmap"`.
+    public var operation: String
+    /// The errno value it failed with, or 0 where the failure is not an errno (e.g. a wrong API version).
+    public var errno: Int32
+    /// What was being done, with the arguments that matter (slot, address, size, path).
+    public var context: String
+    /// How to fix it, where the fix is known.
+    public var hint: String?
+
+    public init(operation: String, errno: Int32, context: String = "", hint: String? = nil) {
+        self.operation = operation
+        self.errno = errno
+        self.context = context
+        self.hint = hint
+    }
+
+    /// The symbolic errno name (`EINVAL`), or `errno N` for a value not in the table.
+    public var errnoName: String { Self.errnoName(errno) }
+
+    public var description: String {
+        var text = operation
+        if !context.isEmpty { text += " (\(context))" }
+        if errno != 0 {
+            text += " failed: \(errnoName): \(String(cString: strerror(errno)))"
+        } else {
+            text += " failed"
+        }
+        if let hint { text += ". \(hint)" }
+        return text
+    }
+
+    static func errnoName(_ value: Int32) -> String {
+        switch value {
+        case EPERM: "EPERM"
+        case ENOENT: "ENOENT"
+        case EINTR: "EINTR"
+        case EIO: "EIO"
+        case ENXIO: "ENXIO"
+        case E2BIG: "E2BIG"
+        case EBADF: "EBADF"
+        case EAGAIN: "EAGAIN"
+        case ENOMEM: "ENOMEM"
+        case EACCES: "EACCES"
+        case EFAULT: "EFAULT"
+        case EBUSY: "EBUSY"
+        case EEXIST: "EEXIST"
+        case ENODEV: "ENODEV"
+        case EINVAL: "EINVAL"
+        case ENOSPC: "ENOSPC"
+        case ERANGE: "ERANGE"
+        case ENOTTY: "ENOTTY"
+        case ENOSYS: "ENOSYS"
+        case EOPNOTSUPP: "EOPNOTSUPP"
+        case EHWPOISON: "EHWPOISON"
+        default: "errno \(value)"
+        }
+    }
+}
+
+extension KVMError {
+    /// Opening the KVM device failed; the hint says what to do about the particular errno.
+    static func deviceUnavailable(path: String, errno: Int32) -> KVMError {
+        let hint: String
+        switch errno {
+        case ENOENT, ENODEV, ENXIO:
+            hint = "KVM not available: module not loaded or no hardware virtualization "
+                + "(load kvm_intel or kvm_amd, enable VT-x/AMD-V in firmware, or nested virtualization on the host)"
+        case EACCES, EPERM:
+            hint = "permission denied: add the user to group kvm, or on CI install a udev rule "
+                + "(KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0666\") and reload udev"
+        default:
+            hint = "check that \(path) is the KVM device"
+        }
+        return KVMError(operation: "open", errno: errno, context: path, hint: hint)
+    }
+}

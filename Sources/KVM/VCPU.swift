@@ -1,0 +1,139 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Atomics
+import CKVM
+
+/// The general-purpose registers (`struct kvm_regs`).
+public typealias Registers = kvm_regs
+/// The special registers: segments, control registers, EFER, descriptor tables (`struct kvm_sregs`).
+public typealias SpecialRegisters = kvm_sregs
+
+/// A virtual CPU: its descriptor, its mapped `struct kvm_run`, and the means to stop it from another thread.
+///
+/// Run a vCPU from one thread only (a dedicated OS thread, never Swift's cooperative pool: `KVM_RUN` blocks for
+/// as long as the guest runs). Any thread may call ``requestExit()``.
+public final class VCPU: @unchecked Sendable {
+    // @unchecked: `run` is the kernel-shared kvm_run mapping. Only the thread inside `run()` reads and writes it,
+    // except `immediate_exit`, which `requestExit()` writes with an atomic store, as the KVM API allows.
+
+    /// The vCPU id given to `KVM_CREATE_VCPU`.
+    public let id: Int
+    /// The VM this vCPU belongs to, kept alive (with its memory) while the vCPU exists.
+    public let vm: VirtualMachine
+    let fd: Int32
+    private let runMapping: UnsafeMutableRawPointer
+    private let runSize: Int
+    /// The pthread currently inside `KVM_RUN`, or 0: the target of ``requestExit()``'s signal.
+    private let runningThread = ManagedAtomic<UInt>(0)
+
+    init(fd: Int32, id: Int, vm: VirtualMachine, run: UnsafeMutableRawPointer, runSize: Int) {
+        self.fd = fd
+        self.id = id
+        self.vm = vm
+        self.runMapping = run
+        self.runSize = runSize
+        VCPU.installKickHandler
+    }
+
+    deinit {
+        try? Syscall.munmap(runMapping, length: runSize)
+        Syscall.close(fd)
+    }
+
+    // MARK: Registers
+
+    /// `KVM_GET_REGS`.
+    public func registers() throws -> Registers {
+        var regs = Registers()
+        try Syscall.ioctl(fd, CKVM_GET_REGS, &regs, name: "KVM_GET_REGS", context: "vCPU \(id)")
+        return regs
+    }
+
+    /// `KVM_SET_REGS`.
+    public func setRegisters(_ registers: Registers) throws {
+        var regs = registers
+        try Syscall.ioctl(fd, CKVM_SET_REGS, &regs, name: "KVM_SET_REGS", context: "vCPU \(id)")
+    }
+
+    /// `KVM_GET_SREGS`.
+    public func specialRegisters() throws -> SpecialRegisters {
+        var sregs = SpecialRegisters()
+        try Syscall.ioctl(fd, CKVM_GET_SREGS, &sregs, name: "KVM_GET_SREGS", context: "vCPU \(id)")
+        return sregs
+    }
+
+    /// `KVM_SET_SREGS`.
+    public func setSpecialRegisters(_ registers: SpecialRegisters) throws {
+        var sregs = registers
+        try Syscall.ioctl(fd, CKVM_SET_SREGS, &sregs, name: "KVM_SET_SREGS", context: "vCPU \(id)")
+    }
+
+    // MARK: Running
+
+    /// Enters the guest (`KVM_RUN`) and returns why it came back.
+    ///
+    /// EINTR (a kick, or ``requestExit()`` before entry) returns ``VCPUExit/interrupted``; EFAULT returns
+    /// ``VCPUExit/memoryFault(address:size:flags:)``: both are outcomes the caller acts on. Any other errno throws
+    /// a ``KVMError`` naming `KVM_RUN`.
+    public func run() throws -> VCPUExit {
+        runningThread.store(UInt(pthread_self()), ordering: .sequentiallyConsistent)
+        let (result, error) = Syscall.ioctlResult(fd, CKVM_RUN)
+        runningThread.store(0, ordering: .sequentiallyConsistent)
+        if result < 0 {
+            switch error {
+            case EINTR: return .interrupted
+            case EFAULT: return VCPUExit.decodeMemoryFault(runMapping)
+            default: throw KVMError(operation: "KVM_RUN", errno: error, context: "vCPU \(id)")
+            }
+        }
+        return VCPUExit.decode(runMapping, mappingSize: runSize)
+    }
+
+    /// Asks the vCPU to leave the guest promptly, from any thread: sets `kvm_run.immediate_exit` (so a
+    /// `KVM_RUN` about to start returns at once) and signals the thread inside `KVM_RUN` (so a running guest
+    /// exits). The vCPU's `run()` then returns ``VCPUExit/interrupted``, and keeps doing so until
+    /// ``clearExitRequest()``.
+    ///
+    /// The running thread must not exit while another thread calls this (join it afterwards).
+    public func requestExit() {
+        immediateExit.store(1, ordering: .sequentiallyConsistent)
+        let thread = runningThread.load(ordering: .sequentiallyConsistent)
+        if thread != 0 { pthread_kill(pthread_t(thread), VCPU.kickSignal) }
+    }
+
+    /// Clears a previous ``requestExit()`` so that `run()` enters the guest again.
+    public func clearExitRequest() {
+        immediateExit.store(0, ordering: .sequentiallyConsistent)
+    }
+
+    /// Whether an exit has been requested and not cleared.
+    public var exitRequested: Bool { immediateExit.load(ordering: .sequentiallyConsistent) != 0 }
+
+    private var immediateExit: UnsafeAtomic<UInt8> {
+        // SAFETY: immediate_exit is a naturally aligned __u8 inside the kvm_run mapping, which lives as long as
+        // self; UInt8.AtomicRepresentation has the layout of UInt8.
+        let offset = MemoryLayout<kvm_run>.offset(of: \kvm_run.immediate_exit)!
+        return UnsafeAtomic(at: (runMapping + offset).assumingMemoryBound(to: UInt8.AtomicRepresentation.self))
+    }
+
+    /// The signal ``requestExit()`` sends to kick a vCPU out of the guest. Its handler does nothing and is
+    /// installed without `SA_RESTART`, so the signal makes `KVM_RUN` return EINTR.
+    public static let kickSignal = SIGUSR1
+
+    private static let installKickHandler: Void = {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(kickSignal, &action, nil)
+    }()
+
+    // MARK: Statistics
+
+    /// Opens the vCPU's binary statistics (`KVM_GET_STATS_FD`): `pf_taken`, `exits`, `insn_emulation`,
+    /// `tlb_flush`, and whatever else this kernel exports.
+    public func statistics() throws -> StatisticsReader {
+        try StatisticsReader(fd: try Syscall.ioctl(fd, CKVM_GET_STATS_FD, name: "KVM_GET_STATS_FD", context: "vCPU \(id)"))
+    }
+}

@@ -1,0 +1,116 @@
+// checker: the stale-read checker of the integrity contract (README, "The integrity contract").
+//
+// Sweeps the data pages forever. Per check on page i, at the word this sweep has chosen:
+//     c1 = ctrl[i]; v = data[i][w]; c2 = ctrl[i]
+// x86 keeps loads in program order, so when c1 == c2 != 0 the read of v happened while that one publication
+// was in force. The control word's kind then says what v must be (guest_abi.h): the generation itself, zero, the
+// kept generation, or nothing at all (a must-fault window, where any successful read is a violation). The word
+// moves by one each sweep, starting at a per-vCPU offset, so every word of every page is read.
+//
+// Counts stay in registers and reach the status block once per sweep; the only exits are a heartbeat every r9
+// sweeps and the reports. Register use (entry values in guest_abi.h):
+//   r15 pages, r14 data base, r13 control base, r12 status block, r9 heartbeat interval, rsi sweeps to heartbeat,
+//   r11 byte offset of the word checked this sweep, r10 page index, rbp address of the word in page r10,
+//   rbx conclusive generation checks, rdi inconclusive checks, rax/rcx/rdx c1/v/c2, r8 kind then expected value.
+#include "guest_abi.h"
+    .intel_syntax noprefix
+    .section .rodata
+    .globl guest_checker_start, guest_checker_end
+    .code64
+guest_checker_start:
+    mov r15, rsi
+    mov r14, rdx
+    mov r13, rcx
+    mov r12, r8
+    mov r11, rdi
+    shl r11, 6
+    and r11, GUEST_WORDS_PER_PAGE - 1
+    shl r11, 3
+    xor ebx, ebx
+    xor edi, edi
+    mov rsi, r9
+
+.Lsweep:
+    xor r10d, r10d
+    lea rbp, [r14 + r11]
+    test r15, r15
+    jz .Lend_of_sweep
+.Lpage:
+    mov rax, [r13 + r10 * 8]
+    mov rcx, [rbp]
+    mov rdx, [r13 + r10 * 8]
+    test rax, rax
+    jz .Linconclusive
+    cmp rax, rdx
+    jne .Linconclusive
+    mov r8, rax
+    shr r8, GUEST_CTRL_KIND_SHIFT
+    cmp r8, GUEST_KIND_GENERATION
+    jne .Lother_kind
+    cmp rcx, rax
+    jne .Lviolation_generation
+    inc rbx
+.Lnext:
+    add rbp, GUEST_PAGE_SIZE
+    inc r10
+    cmp r10, r15
+    jb .Lpage
+.Lend_of_sweep:
+    inc qword ptr [r12 + 8 * GUEST_STATUS_SWEEPS]
+    mov [r12 + 8 * GUEST_STATUS_CONCLUSIVE_GENERATION], rbx
+    mov [r12 + 8 * GUEST_STATUS_INCONCLUSIVE], rdi
+    add r11, 8
+    and r11, GUEST_PAGE_SIZE - 1
+    dec rsi
+    jnz .Lsweep
+    mov rsi, r9
+    out GUEST_PORT_HEARTBEAT, al
+    jmp .Lsweep
+
+.Linconclusive:
+    inc rdi
+    jmp .Lnext
+
+.Lother_kind:
+    cmp r8, GUEST_KIND_ZERO
+    je .Lzero
+    cmp r8, GUEST_KIND_KEEP
+    je .Lkeep
+    cmp r8, GUEST_KIND_FAULT
+    je .Lfault
+    out GUEST_PORT_ABORT, al
+    jmp .Lnext
+
+.Lzero:
+    xor r8d, r8d
+    test rcx, rcx
+    jnz .Lviolation
+    inc qword ptr [r12 + 8 * GUEST_STATUS_CONCLUSIVE_ZERO]
+    jmp .Lnext
+
+.Lkeep:
+    movabs r8, GUEST_CTRL_COUNTER_MASK
+    and r8, rax
+    bts r8, GUEST_CTRL_KIND_SHIFT      // GUEST_KIND_GENERATION is 1: its kind is this single bit
+    cmp rcx, r8
+    jne .Lviolation
+    inc qword ptr [r12 + 8 * GUEST_STATUS_CONCLUSIVE_KEEP]
+    jmp .Lnext
+
+.Lfault:
+.Lviolation_generation:
+    mov r8, rax
+
+.Lviolation:
+    inc qword ptr [r12 + 8 * GUEST_STATUS_VIOLATIONS]
+    mov [r12 + 8 * GUEST_STATUS_CONCLUSIVE_GENERATION], rbx
+    mov [r12 + 8 * GUEST_STATUS_INCONCLUSIVE], rdi
+    out GUEST_PORT_VIOLATION, al
+    // The exit above went through the host and back. Read the same word once more: a bad view that survives
+    // a VM exit is the strongest evidence of a stale translation.
+    mov rax, [r13 + r10 * 8]
+    mov rcx, [rbp]
+    mov rdx, [r13 + r10 * 8]
+    out GUEST_PORT_RECHECK, al
+    jmp .Lnext
+guest_checker_end:
