@@ -49,7 +49,12 @@ public final class GuestMachine: @unchecked Sendable {
         flags: MemorySlotFlags = []
     ) throws {
         try vm.setMemorySlot(slot, guestAddress: address, region: region, flags: flags)
-        try pageTables.identityMap(address, size: UInt64(Self.roundUp(region.size, to: Int(pageSize.rawValue))), pageSize: pageSize)
+        try identityMap(address, size: UInt64(Self.roundUp(region.size, to: Int(pageSize.rawValue))), pageSize: pageSize)
+    }
+
+    /// Identity-maps a guest-physical range in the guest's page tables (with or without a slot behind it).
+    public func identityMap(_ address: GuestPhysicalAddress, size: UInt64, pageSize: PageSize = .size4K) throws {
+        try pageTables.identityMap(address, size: size, pageSize: pageSize)
     }
 
     /// The host address of a guest-physical address in any registered slot.

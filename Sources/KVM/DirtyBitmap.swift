@@ -11,6 +11,12 @@ public struct DirtyBitmap: Equatable, Sendable {
         self.words = Array(repeating: 0, count: (pageCount + 63) / 64)
     }
 
+    /// A bitmap with the given words, e.g. harvested by other means or built in a test.
+    public mutating func setForTesting(words: [UInt64]) {
+        precondition(words.count == self.words.count, "a bitmap of \(pageCount) pages has \(self.words.count) words")
+        self.words = words
+    }
+
     public func isDirty(_ page: Int) -> Bool {
         words[page / 64] & (1 << UInt64(page % 64)) != 0
     }

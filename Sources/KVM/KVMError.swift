@@ -70,7 +70,7 @@ public struct KVMError: Error, Equatable, CustomStringConvertible, Sendable {
 
 extension KVMError {
     /// Opening the KVM device failed; the hint says what to do about the particular errno.
-    static func deviceUnavailable(path: String, errno: Int32) -> KVMError {
+    public static func deviceUnavailable(path: String, errno: Int32) -> KVMError {
         let hint: String
         switch errno {
         case ENOENT, ENODEV, ENXIO:

@@ -26,6 +26,9 @@ public final class VCPU: @unchecked Sendable {
     private let runSize: Int
     /// The pthread currently inside `KVM_RUN`, or 0: the target of ``requestExit()``'s signal.
     private let runningThread = ManagedAtomic<UInt>(0)
+    /// The last thread that unblocked the kick signal for itself (threads inherit signal masks, and Dispatch's
+    /// worker threads block everything).
+    private let kickableThread = ManagedAtomic<UInt>(0)
 
     init(fd: Int32, id: Int, vm: VirtualMachine, run: UnsafeMutableRawPointer, runSize: Int) {
         self.fd = fd
@@ -77,7 +80,12 @@ public final class VCPU: @unchecked Sendable {
     /// ``VCPUExit/memoryFault(address:size:flags:)``: both are outcomes the caller acts on. Any other errno throws
     /// a ``KVMError`` naming `KVM_RUN`.
     public func run() throws -> VCPUExit {
-        runningThread.store(UInt(pthread_self()), ordering: .sequentiallyConsistent)
+        let thread = UInt(pthread_self())
+        if thread != kickableThread.load(ordering: .relaxed) {
+            VCPU.unblockKickSignal()
+            kickableThread.store(thread, ordering: .relaxed)
+        }
+        runningThread.store(thread, ordering: .sequentiallyConsistent)
         let (result, error) = Syscall.ioctlResult(fd, CKVM_RUN)
         runningThread.store(0, ordering: .sequentiallyConsistent)
         if result < 0 {
@@ -120,6 +128,13 @@ public final class VCPU: @unchecked Sendable {
     /// The signal ``requestExit()`` sends to kick a vCPU out of the guest. Its handler does nothing and is
     /// installed without `SA_RESTART`, so the signal makes `KVM_RUN` return EINTR.
     public static let kickSignal = SIGUSR1
+
+    private static func unblockKickSignal() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, kickSignal)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+    }
 
     private static let installKickHandler: Void = {
         var action = sigaction()

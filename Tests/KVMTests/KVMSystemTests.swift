@@ -1,0 +1,63 @@
+import KVM
+import Testing
+
+@Suite(.requiresKVM)
+struct KVMSystemTests {
+    @Test func apiVersionIsTwelve() throws {
+        #expect(try openKVM().apiVersion() == 12)
+    }
+
+    @Test func capabilitiesTheTortureNeedsArePresent() throws {
+        let kvm = try openKVM()
+        #expect(kvm.has(.syncMMU), "KVM_CAP_SYNC_MMU: without mmu notifiers there is nothing to test")
+        #expect(kvm.has(.userMemory))
+        #expect(kvm.has(.binaryStatsFD))
+        #expect(kvm.has(.immediateExit))
+        #expect(try kvm.checkExtension(.memorySlots) >= 3)
+    }
+
+    @Test func rawCapabilityQueryAgreesWithTheTypedOne() throws {
+        let kvm = try openKVM()
+        #expect(try kvm.checkExtension(raw: Capability.maxVCPUs.rawValue) == kvm.checkExtension(.maxVCPUs))
+        #expect(try kvm.checkExtension(raw: 0x7fff_0000) == 0, "an unknown capability reads as absent")
+    }
+
+    @Test func vcpuMappingCoversKvmRun() throws {
+        let size = try openKVM().vcpuMmapSize()
+        #expect(size >= 4096 && size % 4096 == 0)
+    }
+
+    @Test func supportedCPUIDAdvertisesLongMode() throws {
+        let table = try openKVM().supportedCPUID()
+        let extended = table.entries.first { $0.function == 0x8000_0001 }
+        #expect(extended.map { $0.edx & (1 << 29) != 0 } == true, "CPUID 0x80000001 EDX.LM")
+    }
+}
+
+/// Opening failures need no device at all.
+struct KVMDeviceErrorTests {
+    @Test func missingDeviceSaysKVMIsNotAvailable() {
+        let problem = KVMAvailability.problem(at: "/nonexistent/kvm")
+        #expect(problem?.operation == "open")
+        #expect(problem?.errnoName == "ENOENT")
+        #expect(problem?.description.contains("KVM not available: module not loaded or no hardware virtualization") == true)
+    }
+
+    @Test func aFileThatIsNotKVMIsRejectedByTheVersionIoctl() {
+        let problem = KVMAvailability.problem(at: "/dev/null")
+        #expect(problem?.operation == "KVM_GET_API_VERSION")
+        #expect(problem?.errnoName == "ENOTTY")
+        #expect(problem?.description.contains("is it the KVM device?") == true)
+    }
+
+    @Test func permissionDeniedNamesTheKvmGroupAndUdev() {
+        // EACCES cannot be provoked as root; build the error the way a failed open does.
+        let error = KVMError.deviceUnavailable(path: "/dev/kvm", errno: 13)
+        #expect(error.description.contains("add the user to group kvm, or on CI install a udev rule"))
+    }
+
+    @Test func errorDescriptionNamesIoctlErrnoAndContext() {
+        let error = KVMError(operation: "KVM_SET_USER_MEMORY_REGION", errno: 22, context: "slot 3, gpa 0x1000, 4096 bytes")
+        #expect(error.description == "KVM_SET_USER_MEMORY_REGION (slot 3, gpa 0x1000, 4096 bytes) failed: EINVAL: Invalid argument")
+    }
+}
