@@ -43,7 +43,7 @@ public final class StatisticsReader: @unchecked Sendable {
     // @unchecked: all state is immutable after init; pread on the descriptor is safe from any thread.
     let fd: Int32
     public let descriptors: [StatisticDescriptor]
-    private let dataOffset: Int
+    let dataOffset: Int
     private let dataSize: Int
 
     init(fd: Int32) throws {
@@ -93,5 +93,26 @@ public final class StatisticsReader: @unchecked Sendable {
             values[descriptor.name] = words[first..<(first + descriptor.size)].reduce(0, &+)
         }
         return Statistics(values: values)
+    }
+}
+
+/// One statistic of a ``StatisticsReader``, read on its own with an 8-byte `pread`: cheap enough to bracket every
+/// operation of a torture run, where a full ``StatisticsReader/read()`` would cost allocations.
+public struct StatisticCounter: Sendable {
+    let reader: StatisticsReader
+    let offset: Int
+
+    /// The counter's current value (the first u64 of the statistic).
+    public func read() throws -> UInt64 {
+        var value: UInt64 = 0
+        try withUnsafeMutableBytes(of: &value) { try Syscall.pread(reader.fd, into: $0, offset: offset, name: "KVM_GET_STATS_FD data") }
+        return value
+    }
+}
+
+extension StatisticsReader {
+    /// A cheap reader for the statistic `name`, or nil if this kernel does not export it.
+    public func counter(_ name: String) -> StatisticCounter? {
+        descriptors.first { $0.name == name }.map { StatisticCounter(reader: self, offset: dataOffset + $0.offset) }
     }
 }

@@ -1,0 +1,125 @@
+import KVM
+
+/// An invalidation the mutator performs on one data page per step (README, "Operations").
+public enum Operation: String, CaseIterable, Codable, Sendable {
+    /// No invalidation: the mutator only republishes pages. The baseline for check throughput.
+    case none
+    /// `madvise(MADV_DONTNEED)`.
+    case dontneed
+    /// `mmap(MAP_FIXED)` of the same backing over the page.
+    case remap
+    /// `munmap`, a must-fault window, then `mmap(MAP_FIXED_NOREPLACE)` back.
+    case munmap
+    /// `fallocate(PUNCH_HOLE)` on a memfd or file, `MADV_REMOVE` on shared anonymous memory.
+    case punch
+    /// `mprotect(PROT_NONE)`, a must-fault window, then back to read-write.
+    case mprotect
+    /// Each step picks one of the operations above that the backing supports.
+    case mix
+
+    /// The operations `mix` draws from on `backing`.
+    public static func mixable(on backing: BackingKind) -> [Operation] {
+        [.dontneed, .remap, .munmap, .punch, .mprotect].filter { $0.applies(to: backing) }
+    }
+
+    /// Whether the operation means anything on `backing`.
+    public func applies(to backing: BackingKind) -> Bool {
+        switch self {
+        case .punch: backing != .anonymous
+        default: true
+        }
+    }
+}
+
+/// What backs the data slot.
+public enum BackingKind: String, CaseIterable, Codable, Sendable {
+    /// `MAP_PRIVATE | MAP_ANONYMOUS`: DONTNEED replaces pages with zeros.
+    case anonymous
+    /// `MAP_SHARED | MAP_ANONYMOUS` (shmem): DONTNEED keeps the content; MADV_REMOVE punches.
+    case sharedAnonymous = "shared"
+    /// A `memfd_create` file mapped shared.
+    case memfd
+    /// A regular file in a temporary directory, mapped shared.
+    case file
+}
+
+/// A fault the harness injects into its own side of the contract, to prove the checker catches it.
+public enum Injection: String, CaseIterable, Codable, Sendable {
+    case none
+    /// Publish a generation without writing it into the page.
+    case nowrite
+    /// Rewrite the guest's own page-table entry to another frame, without the guest flushing its TLB: a real
+    /// stale translation (KVM is not told of host writes to guest page tables).
+    case ptswap
+    /// Publish the generation before writing the page: a narrow race, caught only sometimes.
+    case early
+}
+
+/// Everything that defines a torture run. Validated before anything touches KVM.
+public struct TortureConfiguration: Codable, Sendable, Equatable {
+    public var operation: Operation = .dontneed
+    public var backing: BackingKind = .anonymous
+    public var pages: Int = 256
+    public var vcpus: Int = 1
+    /// Seconds.
+    public var duration: Double = 10
+    public var seed: UInt64 = 0
+    public var guestPageSize: GuestPageSize = .size4K
+    public var injection: Injection = .none
+    /// Pin the mutator and the vCPUs to different CPUs.
+    public var pin: Bool = true
+    /// How long a must-fault window stays open, in microseconds. Shorter than a few exit round trips and no guest
+    /// ever samples it.
+    public var faultWindowMicroseconds: Int = 300
+    /// How long a must-read-zero or content-kept window stays open, in microseconds.
+    public var windowMicroseconds: Int = 5
+    /// The KVM device to use.
+    public var devicePath: String = KVMSystem.defaultDevicePath
+
+    public init() {}
+
+    public enum GuestPageSize: String, Codable, Sendable, CaseIterable {
+        case size4K = "4k"
+        case size2M = "2m"
+        public var pageSize: PageSize { self == .size4K ? .size4K : .size2M }
+    }
+
+    /// Checks the configuration and names the first problem with the option it came from.
+    public func validate() throws(ConfigurationError) {
+        guard pages >= 1 && pages <= 1 << 22 else {
+            throw ConfigurationError(option: "--pages", problem: "\(pages) is out of range", fix: "use 1 to 4194304 pages")
+        }
+        guard vcpus >= 1 && vcpus <= 64 else {
+            throw ConfigurationError(option: "--vcpus", problem: "\(vcpus) is out of range", fix: "use 1 to 64 vCPUs")
+        }
+        guard duration > 0 && duration <= 7 * 24 * 3600 else {
+            throw ConfigurationError(option: "--duration", problem: "\(duration) s is out of range", fix: "use a positive number of seconds, at most a week")
+        }
+        guard operation.applies(to: backing) else {
+            throw ConfigurationError(
+                option: "--op", problem: "\(operation.rawValue) does not apply to the \(backing.rawValue) backing",
+                fix: "punch a hole in a memfd, file or shared backing (--backing memfd|file|shared)")
+        }
+        if injection == .ptswap && guestPageSize != .size4K {
+            throw ConfigurationError(option: "--inject", problem: "ptswap rewrites a 4 KiB guest page-table entry", fix: "use --guest-page-size 4k")
+        }
+        guard faultWindowMicroseconds >= 0, windowMicroseconds >= 0 else {
+            throw ConfigurationError(option: "--window-us", problem: "windows cannot be negative", fix: "use 0 or more microseconds")
+        }
+    }
+
+    /// The data slot's size: whole guest pages of the chosen size.
+    public var dataBytes: Int {
+        let bytes = pages * 4096
+        let unit = Int(guestPageSize.pageSize.rawValue)
+        return (bytes + unit - 1) / unit * unit
+    }
+}
+
+/// A configuration the run cannot start with: which option, what is wrong, how to fix it.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public var option: String
+    public var problem: String
+    public var fix: String
+    public var description: String { "\(option): \(problem); \(fix)" }
+}

@@ -1,0 +1,92 @@
+import Atomics
+import Foundation
+import Synchronization
+
+/// What the threads of a run observe, shared between them: per-operation counts and kernel-counter attribution,
+/// vCPU exit counts, violations, harness errors, and each page's recent history.
+final class Observations: Sendable {
+    struct OperationTally: Sendable {
+        var count = 0
+        var failed = 0
+        /// `remote_tlb_flush_requests` and `remote_tlb_flush` movement measured around this operation's calls.
+        var flushRequests: UInt64 = 0
+        var flushes: UInt64 = 0
+        /// EFAULT returns of KVM_RUN while this operation's must-fault window was open.
+        var faults: UInt64 = 0
+        var nanoseconds: UInt64 = 0
+        var maxNanoseconds: UInt64 = 0
+    }
+
+    let start: ContinuousClock.Instant = .now
+    let tallies = Mutex<[Operation: OperationTally]>([:])
+    let violations = Mutex<[Violation]>([])
+    let harnessErrors = Mutex<[String]>([])
+    let publications = ManagedAtomic<UInt64>(0)
+    let efaults = ManagedAtomic<UInt64>(0)
+    let heartbeats = ManagedAtomic<UInt64>(0)
+    /// The operation in flight, as `Operation` index + 1 in the high half and the page in the low half; 0 = none.
+    let inFlight = ManagedAtomic<UInt64>(0)
+    private let history: Mutex<[Int: [String]]> = Mutex([:])
+    static let historyDepth = 6
+
+    var elapsed: Double {
+        let duration = ContinuousClock.now - start
+        return Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    func beginOperation(_ operation: Operation, page: Int) {
+        let index = UInt64(Operation.allCases.firstIndex(of: operation)! + 1)
+        inFlight.store(index << 32 | UInt64(page), ordering: .releasing)
+    }
+
+    func endOperation() { inFlight.store(0, ordering: .releasing) }
+
+    /// The operation in flight now, and its page.
+    var currentOperation: (Operation, Int)? {
+        let value = inFlight.load(ordering: .acquiring)
+        guard value != 0 else { return nil }
+        return (Operation.allCases[Int(value >> 32) - 1], Int(value & 0xffff_ffff))
+    }
+
+    func record(_ operation: Operation, page: Int, nanoseconds: UInt64, flushRequests: UInt64, flushes: UInt64, failed: Bool) {
+        tallies.withLock { table in
+            var tally = table[operation] ?? OperationTally()
+            tally.count += 1
+            if failed { tally.failed += 1 }
+            tally.flushRequests += flushRequests
+            tally.flushes += flushes
+            tally.nanoseconds += nanoseconds
+            tally.maxNanoseconds = max(tally.maxNanoseconds, nanoseconds)
+            table[operation] = tally
+        }
+        let entry = String(format: "%.6fs %@", elapsed, operation.rawValue)
+        history.withLock { table in
+            var list = table[page] ?? []
+            list.append(entry)
+            if list.count > Self.historyDepth { list.removeFirst() }
+            table[page] = list
+        }
+    }
+
+    func recordFault() {
+        efaults.wrappingIncrement(ordering: .relaxed)
+        if let (operation, _) = currentOperation {
+            tallies.withLock { $0[operation, default: OperationTally()].faults += 1 }
+        }
+    }
+
+    func recentOperations(page: Int) -> [String] { history.withLock { $0[page] ?? [] } }
+
+    func addViolation(_ violation: Violation) { violations.withLock { $0.append(violation) } }
+
+    func completeRecheck(vcpu: Int, page: Int, survived: Bool, observed: UInt64) {
+        violations.withLock { list in
+            if let index = list.lastIndex(where: { $0.vcpu == vcpu && $0.page == page && $0.survivedExit == nil }) {
+                list[index].survivedExit = survived
+                list[index].recheckObserved = observed
+            }
+        }
+    }
+
+    func addHarnessError(_ message: String) { harnessErrors.withLock { $0.append(message) } }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import KVM
+
+/// Turns what a run observed into the report's figures and its verdict. A pass needs evidence: conclusive checks,
+/// and kernel counters that moved because of each operation performed.
+struct RunAssessment {
+    let configuration: TortureConfiguration
+    let observations: Observations
+    let duration: Double
+    let status: [GuestStatus]
+    let workers: [VCPUWorker]
+    let placement: Placement
+    let vm: (Statistics, Statistics)
+    let vcpus: [(Statistics, Statistics)]
+
+    func report(host: HostFingerprint, startedAt: String, timeline: [RunReport.TimelineSample], firstSteps: [Step]) -> RunReport {
+        let operations = operationReports()
+        let checks = checkReport()
+        let violations = observations.violations.withLock { $0 }
+        let errors = observations.harnessErrors.withLock { $0 }
+        let (verdict, reason) = judge(operations: operations, checks: checks, violations: violations, errors: errors)
+        return RunReport(
+            host: host, configuration: configuration, placement: placement, startedAt: startedAt, durationSeconds: duration,
+            interruptedBy: StopRequest.signal.map { $0 == SIGINT ? "SIGINT" : $0 == SIGTERM ? "SIGTERM" : "signal \($0)" },
+            operations: operations, checks: checks, publications: observations.publications.load(ordering: .relaxed),
+            efaults: observations.efaults.load(ordering: .relaxed), heartbeats: observations.heartbeats.load(ordering: .relaxed),
+            violations: violations, harnessErrors: errors,
+            counters: RunReport.CounterReport(vm: counterSet(vm), vcpus: vcpus.map(counterSet)),
+            timeline: timeline, firstSteps: firstSteps, verdict: verdict, verdictReason: reason, exitCode: verdict.exitCode)
+    }
+
+    private func operationReports() -> [RunReport.OperationReport] {
+        let tallies = observations.tallies.withLock { $0 }
+        return Operation.allCases.compactMap { operation in
+            guard let tally = tallies[operation], tally.count > 0 || tally.faults > 0 else { return nil }
+            let exercised = tally.flushRequests + tally.flushes > 0 || tally.faults > 0
+            var evidence: [String] = []
+            if tally.flushRequests > 0 { evidence.append("remote_tlb_flush_requests +\(tally.flushRequests)") }
+            if tally.flushes > 0 { evidence.append("remote_tlb_flush +\(tally.flushes)") }
+            if tally.faults > 0 { evidence.append("KVM_RUN EFAULT x\(tally.faults) in must-fault windows") }
+            let why = exercised
+                ? "moved during its calls: " + evidence.joined(separator: ", ")
+                : operation == .none
+                    ? "no invalidation (republication only)"
+                    : "no remote TLB flush request and no EFAULT during its \(tally.count) calls: the kernel never had to reach a vCPU"
+            return RunReport.OperationReport(
+                name: operation.rawValue, count: tally.count, perSecond: Double(tally.count) / duration,
+                flushRequests: tally.flushRequests, flushes: tally.flushes, faults: tally.faults,
+                meanMicroseconds: tally.count > 0 ? Double(tally.nanoseconds) / Double(tally.count) / 1000 : 0,
+                maxMicroseconds: Double(tally.maxNanoseconds) / 1000, exercised: exercised || operation == .none, evidence: why)
+        }
+    }
+
+    private func checkReport() -> RunReport.CheckReport {
+        let perVCPU = status.enumerated().map { index, block in
+            RunReport.VCPUChecks(
+                vcpu: index, cpu: placement.vcpuCPUs[index], conclusive: block.conclusive, inconclusive: block.inconclusive,
+                sweeps: block.sweeps, exits: workers[index].exits.load(ordering: .relaxed))
+        }
+        let conclusive = status.reduce(0) { $0 + $1.conclusive }
+        return RunReport.CheckReport(
+            conclusive: conclusive, conclusiveGeneration: status.reduce(0) { $0 + $1.generation },
+            conclusiveZeroWindow: status.reduce(0) { $0 + $1.zero }, conclusiveKeptWindow: status.reduce(0) { $0 + $1.keep },
+            inconclusive: status.reduce(0) { $0 + $1.inconclusive }, sweeps: status.reduce(0) { $0 + $1.sweeps },
+            conclusivePerSecond: Double(conclusive) / duration, perVCPU: perVCPU)
+    }
+
+    private func counterSet(_ pair: (Statistics, Statistics)) -> RunReport.CounterSet {
+        RunReport.CounterSet(before: pair.0.values, after: pair.1.values, delta: pair.1.delta(since: pair.0).filter { $0.value != 0 })
+    }
+
+    private func judge(
+        operations: [RunReport.OperationReport], checks: RunReport.CheckReport, violations: [Violation], errors: [String]
+    ) -> (Verdict, String) {
+        if !errors.isEmpty { return (.harnessError, "the harness failed: \(errors[0])") }
+        switch configuration.injection {
+        case .nowrite, .ptswap:
+            return violations.isEmpty
+                ? (.controlMissed, "injected \(configuration.injection.rawValue) was not caught: the detector is broken")
+                : (.controlFired, "injected \(configuration.injection.rawValue) caught \(violations.count) times")
+        case .early:
+            return violations.isEmpty
+                ? (.pass, "injected early (a narrow race) was not caught this run; it is caught only sometimes")
+                : (.controlFired, "injected early caught \(violations.count) times")
+        case .none:
+            break
+        }
+        if !violations.isEmpty { return (.violation, "\(violations.count) violations: a vCPU reached memory the host had invalidated") }
+        if checks.conclusive == 0 { return (.notExercised, "no conclusive check: the guests never judged a page") }
+        let idle = operations.filter { !$0.exercised }.map(\.name)
+        if !idle.isEmpty { return (.notExercised, "not exercised: \(idle.joined(separator: ", ")) (no kernel counter moved)") }
+        if configuration.operation != .none && operations.allSatisfy({ $0.name == Operation.none.rawValue }) {
+            return (.notExercised, "no operation was performed")
+        }
+        return (.pass, "\(checks.conclusive) conclusive checks, no violation, every operation exercised")
+    }
+}

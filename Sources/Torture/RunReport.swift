@@ -1,0 +1,132 @@
+import Foundation
+
+/// The memory-integrity report of one run: what ran, on what host, what the guests checked, what the kernel's
+/// counters say, and the verdict. Versioned JSON (see `docs/report-schema.md`).
+public struct RunReport: Codable, Sendable {
+    public static let currentSchemaVersion = 1
+    public static let toolVersion = "0.1.0"
+
+    public var schemaVersion = RunReport.currentSchemaVersion
+    public var tool = "mmutorture"
+    public var toolVersion = RunReport.toolVersion
+    public var host: HostFingerprint
+    public var configuration: TortureConfiguration
+    public var placement: Placement
+    public var startedAt: String
+    public var durationSeconds: Double
+    /// The signal that interrupted the run, if one did.
+    public var interruptedBy: String?
+    public var operations: [OperationReport]
+    public var checks: CheckReport
+    public var publications: UInt64
+    public var efaults: UInt64
+    public var heartbeats: UInt64
+    public var violations: [Violation]
+    public var harnessErrors: [String]
+    public var counters: CounterReport
+    public var timeline: [TimelineSample]
+    /// The mutator's first steps: the same seed gives the same list.
+    public var firstSteps: [Step]
+    public var verdict: Verdict
+    public var verdictReason: String
+    public var exitCode: Int32
+
+    public struct OperationReport: Codable, Sendable, Equatable {
+        public var name: String
+        public var count: Int
+        public var perSecond: Double
+        public var flushRequests: UInt64
+        public var flushes: UInt64
+        public var faults: UInt64
+        public var meanMicroseconds: Double
+        public var maxMicroseconds: Double
+        public var exercised: Bool
+        /// Why the operation counts as exercised (which counters moved) or why not.
+        public var evidence: String
+    }
+
+    public struct CheckReport: Codable, Sendable, Equatable {
+        public var conclusive: UInt64
+        public var conclusiveGeneration: UInt64
+        public var conclusiveZeroWindow: UInt64
+        public var conclusiveKeptWindow: UInt64
+        public var inconclusive: UInt64
+        public var sweeps: UInt64
+        public var conclusivePerSecond: Double
+        public var perVCPU: [VCPUChecks]
+    }
+
+    public struct VCPUChecks: Codable, Sendable, Equatable {
+        public var vcpu: Int
+        public var cpu: Int?
+        public var conclusive: UInt64
+        public var inconclusive: UInt64
+        public var sweeps: UInt64
+        public var exits: UInt64
+    }
+
+    public struct CounterReport: Codable, Sendable, Equatable {
+        public var vm: CounterSet
+        public var vcpus: [CounterSet]
+    }
+
+    public struct CounterSet: Codable, Sendable, Equatable {
+        public var before: [String: UInt64]
+        public var after: [String: UInt64]
+        /// Only the counters that moved.
+        public var delta: [String: Int64]
+    }
+
+    public struct TimelineSample: Codable, Sendable, Equatable {
+        public var second: Double
+        public var operations: Int
+        public var conclusiveChecks: UInt64
+        public var remoteTLBFlushes: UInt64
+        public var efaults: UInt64
+    }
+}
+
+extension RunReport {
+    /// Writes the report as JSON, atomically: a temporary file in the same directory, then rename, so a reader
+    /// never sees a torn file, even if the run is killed while writing.
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(self)
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+        try data.write(to: temporary)
+        if rename(temporary.path, url.path) != 0 {
+            let error = errno
+            try? FileManager.default.removeItem(at: temporary)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSUnderlyingErrorKey: NSError(domain: NSPOSIXErrorDomain, code: Int(error))])
+        }
+    }
+
+    /// Reads a report, with an error that names the problem for a file that is not one.
+    public static func read(from path: String) throws -> RunReport {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ReportError(path: path, problem: "cannot be read (missing or unreadable)")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ReportError(path: path, problem: "is not JSON (or is truncated)")
+        }
+        guard object["tool"] as? String == "mmutorture" else {
+            throw ReportError(path: path, problem: "is JSON but not an mmutorture report")
+        }
+        guard let version = object["schemaVersion"] as? Int, version == currentSchemaVersion else {
+            throw ReportError(path: path, problem: "has schema version \(object["schemaVersion"] ?? "none"); this tool reads version \(currentSchemaVersion)")
+        }
+        do {
+            return try JSONDecoder().decode(RunReport.self, from: data)
+        } catch {
+            throw ReportError(path: path, problem: "does not match report schema \(currentSchemaVersion): \(error)")
+        }
+    }
+}
+
+public struct ReportError: Error, CustomStringConvertible {
+    public var path: String
+    public var problem: String
+    public var description: String { "\(path) \(problem)" }
+}

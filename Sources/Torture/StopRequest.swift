@@ -1,0 +1,35 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Atomics
+
+/// SIGINT and SIGTERM turned into a flag the run polls, so an interrupted run still stops its threads, prints its
+/// summary and writes its report. The handler only stores to a lock-free atomic: async-signal-safe.
+public enum StopRequest {
+    private static let flag = UnsafeAtomic<Bool>.create(false)
+    private static let signalNumber = UnsafeAtomic<Int32>.create(0)
+
+    /// Installs the handlers (idempotent).
+    public static func installSignalHandlers() {
+        for signal in [SIGINT, SIGTERM] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in
+                StopRequest.signalNumber.store(number, ordering: .relaxed)
+                StopRequest.flag.store(true, ordering: .relaxed)
+            }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = 0
+            sigaction(signal, &action, nil)
+        }
+    }
+
+    public static var isRequested: Bool { flag.load(ordering: .relaxed) }
+    /// The signal that asked for the stop, if one did.
+    public static var signal: Int32? { let number = signalNumber.load(ordering: .relaxed); return number == 0 ? nil : number }
+    /// Asks the run to stop, as a signal would (for tests and embedding programs).
+    public static func request() { flag.store(true, ordering: .relaxed) }
+    public static func reset() {
+        flag.store(false, ordering: .relaxed)
+        signalNumber.store(0, ordering: .relaxed)
+    }
+}

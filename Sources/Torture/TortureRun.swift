@@ -1,0 +1,186 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import GuestRuntime
+import Guests
+import KVM
+
+/// A whole torture run: builds the VM on the `guest_abi.h` layout, starts the checker vCPUs and the mutator on
+/// their own pinned threads, watches them, stops them, and turns what was seen into a ``RunReport``.
+public struct TortureRun {
+    public let configuration: TortureConfiguration
+    /// Called about once a second with a progress line (elapsed, operations/s, checks/s, violations).
+    public var progress: ((String) -> Void)?
+
+    public init(configuration: TortureConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// Failures before the run can start: a bad configuration or an unusable KVM device.
+    public enum SetupError: Error, CustomStringConvertible {
+        case configuration(ConfigurationError)
+        case environment(KVMError)
+        case harness(Error)
+        public var description: String {
+            switch self {
+            case .configuration(let error): "invalid option \(error)"
+            case .environment(let error): "\(error)"
+            case .harness(let error): "setup failed: \(error)"
+            }
+        }
+        public var exitCode: Int32 {
+            switch self {
+            case .configuration: Verdict.usageExitCode
+            case .environment: Verdict.environmentExitCode
+            case .harness: Verdict.harnessError.exitCode
+            }
+        }
+    }
+
+    public func run() throws(SetupError) -> RunReport {
+        do { try configuration.validate() } catch { throw .configuration(error) }
+        let kvm: KVMSystem
+        do { kvm = try KVMSystem(devicePath: configuration.devicePath) } catch let error as KVMError {
+            throw .environment(error)
+        } catch { throw .harness(error) }
+        do {
+            return try execute(kvm: kvm)
+        } catch {
+            throw .harness(error)
+        }
+    }
+
+    private func execute(kvm: KVMSystem) throws -> RunReport {
+        let config = configuration
+        let startedAt = ISO8601DateFormatter().string(from: Date())
+        let host = HostFingerprint.current(kvm: kvm)
+        let controlBytes = (config.pages * 8 + 4095) / 4096 * 4096
+        let machine = try GuestMachine(kvm: kvm, program: .checker, mappableBytes: UInt64(controlBytes + config.dataBytes))
+        let controlRegion = try MemoryRegion.anonymous(size: controlBytes)
+        try machine.addMemory(slot: UInt32(GUEST_CONTROL_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_CONTROL_GPA)), region: controlRegion)
+        let backing = try Backing(kind: config.backing, size: config.dataBytes)
+        try machine.addMemory(
+            slot: UInt32(GUEST_DATA_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_DATA_GPA)), region: backing.region,
+            pageSize: config.guestPageSize.pageSize)
+
+        let observations = Observations()
+        let control = ControlWords(base: controlRegion.base, count: config.pages)
+        let vmStats = try? machine.vm.statistics()
+        let pageTables = machine.pageTables
+        let mutator = Mutator(
+            configuration: config, backing: backing, control: control, observations: observations, vmStatistics: vmStats,
+            leafEntry: { page in pageTables.leafEntry(for: UInt64(GUEST_DATA_GPA) + UInt64(page) * 4096) },
+            decoy: machine.system.base + Int(GUEST_DECOY_GPA))
+        mutator.publishInitialGenerations()
+
+        // About a dozen heartbeats a second at full speed; each costs one exit round trip.
+        let heartbeatSweeps = UInt64(max(1, (1 << 24) / config.pages))
+        var workers: [VCPUWorker] = []
+        for index in 0..<config.vcpus {
+            let status = UInt64(GUEST_STATUS_GPA) + UInt64(index) * UInt64(GUEST_STATUS_BLOCK_SIZE)
+            let vcpu = try machine.createVCPU(id: index, arguments: [
+                UInt64(index), UInt64(config.pages), UInt64(GUEST_DATA_GPA), UInt64(GUEST_CONTROL_GPA), status, heartbeatSweeps,
+            ])
+            workers.append(VCPUWorker(index: index, vcpu: vcpu, observations: observations))
+        }
+        let vcpuStats = workers.map { try? $0.vcpu.statistics() }
+        let vmBefore = (try? vmStats?.read()) ?? Statistics()
+        let vcpuBefore = vcpuStats.map { (try? $0?.read()) ?? Statistics() }
+
+        let placement = Placement(vcpus: config.vcpus, pin: config.pin)
+        var threads: [OSThread] = []
+        for worker in workers {
+            threads.append(try OSThread(name: "vcpu-\(worker.index)", cpu: placement.vcpuCPUs[worker.index]) { worker.run() })
+        }
+        let mutatorThread = try OSThread(name: "mutator", cpu: placement.mutatorCPU) { mutator.run() }
+
+        // Watch: progress, timeline, stalls, the deadline and stop requests.
+        let status = (0..<config.vcpus).map { machine.statusBlock(vcpu: $0) }
+        let flushCounter = vmStats?.counter("remote_tlb_flush")
+        let flushBase = (try? flushCounter?.read()) ?? 0
+        var timeline: [RunReport.TimelineSample] = []
+        var lastProgress = workers.map { _ in (UInt64(0), UInt64(0)) }
+        var stalledSince: [Double?] = workers.map { _ in nil }
+        var nextSample = 1.0
+        while observations.elapsed < config.duration && !StopRequest.isRequested && !mutator.stop.load(ordering: .relaxed)
+            && observations.harnessErrors.withLock({ $0.isEmpty }) {
+            usleep(20_000)
+            let now = observations.elapsed
+            for (index, worker) in workers.enumerated() {
+                let progressMark = (GuestStatus(status[index]).sweeps, worker.exits.load(ordering: .relaxed))
+                if progressMark != lastProgress[index] {
+                    lastProgress[index] = progressMark
+                    stalledSince[index] = nil
+                } else if let since = stalledSince[index] {
+                    if now - since > Self.stallSeconds {
+                        worker.stallKick.store(true, ordering: .relaxed)
+                        worker.vcpu.requestExit()
+                        stalledSince[index] = now
+                    }
+                } else {
+                    stalledSince[index] = now
+                }
+            }
+            if now >= nextSample {
+                nextSample += 1
+                let checks = status.reduce(0) { $0 + GuestStatus($1).conclusive }
+                let sample = RunReport.TimelineSample(
+                    second: now, operations: observations.tallies.withLock { $0.values.reduce(0) { $0 + $1.count } },
+                    conclusiveChecks: checks, remoteTLBFlushes: ((try? flushCounter?.read()) ?? 0) &- flushBase,
+                    efaults: observations.efaults.load(ordering: .relaxed))
+                let previous = timeline.last
+                timeline.append(sample)
+                if let progress {
+                    let span = sample.second - (previous?.second ?? 0)
+                    let ops = Double(sample.operations - (previous?.operations ?? 0)) / span
+                    let rate = Double(sample.conclusiveChecks - (previous?.conclusiveChecks ?? 0)) / span
+                    let violations = observations.violations.withLock { $0.count }
+                    progress(String(format: "%5.1f/%.0f s  %8.0f ops/s  %10.3g checks/s  %d violations", now, config.duration, ops, rate, violations))
+                }
+            }
+        }
+
+        // Stop: the mutator first (so no window is left open), then the vCPUs, each join bounded.
+        mutator.stop.store(true, ordering: .relaxed)
+        if !mutatorThread.join(timeout: 10) { observations.addHarnessError("the mutator did not stop within 10 s") }
+        for worker in workers {
+            worker.stop.store(true, ordering: .relaxed)
+            worker.vcpu.requestExit()
+        }
+        for (index, thread) in threads.enumerated() where !thread.join(timeout: 10) {
+            observations.addHarnessError("vCPU \(index) did not leave KVM_RUN within 10 s of its kick")
+        }
+        let duration = observations.elapsed
+        let vmAfter = (try? vmStats?.read()) ?? Statistics()
+        let vcpuAfter = vcpuStats.map { (try? $0?.read()) ?? Statistics() }
+
+        return RunAssessment(
+            configuration: config, observations: observations, duration: duration, status: status.map(GuestStatus.init),
+            workers: workers, placement: placement, vm: (vmBefore, vmAfter), vcpus: Array(zip(vcpuBefore, vcpuAfter))
+        ).report(host: host, startedAt: startedAt, timeline: timeline, firstSteps: mutator.firstSteps)
+    }
+
+    /// A vCPU whose sweeps and exits have not moved for this long is kicked and reported.
+    static let stallSeconds = 3.0
+}
+
+/// A snapshot of one checker's status block (`GUEST_STATUS_*`).
+struct GuestStatus {
+    var sweeps: UInt64
+    var generation: UInt64
+    var inconclusive: UInt64
+    var zero: UInt64
+    var keep: UInt64
+    var conclusive: UInt64 { generation + zero + keep }
+
+    init(_ block: UnsafeMutablePointer<UInt64>) {
+        // Plain loads of words the guest stores once per sweep: a torn or slightly old value only makes a
+        // progress figure lag by one sweep.
+        sweeps = block[Int(GUEST_STATUS_SWEEPS)]
+        generation = block[Int(GUEST_STATUS_CONCLUSIVE_GENERATION)]
+        inconclusive = block[Int(GUEST_STATUS_INCONCLUSIVE)]
+        zero = block[Int(GUEST_STATUS_CONCLUSIVE_ZERO)]
+        keep = block[Int(GUEST_STATUS_CONCLUSIVE_KEEP)]
+    }
+}

@@ -1,0 +1,93 @@
+import Atomics
+import Guests
+import KVM
+
+/// One vCPU running the checker, on its own thread: turns the guest's exits into observations.
+final class VCPUWorker: @unchecked Sendable {
+    // @unchecked: the vCPU is run by this worker's thread only; the flags are atomic.
+    let index: Int
+    let vcpu: VCPU
+    let observations: Observations
+    let stop = ManagedAtomic<Bool>(false)
+    /// Set by the watchdog before it kicks a vCPU that made no progress.
+    let stallKick = ManagedAtomic<Bool>(false)
+    let exits = ManagedAtomic<UInt64>(0)
+    private var pendingRecheck: (page: Int, control: UInt64, expected: UInt64)?
+
+    init(index: Int, vcpu: VCPU, observations: Observations) {
+        self.index = index
+        self.vcpu = vcpu
+        self.observations = observations
+    }
+
+    func run() {
+        while !stop.load(ordering: .relaxed) {
+            let exit: VCPUExit
+            do {
+                exit = try vcpu.run()
+            } catch {
+                observations.addHarnessError("vCPU \(index): \(error)")
+                return
+            }
+            exits.wrappingIncrement(ordering: .relaxed)
+            if !handle(exit) { return }
+        }
+    }
+
+    /// Handles one exit; false ends the worker.
+    private func handle(_ exit: VCPUExit) -> Bool {
+        switch exit {
+        case .ioOut(let port, _, _):
+            switch Int32(port) {
+            case GUEST_PORT_HEARTBEAT:
+                observations.heartbeats.wrappingIncrement(ordering: .relaxed)
+            case GUEST_PORT_VIOLATION:
+                recordViolation()
+            case GUEST_PORT_RECHECK:
+                recordRecheck()
+            default:
+                observations.addHarnessError("vCPU \(index): guest protocol error on port 0x\(String(port, radix: 16)) \(registerDump())")
+                return false
+            }
+        case .memoryFault:
+            observations.recordFault()
+        case .interrupted:
+            if stop.load(ordering: .relaxed) { return false }
+            if stallKick.exchange(false, ordering: .relaxed) {
+                observations.addHarnessError("vCPU \(index) made no progress: \(registerDump())")
+            }
+            vcpu.clearExitRequest()
+        default:
+            observations.addHarnessError("vCPU \(index): unexpected exit \(exit) \(registerDump())")
+            return false
+        }
+        return true
+    }
+
+    private func recordViolation() {
+        guard let regs = try? vcpu.registers() else { return }
+        let page = Int(regs.r10)
+        let inFlight = observations.currentOperation.map { "\($0.0.rawValue) on page \($0.1)" }
+        let window = ControlWord.Kind.of(regs.rax)?.name ?? "unknown"
+        observations.addViolation(Violation(
+            vcpu: index, page: page, word: Int(regs.r11 / 8), controlBefore: regs.rax, controlAfter: regs.rdx,
+            window: window, expected: regs.r8, observed: regs.rcx, time: observations.elapsed,
+            operationInFlight: inFlight, recentOperations: observations.recentOperations(page: page)))
+        pendingRecheck = (page, regs.rax, regs.r8)
+    }
+
+    private func recordRecheck() {
+        guard let pending = pendingRecheck, let regs = try? vcpu.registers() else { return }
+        pendingRecheck = nil
+        let samePublication = regs.rax == pending.control && regs.rdx == pending.control
+        let stillWrong = ControlWord.Kind.of(pending.control) == .fault || regs.rcx != pending.expected
+        observations.completeRecheck(vcpu: index, page: pending.page, survived: samePublication && stillWrong, observed: regs.rcx)
+    }
+
+    private func registerDump() -> String {
+        guard let regs = try? vcpu.registers() else { return "(registers unreadable)" }
+        let hex = { (value: UInt64) in String(value, radix: 16) }
+        return "rip=0x\(hex(regs.rip)) rsp=0x\(hex(regs.rsp)) rax=0x\(hex(regs.rax)) rcx=0x\(hex(regs.rcx)) "
+            + "rdx=0x\(hex(regs.rdx)) r8=0x\(hex(regs.r8)) r10=0x\(hex(regs.r10)) r11=0x\(hex(regs.r11)) rbp=0x\(hex(regs.rbp))"
+    }
+}

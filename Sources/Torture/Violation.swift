@@ -1,0 +1,33 @@
+/// A check that failed: what the guest read, what the host had promised, and what the host was doing.
+public struct Violation: Codable, Sendable, Equatable {
+    public var vcpu: Int
+    public var page: Int
+    /// The word's index within the page (0 to 511).
+    public var word: Int
+    /// The control word before and after the read (equal, or the check would have been inconclusive).
+    public var controlBefore: UInt64
+    public var controlAfter: UInt64
+    /// The kind of publication in force: generation, must-read-zero, content-kept or must-fault.
+    public var window: String
+    public var expected: UInt64
+    public var observed: UInt64
+    /// Seconds since the run started.
+    public var time: Double
+    /// The operation the mutator was performing when the guest reported, and on which page.
+    public var operationInFlight: String?
+    /// The page's last operations, oldest first.
+    public var recentOperations: [String]
+    /// After one VM exit, the guest read the same word again: did it still see the bad value under the same
+    /// publication? Staleness that survives an exit is the strongest evidence. Nil until the recheck arrives.
+    public var survivedExit: Bool?
+    public var recheckObserved: UInt64?
+
+    public var summary: String {
+        let hex = { (value: UInt64) in "0x" + String(value, radix: 16) }
+        var text = "vCPU \(vcpu) page \(page) word \(word) [\(window)]: expected \(hex(expected)), observed \(hex(observed))"
+        if let operationInFlight { text += "; in flight: \(operationInFlight)" }
+        if !recentOperations.isEmpty { text += "; page history: \(recentOperations.joined(separator: ", "))" }
+        if let survivedExit { text += survivedExit ? "; survived a VM exit" : "; gone after a VM exit" }
+        return text
+    }
+}
