@@ -77,7 +77,15 @@ final class Observations: Sendable {
 
     func recentOperations(page: Int) -> [String] { history.withLock { $0[page] ?? [] } }
 
-    func addViolation(_ violation: Violation) { violations.withLock { $0.append(violation) } }
+    /// Every violation counts; the first `storedViolations` keep their detail, so a broken host (or an injected
+    /// fault) cannot make the harness grow without bound.
+    func addViolation(_ violation: Violation) {
+        violationCount.wrappingIncrement(ordering: .relaxed)
+        violations.withLock { if $0.count < Self.storedViolations { $0.append(violation) } }
+    }
+
+    let violationCount = ManagedAtomic<UInt64>(0)
+    static let storedViolations = 1000
 
     func completeRecheck(vcpu: Int, page: Int, survived: Bool, observed: UInt64) {
         violations.withLock { list in

@@ -17,14 +17,15 @@ struct RunAssessment {
         let operations = operationReports()
         let checks = checkReport()
         let violations = observations.violations.withLock { $0 }
+        let violationCount = observations.violationCount.load(ordering: .relaxed)
         let errors = observations.harnessErrors.withLock { $0 }
-        let (verdict, reason) = judge(operations: operations, checks: checks, violations: violations, errors: errors)
+        let (verdict, reason) = judge(operations: operations, checks: checks, violations: violationCount, errors: errors)
         return RunReport(
             host: host, configuration: configuration, placement: placement, startedAt: startedAt, durationSeconds: duration,
             interruptedBy: StopRequest.signal.map { $0 == SIGINT ? "SIGINT" : $0 == SIGTERM ? "SIGTERM" : "signal \($0)" },
             operations: operations, checks: checks, publications: observations.publications.load(ordering: .relaxed),
             efaults: observations.efaults.load(ordering: .relaxed), heartbeats: observations.heartbeats.load(ordering: .relaxed),
-            violations: violations, harnessErrors: errors,
+            violationCount: violationCount, violations: violations, harnessErrors: errors,
             counters: RunReport.CounterReport(vm: counterSet(vm), vcpus: vcpus.map(counterSet)),
             timeline: timeline, firstSteps: firstSteps, verdict: verdict, verdictReason: reason, exitCode: verdict.exitCode)
     }
@@ -70,22 +71,22 @@ struct RunAssessment {
     }
 
     private func judge(
-        operations: [RunReport.OperationReport], checks: RunReport.CheckReport, violations: [Violation], errors: [String]
+        operations: [RunReport.OperationReport], checks: RunReport.CheckReport, violations: UInt64, errors: [String]
     ) -> (Verdict, String) {
         if !errors.isEmpty { return (.harnessError, "the harness failed: \(errors[0])") }
         switch configuration.injection {
         case .nowrite, .ptswap:
-            return violations.isEmpty
+            return violations == 0
                 ? (.controlMissed, "injected \(configuration.injection.rawValue) was not caught: the detector is broken")
-                : (.controlFired, "injected \(configuration.injection.rawValue) caught \(violations.count) times")
+                : (.controlFired, "injected \(configuration.injection.rawValue) caught \(violations) times")
         case .early:
-            return violations.isEmpty
+            return violations == 0
                 ? (.pass, "injected early (a narrow race) was not caught this run; it is caught only sometimes")
-                : (.controlFired, "injected early caught \(violations.count) times")
+                : (.controlFired, "injected early caught \(violations) times")
         case .none:
             break
         }
-        if !violations.isEmpty { return (.violation, "\(violations.count) violations: a vCPU reached memory the host had invalidated") }
+        if violations > 0 { return (.violation, "\(violations) violations: a vCPU reached memory the host had invalidated") }
         if checks.conclusive == 0 { return (.notExercised, "no conclusive check: the guests never judged a page") }
         let idle = operations.filter { !$0.exercised }.map(\.name)
         if !idle.isEmpty { return (.notExercised, "not exercised: \(idle.joined(separator: ", ")) (no kernel counter moved)") }

@@ -21,6 +21,8 @@ public struct RunReport: Codable, Sendable {
     public var publications: UInt64
     public var efaults: UInt64
     public var heartbeats: UInt64
+    /// Every violation seen; ``violations`` keeps the detail of the first 1000.
+    public var violationCount: UInt64
     public var violations: [Violation]
     public var harnessErrors: [String]
     public var counters: CounterReport

@@ -30,9 +30,9 @@ extension RunReport {
             + vcpuMoved.sorted { $0.key < $1.key }.map { "\($0.key) +\($0.value)" }).joined(separator: ", "))
         if !violations.isEmpty {
             lines.append("")
-            lines.append("violations: \(violations.count)")
+            lines.append("violations: \(violationCount)")
             for violation in violations.prefix(10) { lines.append("  " + violation.summary) }
-            if violations.count > 10 { lines.append("  … \(violations.count - 10) more in the JSON report") }
+            if violationCount > 10 { lines.append("  … \(violationCount - 10) more (the JSON report keeps the first \(violations.count))") }
         }
         for error in harnessErrors.prefix(5) { lines.append("harness error: \(error)") }
         lines.append("")

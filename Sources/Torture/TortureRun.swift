@@ -135,7 +135,7 @@ public struct TortureRun {
                     let span = sample.second - (previous?.second ?? 0)
                     let ops = Double(sample.operations - (previous?.operations ?? 0)) / span
                     let rate = Double(sample.conclusiveChecks - (previous?.conclusiveChecks ?? 0)) / span
-                    let violations = observations.violations.withLock { $0.count }
+                    let violations = observations.violationCount.load(ordering: .relaxed)
                     progress(String(format: "%5.1f/%.0f s  %8.0f ops/s  %10.3g checks/s  %d violations", now, config.duration, ops, rate, violations))
                 }
             }

@@ -1,0 +1,45 @@
+import Testing
+@testable import Torture
+
+struct ConfigurationTests {
+    @Test func punchOnPrivateAnonymousMemoryNamesTheOptionAndTheFix() {
+        var configuration = TortureConfiguration()
+        configuration.operation = .punch
+        let error = #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        #expect(error?.option == "--op")
+        #expect(error?.description.contains("--backing memfd|file|shared") == true)
+    }
+
+    @Test func outOfRangeNumbersAreRefused() {
+        var configuration = TortureConfiguration()
+        configuration.pages = 0
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration.pages = 16
+        configuration.vcpus = 65
+        #expect((try? configuration.validate()) == nil)
+        configuration.vcpus = 1
+        configuration.duration = -1
+        #expect((try? configuration.validate()) == nil)
+    }
+
+    @Test func ptswapNeedsFourKilobyteGuestPages() {
+        var configuration = TortureConfiguration()
+        configuration.injection = .ptswap
+        configuration.guestPageSize = .size2M
+        let error = #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        #expect(error?.option == "--inject")
+    }
+
+    @Test func aScheduleIsAPureFunctionOfTheSeed() {
+        var configuration = TortureConfiguration()
+        configuration.operation = .mix
+        configuration.backing = .file
+        configuration.seed = 99
+        var first = Schedule(configuration: configuration)
+        var second = Schedule(configuration: configuration)
+        let a = (0..<100).map { _ in first.next() }
+        #expect(a == (0..<100).map { _ in second.next() })
+        #expect(Set(a.map(\.operation)) == Set(Torture.Operation.mixable(on: .file)))
+        #expect(a.allSatisfy { $0.page >= 0 && $0.page < configuration.pages })
+    }
+}
