@@ -21,6 +21,13 @@ public enum StopRequest {
             action.sa_flags = 0
             sigaction(signal, &action, nil)
         }
+        // A process inherits its parent's signal mask across exec (a test runner's worker thread blocks
+        // everything): unblock the two, or Ctrl-C would never reach the handler.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     }
 
     public static var isRequested: Bool { flag.load(ordering: .relaxed) }

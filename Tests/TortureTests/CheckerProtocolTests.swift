@@ -1,0 +1,63 @@
+import Guests
+import GuestRuntime
+import KVM
+import Testing
+
+/// The checker guest on its own, with control words set by hand: the protocol's edges.
+@Suite(.requiresKVM)
+struct CheckerProtocolTests {
+    let pages = 8
+
+    /// A checker machine over `pages` pages whose control words are all 0 (every page in flux) and whose data is
+    /// garbage, plus the first vCPU.
+    func checkerMachine() throws -> (GuestMachine, UnsafeMutablePointer<UInt64>, UnsafeMutableRawPointer, VCPU) {
+        let machine = try GuestMachine(kvm: try KVMSystem(devicePath: kvmDevicePath), program: .checker)
+        let control = try MemoryRegion.anonymous(size: 4096)
+        let data = try MemoryRegion.anonymous(size: pages * 4096)
+        try machine.addMemory(slot: UInt32(GUEST_CONTROL_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_CONTROL_GPA)), region: control)
+        try machine.addMemory(slot: UInt32(GUEST_DATA_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_DATA_GPA)), region: data)
+        data.base.initializeMemory(as: UInt8.self, repeating: 0xa5, count: pages * 4096)
+        let vcpu = try machine.createVCPU(id: 0, arguments: [
+            0, UInt64(pages), UInt64(GUEST_DATA_GPA), UInt64(GUEST_CONTROL_GPA), UInt64(GUEST_STATUS_GPA), 1000,
+        ])
+        return (machine, control.base.assumingMemoryBound(to: UInt64.self), data.base, vcpu)
+    }
+
+    @Test func aPageInFluxIsNeverJudged() throws {
+        let (machine, _, _, vcpu) = try checkerMachine()
+        // Every control word is 0 and the data is garbage: the checker must count inconclusive, never report.
+        #expect(try vcpu.run().outPort == GUEST_PORT_HEARTBEAT)
+        let status = machine.statusBlock(vcpu: 0)
+        #expect(status[Int(GUEST_STATUS_SWEEPS)] == 1000)
+        #expect(status[Int(GUEST_STATUS_INCONCLUSIVE)] == UInt64(1000 * pages))
+        #expect(status[Int(GUEST_STATUS_CONCLUSIVE_GENERATION)] == 0)
+        #expect(status[Int(GUEST_STATUS_VIOLATIONS)] == 0)
+    }
+
+    @Test func aPublicationTheDataContradictsIsReportedWithItsDetailAndRechecked() throws {
+        let (_, control, data, vcpu) = try checkerMachine()
+        let generation: UInt64 = 0x0100_0000_0000_0007
+        for page in 0..<pages { control[page] = generation }
+        for page in 0..<pages where page != 3 {  // page 3 keeps its garbage
+            (data + page * 4096).assumingMemoryBound(to: UInt64.self).update(repeating: generation, count: 512)
+        }
+        #expect(try vcpu.run().outPort == GUEST_PORT_VIOLATION)
+        let regs = try vcpu.registers()
+        #expect(regs.r10 == 3 && regs.r8 == generation && regs.rcx == 0xa5a5_a5a5_a5a5_a5a5)
+        #expect(regs.rax == generation && regs.rdx == generation)
+        #expect(try vcpu.run().outPort == GUEST_PORT_RECHECK)
+        #expect(try vcpu.registers().rcx == 0xa5a5_a5a5_a5a5_a5a5, "the stale content survives the exit")
+    }
+
+    @Test func aReadInsideAMustFaultWindowIsAViolation() throws {
+        let (_, control, _, vcpu) = try checkerMachine()
+        control[5] = 0x0300_0000_0000_0009  // must-fault, but the page is readable: the host lied
+        #expect(try vcpu.run().outPort == GUEST_PORT_VIOLATION)
+        #expect(try vcpu.registers().r10 == 5)
+    }
+}
+
+extension VCPUExit {
+    /// The port of an `out`, whatever byte al held; nil for any other exit.
+    var outPort: Int32? { if case .ioOut(let port, _, _) = self { Int32(port) } else { nil } }
+}

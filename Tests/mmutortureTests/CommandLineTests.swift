@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+import Torture
+
+/// End-to-end runs of the built `mmutorture` binary, the way a user or CI runs it.
+struct Invocation {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// The binary SwiftPM built next to this test bundle.
+let binary: URL = {
+    var directory = Bundle.main.bundleURL
+    for _ in 0..<4 where !FileManager.default.fileExists(atPath: directory.appendingPathComponent("mmutorture").path) {
+        directory.deleteLastPathComponent()
+    }
+    return directory.appendingPathComponent("mmutorture")
+}()
+
+func invoke(_ arguments: [String], interruptAfter seconds: Double? = nil) throws -> Invocation {
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    if let seconds {
+        Thread.sleep(forTimeInterval: seconds)
+        process.interrupt()  // SIGINT, as Ctrl-C
+    }
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Invocation(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+let kvmDevicePath = ProcessInfo.processInfo.environment["MMUTORTURE_KVM_DEVICE"] ?? "/dev/kvm"
+
+struct CommandLineTests {
+    @Test func anUnknownOperationIsAUsageErrorListingTheChoices() throws {
+        let result = try invoke(["run", "--op", "shred"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--op") && result.stderr.contains("dontneed"))
+    }
+
+    @Test func anOperationThatDoesNotFitTheBackingIsAUsageErrorWithTheFix() throws {
+        let result = try invoke(["run", "--op", "punch", "--backing", "anonymous"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--backing memfd|file|shared"))
+    }
+
+    @Test func aMissingKVMDeviceIsAnEnvironmentError() throws {
+        let result = try invoke(["run", "--duration", "1", "--device", "/nonexistent/kvm"])
+        #expect(result.status == 69)
+        #expect(result.stderr.contains("KVM not available"))
+    }
+
+    @Test func reportShowRefusesAFileThatIsNotAReport() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-report-\(getpid()).json").path
+        try Data("{\"tool\": \"something else\"}".utf8).write(to: URL(fileURLWithPath: path))
+        let foreign = try invoke(["report", "show", path])
+        #expect(foreign.status == 65 && foreign.stderr.contains("not an mmutorture report"))
+        try Data("{\"tool\": \"mmutorture\", \"schema".utf8).write(to: URL(fileURLWithPath: path))
+        let truncated = try invoke(["report", "show", path])
+        #expect(truncated.status == 65 && truncated.stderr.contains("is not JSON (or is truncated)"))
+        try Data("{\"tool\": \"mmutorture\", \"schemaVersion\": 99}".utf8).write(to: URL(fileURLWithPath: path))
+        let future = try invoke(["report", "show", path])
+        #expect(future.status == 65 && future.stderr.contains("schema version 99"))
+    }
+}
+
+@Suite(.serialized, .enabled(if: FileManager.default.isReadableFile(atPath: kvmDevicePath) || ProcessInfo.processInfo.environment["MMUTORTURE_REQUIRE_KVM"] == "1", "KVM unavailable: \(kvmDevicePath) cannot be opened"))
+struct RunEndToEndTests {
+    @Test func sigintStopsTheRunAndStillPrintsTheSummaryAndWritesTheReport() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sigint-\(getpid()).json").path
+        let started = Date()
+        let result = try invoke(["run", "--duration", "60", "--seed", "5", "--quiet", "--report", path, "--device", kvmDevicePath], interruptAfter: 2)
+        #expect(Date().timeIntervalSince(started) < 30, "the run must stop promptly, not run its 60 s")
+        #expect(result.stdout.contains("stopped by SIGINT") && result.stdout.contains("verdict: pass"), "\(result.stdout)\(result.stderr)")
+        #expect(result.status == 0)
+        let report = try RunReport.read(from: path)
+        #expect(report.interruptedBy == "SIGINT" && report.configuration.seed == 5)
+        #expect(report.durationSeconds < 30)
+        let shown = try invoke(["report", "show", path])
+        #expect(shown.status == 0 && shown.stdout.contains("verdict: pass"))
+    }
+
+    @Test func aSeedIsPrintedWhenNoneIsGiven() throws {
+        let result = try invoke(["run", "--duration", "0.5", "--quiet", "--device", kvmDevicePath])
+        #expect(result.stdout.hasPrefix("seed ") && result.stdout.contains("replay with --seed"))
+    }
+}
