@@ -7,6 +7,11 @@
 // kept generation, or nothing at all (a must-fault window, where any successful read is a violation). The word
 // moves by one each sweep, starting at a per-vCPU offset, so every word of every page is read.
 //
+// In write mode the checker is also a writer (the lost-write half): in every page it first reads its own word
+// (GUEST_READER_WORDS + vCPU), which must still hold what it wrote last sweep (or 0, after a content-replacing
+// operation), then stores this sweep's sequence number there; after a whole sweep it publishes the number in its
+// status block. The host then requires every page's word to be at least the published number.
+//
 // Counts stay in registers and reach the status block once per sweep; the only exits are a heartbeat every r9
 // sweeps and the reports. Register use (entry values in guest_abi.h):
 //   r15 pages, r14 data base, r13 control base, r12 status block, r9 heartbeat interval, rsi sweeps to heartbeat,
@@ -25,7 +30,10 @@ guest_checker_start:
     mov r11, rdi
     shl r11, 6
     and r11, GUEST_WORDS_PER_PAGE - 1
-    shl r11, 3
+    cmp r11, GUEST_READER_WORDS
+    jb 1f
+    sub r11, GUEST_READER_WORDS
+1:  shl r11, 3
     xor ebx, ebx
     xor edi, edi
     mov rsi, r9
@@ -36,6 +44,8 @@ guest_checker_start:
     test r15, r15
     jz .Lend_of_sweep
 .Lpage:
+    test byte ptr [r12 + 8 * GUEST_STATUS_MODE], GUEST_MODE_READ
+    jz .Lwrite
     mov rax, [r13 + r10 * 8]
     mov rcx, [rbp]
     mov rdx, [r13 + r10 * 8]
@@ -50,18 +60,42 @@ guest_checker_start:
     cmp rcx, rax
     jne .Lviolation_generation
     inc rbx
+.Lwrite:
+    test byte ptr [r12 + 8 * GUEST_STATUS_MODE], GUEST_MODE_WRITE
+    jz .Lnext
+    mov rdx, rbp
+    sub rdx, r11
+    add rdx, [r12 + 8 * GUEST_STATUS_WRITER_OFFSET]
+    mov r8, [r12 + 8 * GUEST_STATUS_SEQUENCE]
+    mov rax, [rdx]
+    lea rcx, [r8 - 1]
+    cmp rax, rcx
+    je .Lstore
+    test rax, rax
+    jz .Lstore
+    inc qword ptr [r12 + 8 * GUEST_STATUS_VIOLATIONS]
+    out GUEST_PORT_READBACK, al
+.Lstore:
+    mov [rdx], r8
 .Lnext:
     add rbp, GUEST_PAGE_SIZE
     inc r10
     cmp r10, r15
     jb .Lpage
 .Lend_of_sweep:
-    inc qword ptr [r12 + 8 * GUEST_STATUS_SWEEPS]
+    test byte ptr [r12 + 8 * GUEST_STATUS_MODE], GUEST_MODE_WRITE
+    jz 2f
+    mov rax, [r12 + 8 * GUEST_STATUS_SEQUENCE]
+    mov [r12 + 8 * GUEST_STATUS_PUBLISHED], rax
+    inc qword ptr [r12 + 8 * GUEST_STATUS_SEQUENCE]
+2:  inc qword ptr [r12 + 8 * GUEST_STATUS_SWEEPS]
     mov [r12 + 8 * GUEST_STATUS_CONCLUSIVE_GENERATION], rbx
     mov [r12 + 8 * GUEST_STATUS_INCONCLUSIVE], rdi
     add r11, 8
-    and r11, GUEST_PAGE_SIZE - 1
-    dec rsi
+    cmp r11, 8 * GUEST_READER_WORDS
+    jb 3f
+    xor r11d, r11d
+3:  dec rsi
     jnz .Lsweep
     mov rsi, r9
     out GUEST_PORT_HEARTBEAT, al
@@ -69,7 +103,7 @@ guest_checker_start:
 
 .Linconclusive:
     inc rdi
-    jmp .Lnext
+    jmp .Lwrite
 
 .Lother_kind:
     cmp r8, GUEST_KIND_ZERO
@@ -79,14 +113,14 @@ guest_checker_start:
     cmp r8, GUEST_KIND_FAULT
     je .Lfault
     out GUEST_PORT_ABORT, al
-    jmp .Lnext
+    jmp .Lwrite
 
 .Lzero:
     xor r8d, r8d
     test rcx, rcx
     jnz .Lviolation
     inc qword ptr [r12 + 8 * GUEST_STATUS_CONCLUSIVE_ZERO]
-    jmp .Lnext
+    jmp .Lwrite
 
 .Lkeep:
     movabs r8, GUEST_CTRL_COUNTER_MASK
@@ -95,7 +129,7 @@ guest_checker_start:
     cmp rcx, r8
     jne .Lviolation
     inc qword ptr [r12 + 8 * GUEST_STATUS_CONCLUSIVE_KEEP]
-    jmp .Lnext
+    jmp .Lwrite
 
 .Lfault:
 .Lviolation_generation:
@@ -112,5 +146,5 @@ guest_checker_start:
     mov rcx, [rbp]
     mov rdx, [r13 + r10 * 8]
     out GUEST_PORT_RECHECK, al
-    jmp .Lnext
+    jmp .Lwrite
 guest_checker_end:

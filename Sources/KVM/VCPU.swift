@@ -98,6 +98,16 @@ public final class VCPU: @unchecked Sendable {
         return VCPUExit.decode(runMapping, mappingSize: runSize)
     }
 
+    /// Supplies the data for the MMIO read the last exit reported (``VCPUExit/mmioRead(address:length:)``); the
+    /// guest's load completes with it on the next `run()` (`kvm_run.mmio.data`).
+    public func completeMMIORead(with data: [UInt8]) {
+        precondition(data.count <= 8, "an MMIO access is at most 8 bytes")
+        // SAFETY: only the thread that runs this vCPU calls this, between KVM_RUN calls. `mmio` is a member of
+        // the exit union (which starts where `hw` does): { __u64 phys_addr; __u8 data[8]; … }, so data is 8 in.
+        let offset = VCPUExit.exitUnionOffset + 8
+        data.withUnsafeBytes { (runMapping + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+
     /// Asks the vCPU to leave the guest promptly, from any thread: sets `kvm_run.immediate_exit` (so a
     /// `KVM_RUN` about to start returns at once) and signals the thread inside `KVM_RUN` (so a running guest
     /// exits). The vCPU's `run()` then returns ``VCPUExit/interrupted``, and keeps doing so until

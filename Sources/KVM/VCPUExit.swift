@@ -74,6 +74,10 @@ public enum VCPUExit: Equatable, Sendable {
         }
     }
 
+    /// Where the exit-reason union starts in `struct kvm_run`: right after `apic_base`, the last plain field
+    /// before it (Swift sees the anonymous union's members only as computed properties, which have no offset).
+    static let exitUnionOffset = MemoryLayout<kvm_run>.offset(of: \kvm_run.apic_base)! + 8
+
     /// Decodes the EFAULT outcome: where the kernel filled `kvm_run.memory_fault`
     /// (`KVM_EXIT_MEMORY_FAULT`, Linux 6.8+), the address, size and flags; otherwise nothing more is known.
     static func decodeMemoryFault(_ run: UnsafeRawPointer) -> VCPUExit {
@@ -81,7 +85,7 @@ public enum VCPUExit: Equatable, Sendable {
         guard Int32(reason) == KVM_EXIT_MEMORY_FAULT else { return .memoryFault(address: nil, size: nil, flags: nil) }
         // struct { __u64 flags; __u64 gpa; __u64 size; } memory_fault sits at the start of the exit union, which
         // the installed headers may predate; read it by layout.
-        let union = run + MemoryLayout<kvm_run>.offset(of: \kvm_run.hw)!
+        let union = run + VCPUExit.exitUnionOffset
         return .memoryFault(
             address: GuestPhysicalAddress(union.load(fromByteOffset: 8, as: UInt64.self)),
             size: union.load(fromByteOffset: 16, as: UInt64.self),

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CKVM
+import Foundation
 import KVM
 
 /// The host memory behind the data slot, and the invalidations that can be fired at it page by page.
@@ -21,7 +22,7 @@ final class Backing: @unchecked Sendable {
         self.kind = kind
         self.size = size
         switch kind {
-        case .anonymous, .sharedAnonymous:
+        case .anonymous, .sharedAnonymous, .thp, .hugetlb:
             fd = -1
         case .memfd:
             fd = ckvm_memfd_create("mmutorture-data", 1 /* MFD_CLOEXEC */)
@@ -38,13 +39,42 @@ final class Backing: @unchecked Sendable {
             close(fd)
             throw KVMError(operation: "ftruncate", errno: error, context: "\(size) bytes")
         }
-        let base = mmap(nil, size, PROT_READ | PROT_WRITE, Backing.flags(kind) | CKVM_MAP_NORESERVE, fd, 0)
-        guard let base, base != MAP_FAILED else {
-            let error = errno
+        do {
+            region = MemoryRegion(adopting: try Backing.map(kind: kind, size: size, fd: fd), size: size)
+        } catch {
             if fd >= 0 { close(fd) }
-            throw KVMError(operation: "mmap", errno: error, context: "\(kind.rawValue) data backing, \(size) bytes")
+            throw error
         }
-        region = MemoryRegion(adopting: base, size: size)
+        scratch = try? HostMemory.reserve(4096)
+        if kind == .thp { try HostMemory.madvise(region.base, size, CKVM_MADV_HUGEPAGE, name: "madvise(MADV_HUGEPAGE)") }
+    }
+
+    /// A reserved (PROT_NONE) page where ``moveAway(page:)`` parks a page.
+    private var scratch: UnsafeMutableRawPointer?
+
+    /// Maps the backing; THP gets a 2 MiB-aligned range (over-map, then trim) so huge pages can form.
+    private static func map(kind: BackingKind, size: Int, fd: Int32) throws -> UnsafeMutableRawPointer {
+        let huge = 2 << 20
+        if kind == .hugetlb {
+            let free = ProcFile.read("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
+                .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+            guard free * huge >= size else {
+                throw KVMError(operation: "hugetlb backing", errno: ENOMEM, context: "\(size / huge) huge pages of 2 MiB needed, \(free) free",
+                               hint: "no hugetlb pages reserved: reserve them (sysctl vm.nr_hugepages=N, as root) or use another backing")
+            }
+        }
+        let length = kind == .thp ? size + huge : size
+        let base = mmap(nil, length, PROT_READ | PROT_WRITE, flags(kind) | CKVM_MAP_NORESERVE, fd, 0)
+        guard let base, base != MAP_FAILED else {
+            throw KVMError(operation: "mmap", errno: errno, context: "\(kind.rawValue) data backing, \(size) bytes")
+        }
+        guard kind == .thp else { return base }
+        let aligned = (Int(bitPattern: base) + huge - 1) / huge * huge
+        let head = aligned - Int(bitPattern: base)
+        if head > 0 { munmap(base, head) }
+        let tail = length - head - size
+        if tail > 0 { munmap(UnsafeMutableRawPointer(bitPattern: aligned + size), tail) }
+        return UnsafeMutableRawPointer(bitPattern: aligned)!
     }
 
     deinit { if fd >= 0 { close(fd) } }
@@ -56,8 +86,9 @@ final class Backing: @unchecked Sendable {
 
     private static func flags(_ kind: BackingKind) -> Int32 {
         switch kind {
-        case .anonymous: MAP_PRIVATE | MAP_ANONYMOUS
+        case .anonymous, .thp: MAP_PRIVATE | MAP_ANONYMOUS
         case .sharedAnonymous: MAP_SHARED | MAP_ANONYMOUS
+        case .hugetlb: MAP_PRIVATE | MAP_ANONYMOUS | 0x40000  // MAP_HUGETLB
         case .memfd, .file: MAP_SHARED
         }
     }
@@ -67,9 +98,9 @@ final class Backing: @unchecked Sendable {
     // MARK: What an invalidation leaves behind
 
     /// Whether `MADV_DONTNEED` replaces the content (private anonymous) or only drops the mapping (shared).
-    var dontneedZeroes: Bool { kind == .anonymous }
+    var dontneedZeroes: Bool { kind == .anonymous || kind == .thp }
     /// Whether a fresh mapping over the page starts from zeros (anonymous) or maps the same file page again.
-    var remapZeroes: Bool { kind == .anonymous || kind == .sharedAnonymous }
+    var remapZeroes: Bool { fd < 0 }
     /// Whether munmap and map-back loses the content.
     var munmapZeroes: Bool { remapZeroes }
 
@@ -83,6 +114,13 @@ final class Backing: @unchecked Sendable {
         try HostMemory.mmapFixed(
             address(ofPage: page), 4096, flags: Backing.flags(kind) | MAP_FIXED, fd: fd, offset: page * 4096,
             name: "mmap(MAP_FIXED)")
+        try keepMergeable(page: page)
+    }
+
+    /// A page mapped anew must carry the same VMA flags as its neighbours, or the VMAs never merge again and
+    /// MADV_COLLAPSE fails with EINVAL on the fragments.
+    private func keepMergeable(page: Int) throws {
+        if kind == .thp { try HostMemory.madvise(address(ofPage: page), 4096, CKVM_MADV_HUGEPAGE, name: "madvise(MADV_HUGEPAGE)") }
     }
 
     func unmap(page: Int) throws {
@@ -93,6 +131,52 @@ final class Backing: @unchecked Sendable {
         try HostMemory.mmapFixed(
             address(ofPage: page), 4096, flags: Backing.flags(kind) | CKVM_MAP_FIXED_NOREPLACE, fd: fd,
             offset: page * 4096, name: "mmap(MAP_FIXED_NOREPLACE)")
+        try keepMergeable(page: page)
+    }
+
+    /// `mremap` the page to the scratch page (leaving a hole where it was).
+    func moveAway(page: Int) throws {
+        guard let scratch else { throw KVMError(operation: "mremap", errno: ENOMEM, context: "no scratch page reserved") }
+        try HostMemory.mremap(address(ofPage: page), to: scratch)
+    }
+
+    /// `mremap` the page back from the scratch page, and reserve the scratch page again.
+    func moveBack(page: Int) throws {
+        guard let scratch else { throw KVMError(operation: "mremap", errno: ENOMEM, context: "no scratch page reserved") }
+        try HostMemory.mremap(scratch, to: address(ofPage: page))
+        try keepMergeable(page: page)
+        self.scratch = try HostMemory.reserve(4096, at: scratch)
+    }
+
+    func advise(page: Int, _ advice: Int32, name: String) throws {
+        try HostMemory.madvise(address(ofPage: page), 4096, advice, name: name)
+    }
+
+    /// MADV_COLLAPSE of the 2 MiB range holding `page`.
+    func collapse(page: Int) throws {
+        try HostMemory.madvise(address(ofPage: page / 512 * 512), 2 << 20, CKVM_MADV_COLLAPSE, name: "madvise(MADV_COLLAPSE)")
+    }
+
+    /// `ftruncate` the file to `bytes`.
+    func truncate(to bytes: Int) throws {
+        if ftruncate(fd, off_t(bytes)) != 0 { throw KVMError(operation: "ftruncate", errno: errno, context: "to \(bytes) bytes") }
+    }
+
+    /// The `AnonHugePages` of the data mapping in /proc/self/smaps, in kB (THP evidence), or nil if not found.
+    func anonHugePagesKB() -> Int? {
+        guard let smaps = ProcFile.read("/proc/self/smaps") else { return nil }
+        let start = UInt(bitPattern: region.base), end = start + UInt(size)
+        var inside = false
+        var total = 0
+        for line in smaps.split(separator: "\n") {
+            if let dash = line.firstIndex(of: "-"), let low = UInt(line[..<dash], radix: 16),
+               let space = line.firstIndex(of: " "), let high = UInt(line[line.index(after: dash)..<space], radix: 16) {
+                inside = low >= start && high <= end
+            } else if inside, line.hasPrefix("AnonHugePages:") {
+                total += Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+            }
+        }
+        return total
     }
 
     func punch(page: Int) throws {

@@ -1,3 +1,4 @@
+import Guests
 import KVM
 
 /// An invalidation the mutator performs on one data page per step (README, "Operations").
@@ -14,19 +15,60 @@ public enum Operation: String, CaseIterable, Codable, Sendable {
     case punch
     /// `mprotect(PROT_NONE)`, a must-fault window, then back to read-write.
     case mprotect
-    /// Each step picks one of the operations above that the backing supports.
+    /// `mprotect(PROT_READ)`: reads go on, guest writes must fault (and none may land), then back.
+    case mprotectReadOnly = "mprotect-ro"
+    /// `mremap` the page away (a must-fault hole) and back.
+    case mremap
+    /// `fork()` with a child that exits at once: every private page becomes copy-on-write.
+    case forkCOW = "fork-cow"
+    /// `MADV_COLLAPSE` of the page's 2 MiB range into a huge page, or a split by a partial `mprotect`.
+    case thp
+    /// `madvise(MADV_PAGEOUT)`.
+    case pageout
+    /// `madvise(MADV_COLD)`.
+    case cold
+    /// Delete and re-add, or move away and back, the data memslot under the running vCPUs.
+    case memslot
+    /// `ftruncate` the file down to the page (a must-fault window for the cut pages) and back up (zeros).
+    case truncate
+    /// Each step picks one of the operations that replace or protect a page on this backing.
     case mix
+    /// Every operation that applies to the backing, one after the other, summarised in one table.
+    case all
 
-    /// The operations `mix` draws from on `backing`.
+    /// The single operations (not `none`, `mix`, `all`).
+    public static let catalogue: [Operation] = [
+        .dontneed, .remap, .munmap, .punch, .mprotect, .mprotectReadOnly, .mremap, .forkCOW, .thp, .pageout, .cold,
+        .memslot, .truncate,
+    ]
+
+    /// The operations `mix` draws from on `backing`: the per-page ones of the stale-read catalogue.
     public static func mixable(on backing: BackingKind) -> [Operation] {
         [.dontneed, .remap, .munmap, .punch, .mprotect].filter { $0.applies(to: backing) }
     }
 
     /// Whether the operation means anything on `backing`.
     public func applies(to backing: BackingKind) -> Bool {
-        switch self {
-        case .punch: backing != .anonymous
+        switch (self, backing) {
+        case (.none, _), (.memslot, _): true
+        case (_, .hugetlb): false
+        case (.punch, .anonymous), (.punch, .thp): false
+        case (.forkCOW, _): backing == .anonymous || backing == .thp
+        case (.thp, _): backing == .thp
+        case (.truncate, _): backing == .memfd || backing == .file
+        case (.mix, _): !Operation.mixable(on: backing).isEmpty
         default: true
+        }
+    }
+
+    /// What to tell a user who asks for the operation on a backing it does not apply to.
+    func fixFor(backing: BackingKind) -> String {
+        switch self {
+        case .punch: "punch a hole in a memfd, file or shared backing (--backing memfd|file|shared)"
+        case .forkCOW: "copy-on-write needs private memory (--backing anonymous|thp)"
+        case .thp: "collapse needs the THP backing (--backing thp)"
+        case .truncate: "truncate needs a file (--backing memfd|file)"
+        default: "the hugetlb backing supports --op none and memslot"
         }
     }
 }
@@ -41,6 +83,20 @@ public enum BackingKind: String, CaseIterable, Codable, Sendable {
     case memfd
     /// A regular file in a temporary directory, mapped shared.
     case file
+    /// Private anonymous memory, 2 MiB aligned, with `MADV_HUGEPAGE`.
+    case thp
+    /// `MAP_HUGETLB` memory from the host's reserved huge pages.
+    case hugetlb
+}
+
+/// Which halves of the contract the checker vCPUs exercise.
+public enum CheckerMode: String, CaseIterable, Codable, Sendable {
+    /// Stale reads only.
+    case read
+    /// Lost writes only.
+    case write
+    /// Both, on the same pages.
+    case both
 }
 
 /// A fault the harness injects into its own side of the contract, to prove the checker catches it.
@@ -53,6 +109,9 @@ public enum Injection: String, CaseIterable, Codable, Sendable {
     case ptswap
     /// Publish the generation before writing the page: a narrow race, caught only sometimes.
     case early
+    /// Snapshot a page before a content-preserving operation and restore the snapshot after it, discarding the
+    /// guests' writes in between: the lost-write detector must notice.
+    case losewrite
 }
 
 /// Everything that defines a torture run. Validated before anything touches KVM.
@@ -66,6 +125,7 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     public var guestPageSize: GuestPageSize = .size4K
     public var injection: Injection = .none
+    public var mode: CheckerMode = .both
     /// Pin the mutator and the vCPUs to different CPUs.
     public var pin: Bool = true
     /// How long a must-fault window stays open, in microseconds. Shorter than a few exit round trips and no guest
@@ -95,10 +155,19 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         guard duration > 0 && duration <= 7 * 24 * 3600 else {
             throw ConfigurationError(option: "--duration", problem: "\(duration) s is out of range", fix: "use a positive number of seconds, at most a week")
         }
-        guard operation.applies(to: backing) else {
+        guard operation == .all || operation.applies(to: backing) else {
             throw ConfigurationError(
                 option: "--op", problem: "\(operation.rawValue) does not apply to the \(backing.rawValue) backing",
-                fix: "punch a hole in a memfd, file or shared backing (--backing memfd|file|shared)")
+                fix: operation.fixFor(backing: backing))
+        }
+        if backing == .thp && pages % 512 != 0 {
+            throw ConfigurationError(option: "--pages", problem: "the thp backing needs whole 2 MiB huge pages", fix: "use a multiple of 512 pages")
+        }
+        if injection == .losewrite && mode == .read {
+            throw ConfigurationError(option: "--inject", problem: "losewrite discards guest writes, and --mode read makes none", fix: "use --mode write or both")
+        }
+        if mode != .read && vcpus > Int(GUEST_MAX_WRITERS) {
+            throw ConfigurationError(option: "--vcpus", problem: "at most \(GUEST_MAX_WRITERS) vCPUs can write", fix: "use --mode read, or fewer vCPUs")
         }
         if injection == .ptswap && guestPageSize != .size4K {
             throw ConfigurationError(option: "--inject", problem: "ptswap rewrites a 4 KiB guest page-table entry", fix: "use --guest-page-size 4k")
@@ -111,7 +180,7 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     /// The data slot's size: whole guest pages of the chosen size.
     public var dataBytes: Int {
         let bytes = pages * 4096
-        let unit = Int(guestPageSize.pageSize.rawValue)
+        let unit = Int(guestPageSize == .size2M || backing == .thp || backing == .hugetlb ? PageSize.size2M.rawValue : PageSize.size4K.rawValue)
         return (bytes + unit - 1) / unit * unit
     }
 }

@@ -50,6 +50,6 @@ public struct HostFingerprint: Codable, Sendable, Equatable {
     }
 
     private static func read(_ path: String) -> String? {
-        (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        ProcFile.read(path)?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Atomics
+import CKVM
 import Guests
 import KVM
 
@@ -9,48 +10,64 @@ import KVM
 /// (README, "The integrity contract"):
 ///
 ///     ctrl[i] = 0                         (sequentially consistent: in flux)
-///     the operation                       (munmap/mprotect publish a must-fault window while the page is gone)
+///     the operation                       (munmap/mprotect/mremap/truncate publish a must-fault window meanwhile)
 ///     ctrl[i] = window; hold; ctrl[i] = 0 (must-read-zero, or content-kept)
-///     write generation g into every word of page i through the host mapping
+///     write generation g into the reader words of page i through the host mapping
 ///     ctrl[i] = g                         (release)
 ///
-/// Injected faults (`--inject`) break the host's side of that on purpose, to prove the checker notices.
+/// After every content-preserving operation (and on a random page every step) it also verifies the lost-write
+/// half: each writer's word in the page must be at least the sequence number the writer last published.
+/// Injected faults (`--inject`) break the host's side on purpose, to prove the detectors notice.
 final class Mutator: @unchecked Sendable {
     // @unchecked: all mutable state is touched by the mutator thread only; `stop` is atomic.
+    struct Environment {
+        var backing: Backing
+        var control: ControlWords
+        var observations: Observations
+        var vmStatistics: StatisticsReader?
+        /// The guest page-table entry mapping a data page (ptswap).
+        var leafEntry: (Int) -> UnsafeMutablePointer<UInt64>?
+        /// The decoy frame (ptswap).
+        var decoy: UnsafeMutableRawPointer
+        /// The status blocks of the writer vCPUs (their published sequence numbers).
+        var writerStatus: [UnsafeMutablePointer<UInt64>]
+        var vm: VirtualMachine
+        var dataSlotFlags: MemorySlotFlags
+    }
+
     let configuration: TortureConfiguration
-    let backing: Backing
-    let control: ControlWords
-    let observations: Observations
+    let environment: Environment
+    private var backing: Backing { environment.backing }
+    private var control: ControlWords { environment.control }
+    private var observations: Observations { environment.observations }
     let stop = ManagedAtomic<Bool>(false)
     private var schedule: Schedule
+    private var verifierPages: SeededGenerator
     private var nextCounter: UInt64 = 1
     /// The counter of the generation each page holds now: a content-kept window promises exactly that value.
     private var currentGeneration: [UInt64]
+    /// Per page and writer: the published sequence number from which the writer's word must have survived (a
+    /// content-replacing operation legitimately zeroes the words written before it).
+    private var floor: [UInt64]
     private let flushRequests: StatisticCounter?
     private let flushes: StatisticCounter?
-    /// ptswap: the guest page-table entries of the data pages, and the decoy frame.
-    private let leafEntry: (Int) -> UnsafeMutablePointer<UInt64>?
-    private let decoy: UnsafeMutableRawPointer
     private var decoyOwner: Int?
+    private var alternate = false
+    /// The errno of the last failed MADV_COLLAPSE, for the report.
+    private(set) var lastCollapseError: String?
     /// The first steps of the schedule, kept to show that a seed replays.
     private(set) var firstSteps: [Step] = []
     static let recordedSteps = 64
 
-    init(
-        configuration: TortureConfiguration, backing: Backing, control: ControlWords, observations: Observations,
-        vmStatistics: StatisticsReader?, leafEntry: @escaping (Int) -> UnsafeMutablePointer<UInt64>?,
-        decoy: UnsafeMutableRawPointer
-    ) {
+    init(configuration: TortureConfiguration, environment: Environment) {
         self.configuration = configuration
-        self.backing = backing
-        self.control = control
-        self.observations = observations
+        self.environment = environment
         self.schedule = Schedule(configuration: configuration)
+        self.verifierPages = SeededGenerator(seed: configuration.seed ^ 0x5eed_0f_7e41f1e5)
         self.currentGeneration = Array(repeating: 0, count: configuration.pages)
-        self.flushRequests = vmStatistics?.counter("remote_tlb_flush_requests")
-        self.flushes = vmStatistics?.counter("remote_tlb_flush")
-        self.leafEntry = leafEntry
-        self.decoy = decoy
+        self.floor = Array(repeating: 0, count: configuration.pages * max(1, environment.writerStatus.count))
+        self.flushRequests = environment.vmStatistics?.counter("remote_tlb_flush_requests")
+        self.flushes = environment.vmStatistics?.counter("remote_tlb_flush")
     }
 
     /// Writes and publishes a first generation on every page, before any guest runs.
@@ -64,6 +81,7 @@ final class Mutator: @unchecked Sendable {
         while !stop.load(ordering: .relaxed) {
             if idle {
                 usleep(10_000)
+                verifyWrites(pages: [Int(verifierPages.next() % UInt64(configuration.pages))])
                 continue
             }
             let step = schedule.next()
@@ -73,6 +91,7 @@ final class Mutator: @unchecked Sendable {
                     try swapTranslation(page: step.page)
                 } else {
                     try perform(step)
+                    verifyWrites(pages: [Int(verifierPages.next() % UInt64(configuration.pages))])
                 }
             } catch {
                 observations.addHarnessError("mutator: \(step.operation.rawValue) on page \(step.page): \(error)")
@@ -86,16 +105,30 @@ final class Mutator: @unchecked Sendable {
         return nextCounter
     }
 
+    /// The pages an operation on `page` touches.
+    private func affectedPages(_ operation: Operation, page: Int) -> Range<Int> {
+        switch operation {
+        case .thp: (page / 512 * 512)..<(page / 512 * 512 + 512)
+        case .truncate: page..<configuration.pages
+        default: page..<(page + 1)
+        }
+    }
+
     private func perform(_ step: Step) throws {
-        let page = step.page
-        observations.beginOperation(step.operation, page: page)
+        let (operation, page) = (step.operation, step.page)
+        let pages = affectedPages(operation, page: page)
+        observations.beginOperation(operation, page: page)
         defer { observations.endOperation() }
-        control.close(page)
+        for p in pages { control.close(p) }
+        let snapshot = configuration.injection == .losewrite ? PageSnapshot(backing.address(ofPage: page)) : nil
         let requestsBefore = (try? flushRequests?.read()) ?? 0
         let flushesBefore = (try? flushes?.read()) ?? 0
         let started = ContinuousClock.now
-        var window: ControlWord.Kind?
-        switch step.operation {
+        var failed = false
+        let window: ControlWord.Kind?
+        /// Pages of a content-kept operation that were replaced nonetheless (the thp split).
+        var zeroed = page..<page
+        switch operation {
         case .none:
             window = nil
         case .dontneed:
@@ -106,60 +139,202 @@ final class Mutator: @unchecked Sendable {
             window = backing.remapZeroes ? .zero : .keep
         case .munmap:
             try backing.unmap(page: page)
-            holdFaultWindow(page)
+            holdFaultWindow(pages)
             try backing.mapBack(page: page)
-            window = backing.munmapZeroes ? .zero : .keep
+            window = backing.remapZeroes ? .zero : .keep
         case .punch:
             try backing.punch(page: page)
             window = .zero
         case .mprotect:
             try backing.protect(page: page, PROT_NONE)
-            holdFaultWindow(page)
+            holdFaultWindow(pages)
             try backing.protect(page: page, PROT_READ | PROT_WRITE)
             window = .keep
-        case .mix:
-            preconditionFailure("the schedule resolves mix to a concrete operation")
+        case .mprotectReadOnly:
+            try backing.protect(page: page, PROT_READ)
+            holdReadOnlyWindow(page: page)
+            try backing.protect(page: page, PROT_READ | PROT_WRITE)
+            window = .keep
+        case .mremap:
+            try backing.moveAway(page: page)
+            holdFaultWindow(pages)
+            try backing.moveBack(page: page)
+            window = .keep
+        case .forkCOW:
+            try forkChildThatExits()
+            window = .keep
+        case .thp:
+            alternate.toggle()
+            if alternate {
+                do { try backing.collapse(page: page) } catch {  // EINVAL/EAGAIN: counted and reported, not fatal
+                    failed = true
+                    lastCollapseError = (error as? KVMError)?.errnoName ?? "\(error)"
+                }
+            } else {
+                // DONTNEED of one 4 KiB page inside a huge page splits it (the page itself comes back as zeros).
+                try backing.dontneed(page: page)
+                zeroed = page..<(page + 1)
+            }
+            window = .keep
+        case .pageout:
+            try backing.advise(page: page, CKVM_MADV_PAGEOUT, name: "madvise(MADV_PAGEOUT)")
+            window = .keep
+        case .cold:
+            try backing.advise(page: page, CKVM_MADV_COLD, name: "madvise(MADV_COLD)")
+            window = .keep
+        case .memslot:
+            try flipDataSlot()
+            window = .keep
+        case .truncate:
+            try backing.truncate(to: page * 4096)
+            holdFaultWindow(pages)
+            try backing.truncate(to: backing.size)
+            window = .zero
+        case .mix, .all:
+            preconditionFailure("the schedule resolves \(operation) to single operations")
         }
         let elapsed = ContinuousClock.now - started
         let requestsAfter = (try? flushRequests?.read()) ?? 0
         let flushesAfter = (try? flushes?.read()) ?? 0
-        if let window {
-            let marker = window == .keep
-                ? ControlWord.make(.keep, currentGeneration[page])
-                : ControlWord.make(window, takeCounter())
-            control.publish(page, marker)
-            spin(microseconds: configuration.windowMicroseconds)
-            control.close(page)
+        if let snapshot, window == .keep { snapshot.restore() }
+        if window == .keep {
+            raiseFloors(zeroed)
+            verifyWrites(pages: pages.filter { !zeroed.contains($0) })
+        } else if window == .zero {
+            raiseFloors(pages)
         }
-        writeAndPublish(page: page, into: backing.address(ofPage: page))
+        if let window {
+            for p in pages {
+                let kind = zeroed.contains(p) ? .zero : window
+                control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
+            }
+            spin(microseconds: configuration.windowMicroseconds)
+            for p in pages { control.close(p) }
+        }
+        for p in pages { writeAndPublish(page: p, into: backing.address(ofPage: p)) }
         observations.record(
-            step.operation, page: page,
+            operation, page: page,
             nanoseconds: UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000),
-            flushRequests: requestsAfter &- requestsBefore, flushes: flushesAfter &- flushesBefore, failed: false)
+            flushRequests: requestsAfter &- requestsBefore, flushes: flushesAfter &- flushesBefore, failed: failed)
     }
 
-    /// While the page is unmapped or PROT_NONE: any guest read that succeeds now is a violation.
-    private func holdFaultWindow(_ page: Int) {
-        control.publish(page, ControlWord.make(.fault, takeCounter()))
+    /// While the pages are unmapped, PROT_NONE or truncated: any guest read that succeeds now is a violation.
+    private func holdFaultWindow(_ pages: Range<Int>) {
+        for p in pages { control.publish(p, ControlWord.make(.fault, takeCounter())) }
+        spin(microseconds: configuration.faultWindowMicroseconds)
+        for p in pages { control.close(p) }
+    }
+
+    /// While the page is PROT_READ: reads must see the kept content, and no guest write may land.
+    private func holdReadOnlyWindow(page: Int) {
+        let before = writerWords(page: page)
+        control.publish(page, ControlWord.make(.keep, currentGeneration[page]))
         spin(microseconds: configuration.faultWindowMicroseconds)
         control.close(page)
+        let after = writerWords(page: page)
+        for (writer, (old, new)) in zip(before, after).enumerated() where old != new {
+            observations.addViolation(Violation(
+                kind: "write-while-read-only", vcpu: writer, page: page, word: Int(GUEST_READER_WORDS) + writer,
+                controlBefore: 0, controlAfter: 0, window: "read-only", expected: old, observed: new, time: observations.elapsed,
+                operationInFlight: "mprotect-ro on page \(page)", recentOperations: observations.recentOperations(page: page)))
+        }
     }
 
-    /// Writes a new generation into `frame` (the page's host view) and publishes it, or, under injection, does
-    /// that wrong on purpose.
+    /// `fork()`, with a child that does nothing but `_exit`: the parent's private pages all become copy-on-write.
+    private func forkChildThatExits() throws {
+        let child = fork()
+        if child == 0 { _exit(0) }
+        guard child > 0 else { throw KVMError(operation: "fork", errno: errno) }
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+    }
+
+    /// Deletes and re-adds the data slot, or moves it away and back, while the vCPUs run. Meanwhile the guests'
+    /// accesses exit as MMIO and the vCPU workers serve them from the same host memory (VCPUWorker).
+    private func flipDataSlot() throws {
+        alternate.toggle()
+        let slot = UInt32(GUEST_DATA_SLOT)
+        let home = GuestPhysicalAddress(UInt64(GUEST_DATA_GPA))
+        if alternate {
+            try environment.vm.deleteMemorySlot(slot)
+            spin(microseconds: configuration.faultWindowMicroseconds)
+            try environment.vm.setMemorySlot(slot, guestAddress: home, region: backing.region, flags: environment.dataSlotFlags)
+        } else {
+            // Just above the data: no page table maps it, and nothing else lives there.
+            let away = home + UInt64(configuration.dataBytes)
+            try environment.vm.moveMemorySlot(slot, to: away)
+            spin(microseconds: configuration.faultWindowMicroseconds)
+            try environment.vm.moveMemorySlot(slot, to: home)
+        }
+    }
+
+    // MARK: The lost-write half
+
+    private func published(writer: Int) -> UInt64 {
+        // SAFETY: the status block is 8-aligned guest memory that lives as long as the run; the guest stores the
+        // published number after its page writes, and x86 keeps stores in order.
+        UnsafeAtomic<UInt64>(at: UnsafeMutableRawPointer(environment.writerStatus[writer] + Int(GUEST_STATUS_PUBLISHED))
+            .assumingMemoryBound(to: UnsafeAtomic<UInt64>.Storage.self)).load(ordering: .acquiring)
+    }
+
+    private func writerWordPointer(page: Int, writer: Int) -> UnsafeMutablePointer<UInt64> {
+        (backing.address(ofPage: page) + (Int(GUEST_READER_WORDS) + writer) * 8).assumingMemoryBound(to: UInt64.self)
+    }
+
+    private func writerWords(page: Int) -> [UInt64] {
+        (0..<environment.writerStatus.count).map { writerWordPointer(page: page, writer: $0).pointee }
+    }
+
+    /// After a content-replacing operation, the words written before it are legitimately gone: a writer's word
+    /// must hold its number again only from the sweep after the next one (a sweep may have been under way).
+    private func raiseFloors(_ pages: Range<Int>) {
+        let writers = environment.writerStatus.count
+        guard writers > 0 else { return }
+        for writer in 0..<writers {
+            let next = published(writer: writer) + 2
+            for p in pages { floor[p * writers + writer] = next }
+        }
+    }
+
+    /// Reads each writer's publication, then its word in each page through the host mapping: the word must be
+    /// at least the published number, or a guest write was lost.
+    private func verifyWrites(pages: [Int]) {
+        let writers = environment.writerStatus.count
+        guard writers > 0, configuration.injection != .ptswap else { return }
+        for writer in 0..<writers {
+            let number = published(writer: writer)
+            for page in pages where number > 0 && number >= floor[page * writers + writer] {
+                let word = UnsafeAtomic<UInt64>(at: UnsafeMutableRawPointer(writerWordPointer(page: page, writer: writer))
+                    .assumingMemoryBound(to: UnsafeAtomic<UInt64>.Storage.self)).load(ordering: .relaxed)
+                observations.writeVerifications.wrappingIncrement(ordering: .relaxed)
+                if word < number {
+                    let inFlight = observations.currentOperation.map { "\($0.0.rawValue) on page \($0.1)" }
+                    observations.addViolation(Violation(
+                        kind: "lost-write", vcpu: writer, page: page, word: Int(GUEST_READER_WORDS) + writer, controlBefore: 0,
+                        controlAfter: 0, window: "published", expected: number, observed: word, time: observations.elapsed,
+                        operationInFlight: inFlight, recentOperations: observations.recentOperations(page: page)))
+                }
+            }
+        }
+    }
+
+    // MARK: Publication
+
+    /// Writes a new generation into the reader words of `frame` (the page's host view) and publishes it, or,
+    /// under injection, does that wrong on purpose.
     private func writeAndPublish(page: Int, into frame: UnsafeMutableRawPointer) {
         let counter = takeCounter()
         let generation = ControlWord.make(.generation, counter)
-        // SAFETY: `frame` is one mapped, 8-aligned 4 KiB page of guest memory.
+        // SAFETY: `frame` is one mapped, 8-aligned 4 KiB page of guest memory; writer words are not touched.
         let words = frame.assumingMemoryBound(to: UInt64.self)
         switch configuration.injection {
         case .nowrite where currentGeneration[page] != 0:
             control.publish(page, generation)  // promise content that was never written
         case .early where currentGeneration[page] != 0:
             control.publish(page, generation)  // promise first, write after: a narrow race
-            words.update(repeating: generation, count: Int(GUEST_WORDS_PER_PAGE))
+            words.update(repeating: generation, count: Int(GUEST_READER_WORDS))
         default:
-            words.update(repeating: generation, count: Int(GUEST_WORDS_PER_PAGE))
+            words.update(repeating: generation, count: Int(GUEST_READER_WORDS))
             control.publish(page, generation)
         }
         currentGeneration[page] = counter
@@ -172,7 +347,7 @@ final class Mutator: @unchecked Sendable {
     /// reads the old frame: a real stale translation, which the checker must report.
     private func swapTranslation(page: Int) throws {
         let target = decoyOwner ?? page
-        guard let entry = leafEntry(target) else {
+        guard let entry = environment.leafEntry(target) else {
             throw KVMError(operation: "ptswap", errno: 0, context: "page \(target) has no 4 KiB guest PTE")
         }
         observations.beginOperation(.none, page: target)
@@ -182,7 +357,7 @@ final class Mutator: @unchecked Sendable {
         let frame: UnsafeMutableRawPointer
         if decoyOwner == nil {
             entry.pointee = UInt64(GUEST_DECOY_GPA) | flags
-            frame = decoy
+            frame = environment.decoy
             decoyOwner = target
         } else {
             entry.pointee = UInt64(GUEST_DATA_GPA) + UInt64(target) * 4096 | flags
@@ -198,4 +373,16 @@ final class Mutator: @unchecked Sendable {
         let deadline = ContinuousClock.now + .microseconds(microseconds)
         while ContinuousClock.now < deadline {}
     }
+}
+
+/// The losewrite negative control's copy of a page, taken before a content-preserving operation and written back
+/// after it: every guest write in between is discarded.
+private struct PageSnapshot {
+    let page: UnsafeMutableRawPointer
+    let bytes: [UInt8]
+    init(_ page: UnsafeMutableRawPointer) {
+        self.page = page
+        bytes = Array(UnsafeRawBufferPointer(start: page, count: 4096))
+    }
+    func restore() { bytes.withUnsafeBytes { page.copyMemory(from: $0.baseAddress!, byteCount: 4096) } }
 }

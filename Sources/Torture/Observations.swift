@@ -24,6 +24,10 @@ final class Observations: Sendable {
     let publications = ManagedAtomic<UInt64>(0)
     let efaults = ManagedAtomic<UInt64>(0)
     let heartbeats = ManagedAtomic<UInt64>(0)
+    /// Host reads of a writer's word against its publication (the lost-write verifier).
+    let writeVerifications = ManagedAtomic<UInt64>(0)
+    /// Guest accesses served as MMIO while the data slot was deleted or moved.
+    let mmioExits = ManagedAtomic<UInt64>(0)
     /// The operation in flight, as `Operation` index + 1 in the high half and the page in the low half; 0 = none.
     let inFlight = ManagedAtomic<UInt64>(0)
     private let history: Mutex<[Int: [String]]> = Mutex([:])
@@ -37,6 +41,13 @@ final class Observations: Sendable {
     func beginOperation(_ operation: Operation, page: Int) {
         let index = UInt64(Operation.allCases.firstIndex(of: operation)! + 1)
         inFlight.store(index << 32 | UInt64(page), ordering: .releasing)
+        let entry = String(format: "%.6fs %@", elapsed, operation.rawValue)
+        history.withLock { table in
+            var list = table[page] ?? []
+            list.append(entry)
+            if list.count > Self.historyDepth { list.removeFirst() }
+            table[page] = list
+        }
     }
 
     func endOperation() { inFlight.store(0, ordering: .releasing) }
@@ -59,17 +70,11 @@ final class Observations: Sendable {
             tally.maxNanoseconds = max(tally.maxNanoseconds, nanoseconds)
             table[operation] = tally
         }
-        let entry = String(format: "%.6fs %@", elapsed, operation.rawValue)
-        history.withLock { table in
-            var list = table[page] ?? []
-            list.append(entry)
-            if list.count > Self.historyDepth { list.removeFirst() }
-            table[page] = list
-        }
     }
 
-    func recordFault() {
-        efaults.wrappingIncrement(ordering: .relaxed)
+    /// A `KVM_RUN` EFAULT, or (`mmio`) an access served as MMIO: evidence for the operation in flight.
+    func recordFault(mmio: Bool = false) {
+        (mmio ? mmioExits : efaults).wrappingIncrement(ordering: .relaxed)
         if let (operation, _) = currentOperation {
             tallies.withLock { $0[operation, default: OperationTally()].faults += 1 }
         }

@@ -5,6 +5,8 @@ import KVM
 /// and kernel counters that moved because of each operation performed.
 struct RunAssessment {
     let configuration: TortureConfiguration
+    let notes: [String]
+    let thp: RunReport.THPReport?
     let observations: Observations
     let duration: Double
     let status: [GuestStatus]
@@ -24,7 +26,8 @@ struct RunAssessment {
             host: host, configuration: configuration, placement: placement, startedAt: startedAt, durationSeconds: duration,
             interruptedBy: StopRequest.signal.map { $0 == SIGINT ? "SIGINT" : $0 == SIGTERM ? "SIGTERM" : "signal \($0)" },
             operations: operations, checks: checks, publications: observations.publications.load(ordering: .relaxed),
-            efaults: observations.efaults.load(ordering: .relaxed), heartbeats: observations.heartbeats.load(ordering: .relaxed),
+            efaults: observations.efaults.load(ordering: .relaxed), mmioExits: observations.mmioExits.load(ordering: .relaxed),
+            heartbeats: observations.heartbeats.load(ordering: .relaxed), writes: writeReport(), thp: thp, notes: notes,
             violationCount: violationCount, violations: violations, harnessErrors: errors,
             counters: RunReport.CounterReport(vm: counterSet(vm), vcpus: vcpus.map(counterSet)),
             timeline: timeline, firstSteps: firstSteps, verdict: verdict, verdictReason: reason, exitCode: verdict.exitCode)
@@ -38,7 +41,8 @@ struct RunAssessment {
             var evidence: [String] = []
             if tally.flushRequests > 0 { evidence.append("remote_tlb_flush_requests +\(tally.flushRequests)") }
             if tally.flushes > 0 { evidence.append("remote_tlb_flush +\(tally.flushes)") }
-            if tally.faults > 0 { evidence.append("KVM_RUN EFAULT x\(tally.faults) in must-fault windows") }
+            if tally.faults > 0 { evidence.append("\(tally.faults) guest accesses faulted (KVM_RUN EFAULT) or exited as MMIO while it ran") }
+            if tally.failed > 0 { evidence.append("\(tally.failed) calls failed and were counted") }
             let why = exercised
                 ? "moved during its calls: " + evidence.joined(separator: ", ")
                 : operation == .none
@@ -50,6 +54,13 @@ struct RunAssessment {
                 meanMicroseconds: tally.count > 0 ? Double(tally.nanoseconds) / Double(tally.count) / 1000 : 0,
                 maxMicroseconds: Double(tally.maxNanoseconds) / 1000, exercised: exercised || operation == .none, evidence: why)
         }
+    }
+
+    private func writeReport() -> RunReport.WriteReport {
+        RunReport.WriteReport(
+            mode: configuration.mode.rawValue,
+            published: configuration.mode == .read ? [] : status.map { $0.published },
+            verifications: observations.writeVerifications.load(ordering: .relaxed))
     }
 
     private func checkReport() -> RunReport.CheckReport {
@@ -79,6 +90,10 @@ struct RunAssessment {
             return violations == 0
                 ? (.controlMissed, "injected \(configuration.injection.rawValue) was not caught: the detector is broken")
                 : (.controlFired, "injected \(configuration.injection.rawValue) caught \(violations) times")
+        case .losewrite:
+            return violations == 0
+                ? (.controlMissed, "injected losewrite was not caught: the lost-write detector is broken")
+                : (.controlFired, "injected losewrite caught \(violations) times")
         case .early:
             return violations == 0
                 ? (.pass, "injected early (a narrow race) was not caught this run; it is caught only sometimes")
@@ -87,7 +102,9 @@ struct RunAssessment {
             break
         }
         if violations > 0 { return (.violation, "\(violations) violations: a vCPU reached memory the host had invalidated") }
-        if checks.conclusive == 0 { return (.notExercised, "no conclusive check: the guests never judged a page") }
+        if checks.conclusive == 0 && observations.writeVerifications.load(ordering: .relaxed) == 0 {
+            return (.notExercised, "no conclusive check and no verified write: the run judged nothing")
+        }
         let idle = operations.filter { !$0.exercised }.map(\.name)
         if !idle.isEmpty { return (.notExercised, "not exercised: \(idle.joined(separator: ", ")) (no kernel counter moved)") }
         if configuration.operation != .none && operations.allSatisfy({ $0.name == Operation.none.rawValue }) {

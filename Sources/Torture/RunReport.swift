@@ -20,7 +20,15 @@ public struct RunReport: Codable, Sendable {
     public var checks: CheckReport
     public var publications: UInt64
     public var efaults: UInt64
+    /// Guest accesses served as MMIO while the data slot was deleted or moved.
+    public var mmioExits: UInt64
     public var heartbeats: UInt64
+    /// The lost-write half: what the writers published and how often the host verified it.
+    public var writes: WriteReport
+    /// THP evidence, for runs on the thp backing or with the thp operation.
+    public var thp: THPReport?
+    /// Facts about the run worth reading next to the verdict (THP evidence, operations that cannot reach KVM here).
+    public var notes: [String]
     /// Every violation seen; ``violations`` keeps the detail of the first 1000.
     public var violationCount: UInt64
     public var violations: [Violation]
@@ -45,6 +53,22 @@ public struct RunReport: Codable, Sendable {
         public var exercised: Bool
         /// Why the operation counts as exercised (which counters moved) or why not.
         public var evidence: String
+    }
+
+    public struct THPReport: Codable, Sendable, Equatable {
+        /// `AnonHugePages` of the data mapping in /proc/self/smaps; nil where it could not be read.
+        public var anonHugePagesKBAtStart: Int?
+        public var anonHugePagesKBAtEnd: Int?
+        public var collapseFailures: Int
+        public var lastCollapseError: String?
+    }
+
+    public struct WriteReport: Codable, Sendable, Equatable {
+        public var mode: String
+        /// Per writer vCPU: the last sequence number it wrote to every page.
+        public var published: [UInt64]
+        /// Host reads of a writer's word checked against its publication.
+        public var verifications: UInt64
     }
 
     public struct CheckReport: Codable, Sendable, Equatable {
@@ -131,4 +155,64 @@ public struct ReportError: Error, CustomStringConvertible {
     public var path: String
     public var problem: String
     public var description: String { "\(path) \(problem)" }
+}
+
+extension RunReport {
+    /// One report for `--op all`: the parts' operation rows, checks and violations together, counters summed, and
+    /// the worst verdict of the parts.
+    static func combining(_ parts: [RunReport], as configuration: TortureConfiguration) -> RunReport {
+        guard var total = parts.first else { preconditionFailure("no parts to combine") }
+        total.configuration = configuration
+        for part in parts.dropFirst() {
+            let offset = total.durationSeconds
+            total.durationSeconds += part.durationSeconds
+            total.interruptedBy = total.interruptedBy ?? part.interruptedBy
+            total.operations += part.operations
+            total.checks = total.checks.adding(part.checks)
+            total.publications += part.publications
+            total.efaults += part.efaults
+            total.mmioExits += part.mmioExits
+            total.heartbeats += part.heartbeats
+            total.writes.verifications += part.writes.verifications
+            total.violationCount += part.violationCount
+            total.violations += part.violations
+            total.harnessErrors += part.harnessErrors
+            total.notes += part.notes
+            total.thp = total.thp ?? part.thp
+            total.counters.vm = total.counters.vm.adding(part.counters.vm)
+            total.counters.vcpus = zip(total.counters.vcpus, part.counters.vcpus).map { $0.adding($1) }
+            total.timeline += part.timeline.map { var sample = $0; sample.second += offset; return sample }
+            if part.verdict.severity > total.verdict.severity {
+                total.verdict = part.verdict
+                total.verdictReason = "\(part.configuration.operation.rawValue): \(part.verdictReason)"
+            }
+        }
+        total.checks.conclusivePerSecond = Double(total.checks.conclusive) / max(total.durationSeconds, 1e-9)
+        if total.verdict == .pass { total.verdictReason = "\(parts.count) operations, every one exercised, no violation" }
+        total.exitCode = total.verdict.exitCode
+        return total
+    }
+}
+
+extension RunReport.CheckReport {
+    func adding(_ other: Self) -> Self {
+        var sum = self
+        sum.conclusive += other.conclusive
+        sum.conclusiveGeneration += other.conclusiveGeneration
+        sum.conclusiveZeroWindow += other.conclusiveZeroWindow
+        sum.conclusiveKeptWindow += other.conclusiveKeptWindow
+        sum.inconclusive += other.inconclusive
+        sum.sweeps += other.sweeps
+        sum.perVCPU += other.perVCPU
+        return sum
+    }
+}
+
+extension RunReport.CounterSet {
+    func adding(_ other: Self) -> Self {
+        var sum = self
+        sum.after = other.after
+        sum.delta.merge(other.delta, uniquingKeysWith: +)
+        return sum
+    }
 }

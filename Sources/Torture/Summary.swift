@@ -5,15 +5,15 @@ extension RunReport {
     public var summary: String {
         var lines: [String] = []
         let c = configuration
-        lines.append("mmutorture \(toolVersion): \(c.operation.rawValue) on \(c.backing.rawValue), \(c.pages) pages, \(c.vcpus) vCPU(s), \(c.guestPageSize.rawValue) guest pages, seed \(c.seed)"
+        lines.append("mmutorture \(toolVersion): \(c.operation.rawValue) on \(c.backing.rawValue), \(c.pages) pages, \(c.vcpus) vCPU(s), mode \(c.mode.rawValue), \(c.guestPageSize.rawValue) guest pages, seed \(c.seed)"
             + (c.injection == .none ? "" : ", inject \(c.injection.rawValue)"))
         lines.append("host: Linux \(host.kernelRelease), MMU \(host.mmuMode)\(host.pvm ? " (PVM)" : "")\(host.nested ? ", nested" : ""), \(host.cpus) CPUs; "
             + (placement.pinned ? "mutator on CPU \(placement.mutatorCPU ?? -1), vCPUs on \(placement.vcpuCPUs.map { "\($0 ?? -1)" }.joined(separator: ","))" : placement.note ?? "not pinned"))
         lines.append(String(format: "ran %.1f s%@", durationSeconds, interruptedBy.map { " (stopped by \($0))" } ?? ""))
         lines.append("")
-        lines.append("operation      count     ops/s  mean µs  flush-req  flushes  EFAULTs  exercised")
+        lines.append("operation       count     ops/s  mean µs  flush-req  flushes  EFAULTs  exercised")
         for op in operations {
-            lines.append(String(format: "%-10@ %9d %9.0f %8.1f %10llu %8llu %8llu  %@", op.name as NSString, op.count, op.perSecond,
+            lines.append(String(format: "%-12@ %8d %9.0f %8.1f %10llu %8llu %8llu  %@", op.name as NSString, op.count, op.perSecond,
                                 op.meanMicroseconds, op.flushRequests, op.flushes, op.faults, (op.exercised ? "yes" : "NO") as NSString))
         }
         for op in operations { lines.append("  \(op.name): \(op.evidence)") }
@@ -21,7 +21,11 @@ extension RunReport {
         lines.append(String(format: "checks: %llu conclusive (%.3g/s; generation %llu, zero-window %llu, kept-window %llu), %llu inconclusive",
                             checks.conclusive, checks.conclusivePerSecond, checks.conclusiveGeneration, checks.conclusiveZeroWindow,
                             checks.conclusiveKeptWindow, checks.inconclusive))
-        lines.append("publications \(publications), KVM_RUN EFAULTs \(efaults), heartbeats \(heartbeats)")
+        if !writes.published.isEmpty {
+            lines.append("writes: published sequence per writer \(writes.published.map(String.init).joined(separator: ", ")); \(writes.verifications) host verifications")
+        }
+        lines.append("publications \(publications), KVM_RUN EFAULTs \(efaults), MMIO exits \(mmioExits), heartbeats \(heartbeats)")
+        for note in notes { lines.append("note: \(note)") }
         let moved = counters.vm.delta.filter { ["remote_tlb_flush", "remote_tlb_flush_requests", "mmu_shadow_zapped"].contains($0.key) }
         let vcpuMoved = counters.vcpus.reduce(into: [String: Int64]()) { sum, set in
             for key in ["pf_taken", "tlb_flush", "exits", "insn_emulation"] { sum[key, default: 0] += set.delta[key] ?? 0 }

@@ -45,14 +45,25 @@ public struct TortureRun {
             throw .environment(error)
         } catch { throw .harness(error) }
         do {
-            return try execute(kvm: kvm)
+            guard configuration.operation == .all else { return try execute(configuration, kvm: kvm) }
+            // Every operation that applies to the backing, in turn, sharing the duration.
+            let operations = Operation.catalogue.filter { $0.applies(to: configuration.backing) }
+            var reports: [RunReport] = []
+            for operation in operations where !StopRequest.isRequested {
+                var part = configuration
+                part.operation = operation
+                part.duration = configuration.duration / Double(operations.count)
+                reports.append(try execute(part, kvm: kvm))
+            }
+            return RunReport.combining(reports, as: configuration)
+        } catch let error as KVMError where error.operation == "hugetlb backing" {
+            throw .environment(error)
         } catch {
             throw .harness(error)
         }
     }
 
-    private func execute(kvm: KVMSystem) throws -> RunReport {
-        let config = configuration
+    private func execute(_ config: TortureConfiguration, kvm: KVMSystem) throws -> RunReport {
         let startedAt = ISO8601DateFormatter().string(from: Date())
         let host = HostFingerprint.current(kvm: kvm)
         let controlBytes = (config.pages * 8 + 4095) / 4096 * 4096
@@ -68,11 +79,19 @@ public struct TortureRun {
         let control = ControlWords(base: controlRegion.base, count: config.pages)
         let vmStats = try? machine.vm.statistics()
         let pageTables = machine.pageTables
-        let mutator = Mutator(
-            configuration: config, backing: backing, control: control, observations: observations, vmStatistics: vmStats,
+        let status = (0..<config.vcpus).map { machine.statusBlock(vcpu: $0) }
+        for (index, block) in status.enumerated() {
+            block[Int(GUEST_STATUS_MODE)] = UInt64(config.mode == .write ? 0 : GUEST_MODE_READ) | UInt64(config.mode == .read ? 0 : GUEST_MODE_WRITE)
+            block[Int(GUEST_STATUS_WRITER_OFFSET)] = UInt64((Int(GUEST_READER_WORDS) + index) * 8)
+            block[Int(GUEST_STATUS_SEQUENCE)] = 1
+        }
+        let mutator = Mutator(configuration: config, environment: Mutator.Environment(
+            backing: backing, control: control, observations: observations, vmStatistics: vmStats,
             leafEntry: { page in pageTables.leafEntry(for: UInt64(GUEST_DATA_GPA) + UInt64(page) * 4096) },
-            decoy: machine.system.base + Int(GUEST_DECOY_GPA))
+            decoy: machine.system.base + Int(GUEST_DECOY_GPA), writerStatus: config.mode == .read ? [] : status,
+            vm: machine.vm, dataSlotFlags: []))
         mutator.publishInitialGenerations()
+        let hugeAtStart = config.backing == .thp ? backing.anonHugePagesKB() : nil
 
         // About a dozen heartbeats a second at full speed; each costs one exit round trip.
         let heartbeatSweeps = UInt64(max(1, (1 << 24) / config.pages))
@@ -82,7 +101,9 @@ public struct TortureRun {
             let vcpu = try machine.createVCPU(id: index, arguments: [
                 UInt64(index), UInt64(config.pages), UInt64(GUEST_DATA_GPA), UInt64(GUEST_CONTROL_GPA), status, heartbeatSweeps,
             ])
-            workers.append(VCPUWorker(index: index, vcpu: vcpu, observations: observations))
+            workers.append(VCPUWorker(
+                index: index, vcpu: vcpu, observations: observations,
+                dataRange: UInt64(GUEST_DATA_GPA)..<(UInt64(GUEST_DATA_GPA) + UInt64(config.dataBytes)), dataHost: backing.region.base))
         }
         let vcpuStats = workers.map { try? $0.vcpu.statistics() }
         let vmBefore = (try? vmStats?.read()) ?? Statistics()
@@ -96,7 +117,6 @@ public struct TortureRun {
         let mutatorThread = try OSThread(name: "mutator", cpu: placement.mutatorCPU) { mutator.run() }
 
         // Watch: progress, timeline, stalls, the deadline and stop requests.
-        let status = (0..<config.vcpus).map { machine.statusBlock(vcpu: $0) }
         let flushCounter = vmStats?.counter("remote_tlb_flush")
         let flushBase = (try? flushCounter?.read()) ?? 0
         var timeline: [RunReport.TimelineSample] = []
@@ -155,8 +175,26 @@ public struct TortureRun {
         let vmAfter = (try? vmStats?.read()) ?? Statistics()
         let vcpuAfter = vcpuStats.map { (try? $0?.read()) ?? Statistics() }
 
+        var notes: [String] = []
+        var thp: RunReport.THPReport?
+        if config.backing == .thp {
+            let report = RunReport.THPReport(
+                anonHugePagesKBAtStart: hugeAtStart, anonHugePagesKBAtEnd: backing.anonHugePagesKB(),
+                collapseFailures: observations.tallies.withLock { $0[.thp]?.failed ?? 0 }, lastCollapseError: mutator.lastCollapseError)
+            let kilobytes = { (value: Int?) in value.map { "\($0) kB" } ?? "unknown" }
+            notes.append("thp: AnonHugePages of the data mapping \(kilobytes(report.anonHugePagesKBAtStart)) at the start, "
+                + "\(kilobytes(report.anonHugePagesKBAtEnd)) at the end; MADV_COLLAPSE failures: \(report.collapseFailures)"
+                + (report.lastCollapseError.map { " (last: \($0))" } ?? "")
+                + (report.anonHugePagesKBAtStart == 0 ? "; no huge page was ever formed (THP disabled?)" : ""))
+            thp = report
+        }
+        if config.operation == .cold {
+            notes.append("MADV_COLD only moves pages to the inactive list; it unmaps nothing, so KVM is never told")
+        } else if config.operation == .pageout && backing.fd < 0 && config.backing != .sharedAnonymous {
+            notes.append("MADV_PAGEOUT on private anonymous memory needs swap to unmap anything")
+        }
         return RunAssessment(
-            configuration: config, observations: observations, duration: duration, status: status.map(GuestStatus.init),
+            configuration: config, notes: notes, thp: thp, observations: observations, duration: duration, status: status.map(GuestStatus.init),
             workers: workers, placement: placement, vm: (vmBefore, vmAfter), vcpus: Array(zip(vcpuBefore, vcpuAfter))
         ).report(host: host, startedAt: startedAt, timeline: timeline, firstSteps: mutator.firstSteps)
     }
@@ -172,6 +210,7 @@ struct GuestStatus {
     var inconclusive: UInt64
     var zero: UInt64
     var keep: UInt64
+    var published: UInt64
     var conclusive: UInt64 { generation + zero + keep }
 
     init(_ block: UnsafeMutablePointer<UInt64>) {
@@ -182,5 +221,6 @@ struct GuestStatus {
         inconclusive = block[Int(GUEST_STATUS_INCONCLUSIVE)]
         zero = block[Int(GUEST_STATUS_CONCLUSIVE_ZERO)]
         keep = block[Int(GUEST_STATUS_CONCLUSIVE_KEEP)]
+        published = block[Int(GUEST_STATUS_PUBLISHED)]
     }
 }

@@ -14,10 +14,17 @@ final class VCPUWorker: @unchecked Sendable {
     let exits = ManagedAtomic<UInt64>(0)
     private var pendingRecheck: (page: Int, control: UInt64, expected: UInt64)?
 
-    init(index: Int, vcpu: VCPU, observations: Observations) {
+    /// The data slot's home range and host memory: accesses that exit as MMIO while the slot is deleted or moved
+    /// (the memslot operation) are served from the same memory, so the guest's view stays the host's.
+    let dataRange: Range<UInt64>
+    let dataHost: UnsafeMutableRawPointer
+
+    init(index: Int, vcpu: VCPU, observations: Observations, dataRange: Range<UInt64>, dataHost: UnsafeMutableRawPointer) {
         self.index = index
         self.vcpu = vcpu
         self.observations = observations
+        self.dataRange = dataRange
+        self.dataHost = dataHost
     }
 
     func run() {
@@ -45,12 +52,22 @@ final class VCPUWorker: @unchecked Sendable {
                 recordViolation()
             case GUEST_PORT_RECHECK:
                 recordRecheck()
+            case GUEST_PORT_READBACK:
+                recordReadback()
             default:
                 observations.addHarnessError("vCPU \(index): guest protocol error on port 0x\(String(port, radix: 16)) \(registerDump())")
                 return false
             }
         case .memoryFault:
             observations.recordFault()
+        case .mmioRead(let address, let length):
+            guard let host = hostAddress(address, length) else { return unexpected(exit) }
+            vcpu.completeMMIORead(with: Array(UnsafeRawBufferPointer(start: host, count: length)))
+            observations.recordFault(mmio: true)
+        case .mmioWrite(let address, let data):
+            guard let host = hostAddress(address, data.count) else { return unexpected(exit) }
+            data.withUnsafeBytes { host.copyMemory(from: $0.baseAddress!, byteCount: data.count) }
+            observations.recordFault(mmio: true)
         case .interrupted:
             if stop.load(ordering: .relaxed) { return false }
             if stallKick.exchange(false, ordering: .relaxed) {
@@ -58,10 +75,30 @@ final class VCPUWorker: @unchecked Sendable {
             }
             vcpu.clearExitRequest()
         default:
-            observations.addHarnessError("vCPU \(index): unexpected exit \(exit) \(registerDump())")
-            return false
+            return unexpected(exit)
         }
         return true
+    }
+
+    private func unexpected(_ exit: VCPUExit) -> Bool {
+        observations.addHarnessError("vCPU \(index): unexpected exit \(exit) \(registerDump())")
+        return false
+    }
+
+    private func hostAddress(_ address: GuestPhysicalAddress, _ length: Int) -> UnsafeMutableRawPointer? {
+        guard dataRange.contains(address.rawValue), address.rawValue + UInt64(length) <= dataRange.upperBound else { return nil }
+        return dataHost + Int(address.rawValue - dataRange.lowerBound)
+    }
+
+    /// The writer's own word did not hold what it wrote there last sweep (nor 0).
+    private func recordReadback() {
+        guard let regs = try? vcpu.registers() else { return }
+        let page = Int(regs.r10)
+        observations.addViolation(Violation(
+            kind: "readback", vcpu: index, page: page, word: Int(GUEST_READER_WORDS) + index, controlBefore: 0, controlAfter: 0,
+            window: "own word", expected: regs.rcx, observed: regs.rax, time: observations.elapsed,
+            operationInFlight: observations.currentOperation.map { "\($0.0.rawValue) on page \($0.1)" },
+            recentOperations: observations.recentOperations(page: page)))
     }
 
     private func recordViolation() {

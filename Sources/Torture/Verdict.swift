@@ -25,6 +25,18 @@ public enum Verdict: String, Codable, Sendable {
         }
     }
 
+    /// Which verdict wins when several runs are combined.
+    var severity: Int {
+        switch self {
+        case .pass: 0
+        case .controlFired: 1
+        case .notExercised: 2
+        case .controlMissed: 3
+        case .violation: 4
+        case .harnessError: 5
+        }
+    }
+
     /// Usage errors (bad options) exit with 64 (EX_USAGE); a missing or unusable KVM device with 69 (EX_UNAVAILABLE).
     public static let usageExitCode: Int32 = 64
     public static let environmentExitCode: Int32 = 69

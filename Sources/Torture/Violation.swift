@@ -1,5 +1,9 @@
 /// A check that failed: what the guest read, what the host had promised, and what the host was doing.
 public struct Violation: Codable, Sendable, Equatable {
+    /// `stale-read` (the checker read what the host had not published), `readback` (a writer's own word changed
+    /// under it), `lost-write` (a published guest write missing from the host's view of the page), or
+    /// `write-while-read-only` (a guest write landed while the host mapping was read-only).
+    public var kind: String = "stale-read"
     public var vcpu: Int
     public var page: Int
     /// The word's index within the page (0 to 511).
@@ -24,7 +28,7 @@ public struct Violation: Codable, Sendable, Equatable {
 
     public var summary: String {
         let hex = { (value: UInt64) in "0x" + String(value, radix: 16) }
-        var text = "vCPU \(vcpu) page \(page) word \(word) [\(window)]: expected \(hex(expected)), observed \(hex(observed))"
+        var text = "\(kind): vCPU \(vcpu) page \(page) word \(word) [\(window)]: expected \(hex(expected)), observed \(hex(observed))"
         if let operationInFlight { text += "; in flight: \(operationInFlight)" }
         if !recentOperations.isEmpty { text += "; page history: \(recentOperations.joined(separator: ", "))" }
         if let survivedExit { text += survivedExit ? "; survived a VM exit" : "; gone after a VM exit" }

@@ -6,12 +6,13 @@ extension Torture.Operation: ExpressibleByArgument {}
 extension BackingKind: ExpressibleByArgument {}
 extension Injection: ExpressibleByArgument {}
 extension TortureConfiguration.GuestPageSize: ExpressibleByArgument {}
+extension CheckerMode: ExpressibleByArgument {}
 
 /// `mmutorture run`: one torture run, a summary on stdout, optionally a JSON report.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run the stale-read torture against /dev/kvm.",
+        abstract: "Run the stale-read and lost-write torture against /dev/kvm.",
         discussion: """
             Exit codes: 0 pass (or an injected fault caught), 1 violation found, 2 not exercised, \
             3 injected fault missed, 64 usage error, 69 KVM unavailable, 70 harness error.
@@ -22,6 +23,9 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: "Data backing: \(BackingKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var backing: BackingKind = .anonymous
+
+    @Option(help: "What the checker vCPUs do: read (stale reads), write (lost writes), or both.")
+    var mode: CheckerMode = .both
 
     @Option(help: "Data pages (4 KiB each).")
     var pages: Int = 256
@@ -73,6 +77,7 @@ struct RunCommand: ParsableCommand {
         c.seed = seed
         c.guestPageSize = guestPageSize
         c.injection = inject
+        c.mode = mode
         c.pin = !noPin
         c.faultWindowMicroseconds = faultWindow
         c.windowMicroseconds = window

@@ -130,3 +130,19 @@ func collectValues(machine: GuestMachine, count: Int, address: UInt64) throws ->
 extension VCPUExit {
     var outData: [UInt8] { if case .ioOut(_, _, let data) = self { data } else { [] } }
 }
+
+@Suite(.requiresKVM)
+struct ReadOnlyMappingTests {
+    @Test func aGuestWriteToAReadOnlyHostMappingFaultsUntilItIsWritableAgain() throws {
+        let (machine, data) = try machineWithData(try openKVM(), program: .poke, dataPages: 1)
+        let vcpu = try machine.createVCPU(id: 0, arguments: [dataAddress.rawValue, 1, 77, 8])
+        #expect(mprotect(data.base, 4096, PROT_READ) == 0)
+        for _ in 0..<3 {
+            guard case .memoryFault = try vcpu.run() else { Issue.record("the write must fault while PROT_READ"); return }
+        }
+        #expect(data.base.load(as: UInt64.self) == 0, "no write landed")
+        #expect(mprotect(data.base, 4096, PROT_READ | PROT_WRITE) == 0)
+        #expect(try runUntilDone(vcpu).isEmpty, "re-entered, the same store completes")
+        #expect(data.base.load(as: UInt64.self) == 77)
+    }
+}

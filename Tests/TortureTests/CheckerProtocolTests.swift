@@ -20,6 +20,7 @@ struct CheckerProtocolTests {
         let vcpu = try machine.createVCPU(id: 0, arguments: [
             0, UInt64(pages), UInt64(GUEST_DATA_GPA), UInt64(GUEST_CONTROL_GPA), UInt64(GUEST_STATUS_GPA), 1000,
         ])
+        machine.statusBlock(vcpu: 0)[Int(GUEST_STATUS_MODE)] = UInt64(GUEST_MODE_READ)
         return (machine, control.base.assumingMemoryBound(to: UInt64.self), data.base, vcpu)
     }
 
@@ -39,7 +40,7 @@ struct CheckerProtocolTests {
         let generation: UInt64 = 0x0100_0000_0000_0007
         for page in 0..<pages { control[page] = generation }
         for page in 0..<pages where page != 3 {  // page 3 keeps its garbage
-            (data + page * 4096).assumingMemoryBound(to: UInt64.self).update(repeating: generation, count: 512)
+            (data + page * 4096).assumingMemoryBound(to: UInt64.self).update(repeating: generation, count: Int(GUEST_READER_WORDS))
         }
         #expect(try vcpu.run().outPort == GUEST_PORT_VIOLATION)
         let regs = try vcpu.registers()
@@ -60,4 +61,29 @@ struct CheckerProtocolTests {
 extension VCPUExit {
     /// The port of an `out`, whatever byte al held; nil for any other exit.
     var outPort: Int32? { if case .ioOut(let port, _, _) = self { Int32(port) } else { nil } }
+}
+
+@Suite(.requiresKVM)
+struct WriterProtocolTests {
+    @Test func aWriterWhoseOwnWordChangedUnderItReportsTheReadback() throws {
+        let machine = try GuestMachine(kvm: try KVMSystem(devicePath: kvmDevicePath), program: .checker)
+        let control = try MemoryRegion.anonymous(size: 4096)
+        let data = try MemoryRegion.anonymous(size: 4 * 4096)
+        try machine.addMemory(slot: UInt32(GUEST_CONTROL_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_CONTROL_GPA)), region: control)
+        try machine.addMemory(slot: UInt32(GUEST_DATA_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_DATA_GPA)), region: data)
+        let status = machine.statusBlock(vcpu: 0)
+        status[Int(GUEST_STATUS_MODE)] = UInt64(GUEST_MODE_WRITE)
+        status[Int(GUEST_STATUS_WRITER_OFFSET)] = UInt64(GUEST_READER_WORDS) * 8
+        status[Int(GUEST_STATUS_SEQUENCE)] = 1
+        // Page 2's writer word holds something the writer never wrote.
+        data.base.storeBytes(of: UInt64(0xbad), toByteOffset: 2 * 4096 + Int(GUEST_READER_WORDS) * 8, as: UInt64.self)
+        let vcpu = try machine.createVCPU(id: 0, arguments: [
+            0, 4, UInt64(GUEST_DATA_GPA), UInt64(GUEST_CONTROL_GPA), UInt64(GUEST_STATUS_GPA), 1_000_000,
+        ])
+        #expect(try vcpu.run().outPort == GUEST_PORT_READBACK)
+        let regs = try vcpu.registers()
+        #expect(regs.r10 == 2 && regs.rax == 0xbad && regs.rcx == 0 && regs.r8 == 1)
+        // Pages 0 and 1 already hold sequence 1: the writer got that far before the bad word.
+        #expect(data.base.load(fromByteOffset: Int(GUEST_READER_WORDS) * 8, as: UInt64.self) == 1)
+    }
 }

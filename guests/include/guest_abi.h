@@ -32,6 +32,10 @@
 
 #define GUEST_PAGE_SIZE 4096
 #define GUEST_WORDS_PER_PAGE 512
+// Words 0..GUEST_READER_WORDS-1 of a data page carry the host's generation (the stale-read half); word
+// GUEST_READER_WORDS + v belongs to writer vCPU v (the lost-write half). The host never writes writer words.
+#define GUEST_READER_WORDS 448
+#define GUEST_MAX_WRITERS 64
 
 // ---- Ports (`out imm8, al`; IOPL 3 makes `out` legal at CPL3 and it exits to the host) -----------------------
 #define GUEST_PORT_HELLO 0x10      // hello guest: eax = GUEST_HELLO_DATA, a 4-byte out on this port
@@ -40,6 +44,7 @@
 #define GUEST_PORT_HEARTBEAT 0x20  // checker: progress; counters are in the status block
 #define GUEST_PORT_VIOLATION 0x21  // checker: a check failed; details in registers (below)
 #define GUEST_PORT_RECHECK 0x22    // checker: the same check once more after the exit; same registers
+#define GUEST_PORT_READBACK 0x23   // writer: its own word did not read back; details in registers (below)
 #define GUEST_PORT_ABORT 0x2f      // checker: protocol error (unknown control-word kind); rax = the word
 
 #define GUEST_HELLO_DATA 0x6f6c6c65  // "ello", little endian
@@ -62,6 +67,14 @@
 #define GUEST_STATUS_CONCLUSIVE_ZERO 3
 #define GUEST_STATUS_CONCLUSIVE_KEEP 4
 #define GUEST_STATUS_VIOLATIONS 5
+// Writer state. The host sets MODE and WRITER_OFFSET and SEQUENCE = 1 before the vCPU starts.
+#define GUEST_STATUS_MODE 6             // GUEST_MODE_* bits
+#define GUEST_STATUS_WRITER_OFFSET 7    // byte offset of this vCPU's word in every page
+#define GUEST_STATUS_SEQUENCE 8         // the sequence number this sweep writes
+#define GUEST_STATUS_PUBLISHED 9        // the last sequence number written to every page (x86 TSO: stored after them)
+
+#define GUEST_MODE_READ 1
+#define GUEST_MODE_WRITE 2
 
 // ---- Checker registers ---------------------------------------------------------------------------------------
 // Entry: rdi = vCPU index, rsi = pages to sweep, rdx = data base, rcx = control-word base, r8 = status block,
@@ -69,6 +82,9 @@
 // On GUEST_PORT_VIOLATION and GUEST_PORT_RECHECK: rax = c1 (control word before the read), rcx = the value
 //        read, rdx = c2 (control word after), r8 = the expected value (the window marker for a fault window),
 //        r10 = page index, r11 = byte offset of the word within the page.
+// On GUEST_PORT_READBACK: rax = the value read from the writer's own word, rcx = what it wrote there last
+//        (0 is also accepted: a content-replacing operation legitimately zeroes the page), r8 = the sequence
+//        number about to be written, r10 = page index, rdx = the word's guest address.
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
