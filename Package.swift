@@ -33,6 +33,6 @@ let package = Package(
         ),
         .testTarget(name: "KVMTests", dependencies: ["KVM", "Guests", "GuestRuntime", "CKVM"]),
         .testTarget(name: "TortureTests", dependencies: ["Torture", "KVM", "Guests", "GuestRuntime"]),
-        .testTarget(name: "mmutortureTests", dependencies: ["Torture"]),
+        .testTarget(name: "mmutortureTests", dependencies: ["Torture", "KVM"]),
     ]
 )

@@ -96,23 +96,29 @@ public final class StatisticsReader: @unchecked Sendable {
     }
 }
 
-/// One statistic of a ``StatisticsReader``, read on its own with an 8-byte `pread`: cheap enough to bracket every
-/// operation of a torture run, where a full ``StatisticsReader/read()`` would cost allocations.
-public struct StatisticCounter: Sendable {
+/// A few statistics of a ``StatisticsReader``, read together with one `pread` of the bytes that span them: cheap
+/// enough to bracket every operation of a torture run, where a full ``StatisticsReader/read()`` would allocate.
+public struct StatisticCounters: Sendable {
     let reader: StatisticsReader
-    let offset: Int
+    let start: Int
+    let length: Int
+    /// Each counter's word index within the span.
+    let indices: [Int]
 
-    /// The counter's current value (the first u64 of the statistic).
-    public func read() throws -> UInt64 {
-        var value: UInt64 = 0
-        try withUnsafeMutableBytes(of: &value) { try Syscall.pread(reader.fd, into: $0, offset: offset, name: "KVM_GET_STATS_FD data") }
-        return value
+    /// The counters' current values (the first u64 of each statistic), in the order they were asked for.
+    public func read() throws -> [UInt64] {
+        var words = [UInt64](repeating: 0, count: length / 8)
+        try words.withUnsafeMutableBytes { try Syscall.pread(reader.fd, into: $0, offset: start, name: "KVM_GET_STATS_FD data") }
+        return indices.map { words[$0] }
     }
 }
 
 extension StatisticsReader {
-    /// A cheap reader for the statistic `name`, or nil if this kernel does not export it.
-    public func counter(_ name: String) -> StatisticCounter? {
-        descriptors.first { $0.name == name }.map { StatisticCounter(reader: self, offset: dataOffset + $0.offset) }
+    /// A cheap reader for the statistics `names`, or nil if this kernel does not export one of them.
+    public func counters(_ names: [String]) -> StatisticCounters? {
+        let found = names.compactMap { name in descriptors.first { $0.name == name } }
+        guard found.count == names.count, let low = found.map(\.offset).min(), let high = found.map(\.offset).max() else { return nil }
+        return StatisticCounters(
+            reader: self, start: dataOffset + low, length: high - low + 8, indices: found.map { ($0.offset - low) / 8 })
     }
 }

@@ -49,8 +49,8 @@ final class Mutator: @unchecked Sendable {
     /// Per page and writer: the published sequence number from which the writer's word must have survived (a
     /// content-replacing operation legitimately zeroes the words written before it).
     private var floor: [UInt64]
-    private let flushRequests: StatisticCounter?
-    private let flushes: StatisticCounter?
+    /// `remote_tlb_flush_requests` and `remote_tlb_flush`, read around every operation.
+    private let flushCounters: StatisticCounters?
     private var decoyOwner: Int?
     private var alternate = false
     /// The errno of the last failed MADV_COLLAPSE, for the report.
@@ -66,8 +66,7 @@ final class Mutator: @unchecked Sendable {
         self.verifierPages = SeededGenerator(seed: configuration.seed ^ 0x5eed_0f_7e41f1e5)
         self.currentGeneration = Array(repeating: 0, count: configuration.pages)
         self.floor = Array(repeating: 0, count: configuration.pages * max(1, environment.writerStatus.count))
-        self.flushRequests = environment.vmStatistics?.counter("remote_tlb_flush_requests")
-        self.flushes = environment.vmStatistics?.counter("remote_tlb_flush")
+        self.flushCounters = environment.vmStatistics?.counters(["remote_tlb_flush_requests", "remote_tlb_flush"])
     }
 
     /// Writes and publishes a first generation on every page, before any guest runs.
@@ -121,8 +120,7 @@ final class Mutator: @unchecked Sendable {
         defer { observations.endOperation() }
         for p in pages { control.close(p) }
         let snapshot = configuration.injection == .losewrite ? PageSnapshot(backing.address(ofPage: page)) : nil
-        let requestsBefore = (try? flushRequests?.read()) ?? 0
-        let flushesBefore = (try? flushes?.read()) ?? 0
+        let before = (try? flushCounters?.read()) ?? [0, 0]
         let started = ContinuousClock.now
         var failed = false
         let window: ControlWord.Kind?
@@ -194,8 +192,7 @@ final class Mutator: @unchecked Sendable {
             preconditionFailure("the schedule resolves \(operation) to single operations")
         }
         let elapsed = ContinuousClock.now - started
-        let requestsAfter = (try? flushRequests?.read()) ?? 0
-        let flushesAfter = (try? flushes?.read()) ?? 0
+        let after = (try? flushCounters?.read()) ?? [0, 0]
         if let snapshot, window == .keep { snapshot.restore() }
         if window == .keep {
             raiseFloors(zeroed)
@@ -215,7 +212,7 @@ final class Mutator: @unchecked Sendable {
         observations.record(
             operation, page: page,
             nanoseconds: UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000),
-            flushRequests: requestsAfter &- requestsBefore, flushes: flushesAfter &- flushesBefore, failed: failed)
+            flushRequests: after[0] &- before[0], flushes: after[1] &- before[1], failed: failed)
     }
 
     /// While the pages are unmapped, PROT_NONE or truncated: any guest read that succeeds now is a violation.

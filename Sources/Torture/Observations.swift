@@ -30,7 +30,9 @@ final class Observations: Sendable {
     let mmioExits = ManagedAtomic<UInt64>(0)
     /// The operation in flight, as `Operation` index + 1 in the high half and the page in the low half; 0 = none.
     let inFlight = ManagedAtomic<UInt64>(0)
-    private let history: Mutex<[Int: [String]]> = Mutex([:])
+    /// Kept raw on the hot path; formatted only for a violation.
+    private struct HistoryEntry { var time: Double; var operation: Operation }
+    private let history: Mutex<[Int: [HistoryEntry]]> = Mutex([:])
     static let historyDepth = 6
 
     var elapsed: Double {
@@ -41,7 +43,7 @@ final class Observations: Sendable {
     func beginOperation(_ operation: Operation, page: Int) {
         let index = UInt64(Operation.allCases.firstIndex(of: operation)! + 1)
         inFlight.store(index << 32 | UInt64(page), ordering: .releasing)
-        let entry = String(format: "%.6fs %@", elapsed, operation.rawValue)
+        let entry = HistoryEntry(time: elapsed, operation: operation)
         history.withLock { table in
             var list = table[page] ?? []
             list.append(entry)
@@ -80,7 +82,9 @@ final class Observations: Sendable {
         }
     }
 
-    func recentOperations(page: Int) -> [String] { history.withLock { $0[page] ?? [] } }
+    func recentOperations(page: Int) -> [String] {
+        history.withLock { $0[page] ?? [] }.map { String(format: "%.6fs %@", $0.time, $0.operation.rawValue) }
+    }
 
     /// Every violation counts; the first `storedViolations` keep their detail, so a broken host (or an injected
     /// fault) cannot make the harness grow without bound.

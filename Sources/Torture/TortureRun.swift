@@ -117,8 +117,8 @@ public struct TortureRun {
         let mutatorThread = try OSThread(name: "mutator", cpu: placement.mutatorCPU) { mutator.run() }
 
         // Watch: progress, timeline, stalls, the deadline and stop requests.
-        let flushCounter = vmStats?.counter("remote_tlb_flush")
-        let flushBase = (try? flushCounter?.read()) ?? 0
+        let flushCounter = vmStats?.counters(["remote_tlb_flush"])
+        let flushBase = (try? flushCounter?.read().first) ?? 0
         var timeline: [RunReport.TimelineSample] = []
         var lastProgress = workers.map { _ in (UInt64(0), UInt64(0)) }
         var stalledSince: [Double?] = workers.map { _ in nil }
@@ -147,7 +147,7 @@ public struct TortureRun {
                 let checks = status.reduce(0) { $0 + GuestStatus($1).conclusive }
                 let sample = RunReport.TimelineSample(
                     second: now, operations: observations.tallies.withLock { $0.values.reduce(0) { $0 + $1.count } },
-                    conclusiveChecks: checks, remoteTLBFlushes: ((try? flushCounter?.read()) ?? 0) &- flushBase,
+                    conclusiveChecks: checks, remoteTLBFlushes: ((try? flushCounter?.read().first) ?? 0) &- flushBase,
                     efaults: observations.efaults.load(ordering: .relaxed))
                 let previous = timeline.last
                 timeline.append(sample)

@@ -2,13 +2,11 @@ import Foundation
 import KVM
 import Testing
 
-/// See KVMTests/RequiresKVM.swift: the same gate, for the torture suites.
-let kvmDevicePath = ProcessInfo.processInfo.environment["MMUTORTURE_KVM_DEVICE"] ?? KVMSystem.defaultDevicePath
+/// The gate for tests that drive the real device (KVMAvailability.testGate: skip with the reason, or fail under
+/// MMUTORTURE_REQUIRE_KVM=1). MMUTORTURE_KVM_DEVICE points the tests at another path, e.g. a missing one.
+let kvmGate = KVMAvailability.testGate(environment: ProcessInfo.processInfo.environment)
+let kvmDevicePath = kvmGate.devicePath
 
 extension Trait where Self == ConditionTrait {
-    static var requiresKVM: Self {
-        let problem = KVMAvailability.problem(at: kvmDevicePath)
-        let required = ProcessInfo.processInfo.environment["MMUTORTURE_REQUIRE_KVM"] == "1"
-        return .enabled(if: problem == nil || required, "KVM unavailable: \(problem.map(String.init(describing:)) ?? "")")
-    }
+    static var requiresKVM: Self { .enabled(if: kvmGate.run, Comment(rawValue: kvmGate.skipReason)) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import KVM
 import Torture
 
 /// End-to-end runs of the built `mmutorture` binary, the way a user or CI runs it.
@@ -36,7 +37,8 @@ func invoke(_ arguments: [String], interruptAfter seconds: Double? = nil) throws
     return Invocation(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
 }
 
-let kvmDevicePath = ProcessInfo.processInfo.environment["MMUTORTURE_KVM_DEVICE"] ?? "/dev/kvm"
+let kvmGate = KVMAvailability.testGate(environment: ProcessInfo.processInfo.environment)
+let kvmDevicePath = kvmGate.devicePath
 
 struct CommandLineTests {
     @Test func anUnknownOperationIsAUsageErrorListingTheChoices() throws {
@@ -71,7 +73,7 @@ struct CommandLineTests {
     }
 }
 
-@Suite(.serialized, .enabled(if: FileManager.default.isReadableFile(atPath: kvmDevicePath) || ProcessInfo.processInfo.environment["MMUTORTURE_REQUIRE_KVM"] == "1", "KVM unavailable: \(kvmDevicePath) cannot be opened"))
+@Suite(.serialized, .enabled(if: kvmGate.run, Comment(rawValue: kvmGate.skipReason)))
 struct RunEndToEndTests {
     @Test func sigintStopsTheRunAndStillPrintsTheSummaryAndWritesTheReport() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sigint-\(getpid()).json").path
