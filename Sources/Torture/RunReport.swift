@@ -113,40 +113,60 @@ public struct RunReport: Codable, Sendable {
 }
 
 extension RunReport {
-    /// Writes the report as JSON, atomically: a temporary file in the same directory, then rename, so a reader
-    /// never sees a torn file, even if the run is killed while writing.
-    public func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(self)
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-        try data.write(to: temporary)
-        if rename(temporary.path, url.path) != 0 {
-            let error = errno
-            try? FileManager.default.removeItem(at: temporary)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSUnderlyingErrorKey: NSError(domain: NSPOSIXErrorDomain, code: Int(error))])
-        }
-    }
+    /// Writes the report as JSON, atomically (``AtomicFile``): a reader never sees a torn file.
+    public func write(to path: String) throws { try AtomicFile.write(self, to: path) }
 
-    /// Reads a report, with an error that names the problem for a file that is not one.
+    /// Reads a run report, with an error that names the problem for a file that is not one.
     public static func read(from path: String) throws -> RunReport {
+        guard case .run(let report) = try ReportFile.read(from: path) else {
+            throw ReportError(path: path, problem: "is a merged report, not the report of one run")
+        }
+        return report
+    }
+}
+
+/// A report file as found on disk: one run's report, or a merge of many.
+public enum ReportFile: Sendable {
+    case run(RunReport)
+    case merged(MergedReport)
+
+    /// Reads and checks a report file: readable, JSON, an mmutorture report, of a schema version this tool reads.
+    public static func read(from path: String) throws -> ReportFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ReportError(path: path, problem: "cannot be read (missing or unreadable)")
         }
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw ReportError(path: path, problem: "is not JSON (or is truncated)")
         }
-        guard object["tool"] as? String == "mmutorture" else {
+        let tool = object["tool"] as? String
+        guard tool == "mmutorture" || tool == "mmutorture-merged" else {
             throw ReportError(path: path, problem: "is JSON but not an mmutorture report")
         }
-        guard let version = object["schemaVersion"] as? Int, version == currentSchemaVersion else {
-            throw ReportError(path: path, problem: "has schema version \(object["schemaVersion"] ?? "none"); this tool reads version \(currentSchemaVersion)")
+        let expected = tool == "mmutorture" ? RunReport.currentSchemaVersion : MergedReport.currentSchemaVersion
+        guard let version = object["schemaVersion"] as? Int, version == expected else {
+            throw ReportError(path: path, problem: "has schema version \(object["schemaVersion"] ?? "none"); this tool reads version \(expected)")
         }
         do {
-            return try JSONDecoder().decode(RunReport.self, from: data)
+            return tool == "mmutorture"
+                ? .run(try JSONDecoder().decode(RunReport.self, from: data))
+                : .merged(try JSONDecoder().decode(MergedReport.self, from: data))
         } catch {
-            throw ReportError(path: path, problem: "does not match report schema \(currentSchemaVersion): \(error)")
+            throw ReportError(path: path, problem: "does not match report schema \(expected): \(error)")
+        }
+    }
+
+    /// The runs in the file.
+    public var runs: [RunReport] {
+        switch self {
+        case .run(let report): [report]
+        case .merged(let merged): merged.runs
+        }
+    }
+
+    public var summary: String {
+        switch self {
+        case .run(let report): report.summary
+        case .merged(let merged): merged.summary
         }
     }
 }

@@ -13,7 +13,7 @@ extension RunReport {
         lines.append("")
         lines.append("operation       count     ops/s  mean µs  flush-req  flushes  EFAULTs  exercised")
         for op in operations {
-            lines.append(String(format: "%-12@ %8d %9.0f %8.1f %10llu %8llu %8llu  %@", op.name as NSString, op.count, op.perSecond,
+            lines.append(op.name.padded(12) + String(format: " %8d %9.0f %8.1f %10llu %8llu %8llu  %@", op.count, op.perSecond,
                                 op.meanMicroseconds, op.flushRequests, op.flushes, op.faults, (op.exercised ? "yes" : "NO") as NSString))
         }
         for op in operations { lines.append("  \(op.name): \(op.evidence)") }

@@ -12,6 +12,10 @@ public struct TortureRun {
     public let configuration: TortureConfiguration
     /// Called about once a second with a progress line (elapsed, operations/s, checks/s, violations).
     public var progress: ((String) -> Void)?
+    /// Called every ``checkpointInterval`` seconds with the report as of then (soak runs write it out, so that
+    /// `report show` can read a run that is still going).
+    public var checkpoint: ((RunReport) -> Void)?
+    public var checkpointInterval: Double?
 
     public init(configuration: TortureConfiguration) {
         self.configuration = configuration
@@ -46,8 +50,13 @@ public struct TortureRun {
         } catch { throw .harness(error) }
         do {
             guard configuration.operation == .all else { return try execute(configuration, kvm: kvm) }
-            // Every operation that applies to the backing, in turn, sharing the duration.
-            let operations = Operation.catalogue.filter { $0.applies(to: configuration.backing) }
+            // Every operation that applies to the backing and can reach KVM on this host, in turn, sharing the
+            // duration. The ones the host cannot exercise (doctor's forecast) are listed, not run and not passed.
+            let forecast = DoctorReport.exercisability(facts: .current()).filter { $0.backing == configuration.backing.rawValue }
+            let skipped = forecast.filter { !$0.exercisable }
+            let operations = Operation.catalogue.filter { operation in
+                operation.applies(to: configuration.backing) && !skipped.contains { $0.operation == operation.rawValue }
+            }
             var reports: [RunReport] = []
             for operation in operations where !StopRequest.isRequested {
                 var part = configuration
@@ -55,7 +64,9 @@ public struct TortureRun {
                 part.duration = configuration.duration / Double(operations.count)
                 reports.append(try execute(part, kvm: kvm))
             }
-            return RunReport.combining(reports, as: configuration)
+            var combined = RunReport.combining(reports, as: configuration)
+            combined.notes += skipped.map { "not run, cannot be exercised on this host: \($0.operation) (\($0.reason))" }
+            return combined
         } catch let error as KVMError where error.operation == "hugetlb backing" {
             throw .environment(error)
         } catch {
@@ -116,6 +127,36 @@ public struct TortureRun {
         }
         let mutatorThread = try OSThread(name: "mutator", cpu: placement.mutatorCPU) { mutator.run() }
 
+        /// The report as of now: at the end, or as a checkpoint while the run goes on.
+        func makeReport(_ timeline: [RunReport.TimelineSample]) -> RunReport {
+        let duration = observations.elapsed
+        let vmAfter = (try? vmStats?.read()) ?? Statistics()
+        let vcpuAfter = vcpuStats.map { (try? $0?.read()) ?? Statistics() }
+
+        var notes: [String] = []
+        var thp: RunReport.THPReport?
+        if config.backing == .thp {
+            let report = RunReport.THPReport(
+                anonHugePagesKBAtStart: hugeAtStart, anonHugePagesKBAtEnd: backing.anonHugePagesKB(),
+                collapseFailures: observations.tallies.withLock { $0[.thp]?.failed ?? 0 }, lastCollapseError: mutator.lastCollapseError)
+            let kilobytes = { (value: Int?) in value.map { "\($0) kB" } ?? "unknown" }
+            notes.append("thp: AnonHugePages of the data mapping \(kilobytes(report.anonHugePagesKBAtStart)) at the start, "
+                + "\(kilobytes(report.anonHugePagesKBAtEnd)) at the end; MADV_COLLAPSE failures: \(report.collapseFailures)"
+                + (report.lastCollapseError.map { " (last: \($0))" } ?? "")
+                + (report.anonHugePagesKBAtStart == 0 ? "; no huge page was ever formed (THP disabled?)" : ""))
+            thp = report
+        }
+        if config.operation == .cold {
+            notes.append("MADV_COLD only moves pages to the inactive list; it unmaps nothing, so KVM is never told")
+        } else if config.operation == .pageout && backing.fd < 0 && config.backing != .sharedAnonymous {
+            notes.append("MADV_PAGEOUT on private anonymous memory needs swap to unmap anything")
+        }
+        return RunAssessment(
+            configuration: config, notes: notes, thp: thp, observations: observations, duration: duration, status: status.map(GuestStatus.init),
+            workers: workers, placement: placement, vm: (vmBefore, vmAfter), vcpus: Array(zip(vcpuBefore, vcpuAfter))
+        ).report(host: host, startedAt: startedAt, timeline: timeline, firstSteps: mutator.firstSteps)
+        }
+
         // Watch: progress, timeline, stalls, the deadline and stop requests.
         let flushCounter = vmStats?.counters(["remote_tlb_flush"])
         let flushBase = (try? flushCounter?.read().first) ?? 0
@@ -123,6 +164,7 @@ public struct TortureRun {
         var lastProgress = workers.map { _ in (UInt64(0), UInt64(0)) }
         var stalledSince: [Double?] = workers.map { _ in nil }
         var nextSample = 1.0
+        var nextCheckpoint = checkpointInterval ?? .infinity
         while observations.elapsed < config.duration && !StopRequest.isRequested && !mutator.stop.load(ordering: .relaxed)
             && observations.harnessErrors.withLock({ $0.isEmpty }) {
             usleep(20_000)
@@ -141,6 +183,10 @@ public struct TortureRun {
                 } else {
                     stalledSince[index] = now
                 }
+            }
+            if now >= nextCheckpoint, let checkpoint {
+                nextCheckpoint += checkpointInterval ?? .infinity
+                checkpoint(makeReport(timeline))
             }
             if now >= nextSample {
                 nextSample += 1
@@ -171,32 +217,7 @@ public struct TortureRun {
         for (index, thread) in threads.enumerated() where !thread.join(timeout: 10) {
             observations.addHarnessError("vCPU \(index) did not leave KVM_RUN within 10 s of its kick")
         }
-        let duration = observations.elapsed
-        let vmAfter = (try? vmStats?.read()) ?? Statistics()
-        let vcpuAfter = vcpuStats.map { (try? $0?.read()) ?? Statistics() }
-
-        var notes: [String] = []
-        var thp: RunReport.THPReport?
-        if config.backing == .thp {
-            let report = RunReport.THPReport(
-                anonHugePagesKBAtStart: hugeAtStart, anonHugePagesKBAtEnd: backing.anonHugePagesKB(),
-                collapseFailures: observations.tallies.withLock { $0[.thp]?.failed ?? 0 }, lastCollapseError: mutator.lastCollapseError)
-            let kilobytes = { (value: Int?) in value.map { "\($0) kB" } ?? "unknown" }
-            notes.append("thp: AnonHugePages of the data mapping \(kilobytes(report.anonHugePagesKBAtStart)) at the start, "
-                + "\(kilobytes(report.anonHugePagesKBAtEnd)) at the end; MADV_COLLAPSE failures: \(report.collapseFailures)"
-                + (report.lastCollapseError.map { " (last: \($0))" } ?? "")
-                + (report.anonHugePagesKBAtStart == 0 ? "; no huge page was ever formed (THP disabled?)" : ""))
-            thp = report
-        }
-        if config.operation == .cold {
-            notes.append("MADV_COLD only moves pages to the inactive list; it unmaps nothing, so KVM is never told")
-        } else if config.operation == .pageout && backing.fd < 0 && config.backing != .sharedAnonymous {
-            notes.append("MADV_PAGEOUT on private anonymous memory needs swap to unmap anything")
-        }
-        return RunAssessment(
-            configuration: config, notes: notes, thp: thp, observations: observations, duration: duration, status: status.map(GuestStatus.init),
-            workers: workers, placement: placement, vm: (vmBefore, vmAfter), vcpus: Array(zip(vcpuBefore, vcpuAfter))
-        ).report(host: host, startedAt: startedAt, timeline: timeline, firstSteps: mutator.firstSteps)
+        return makeReport(timeline)
     }
 
     /// A vCPU whose sweeps and exits have not moved for this long is kicked and reported.

@@ -6,6 +6,6 @@ struct MMUTorture: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mmutorture",
         abstract: "Torture KVM's mmu-notifier invalidations and report whether any vCPU reached an invalidated page.",
-        subcommands: [RunCommand.self, ReportCommand.self],
+        subcommands: [RunCommand.self, DoctorCommand.self, ReportCommand.self],
         defaultSubcommand: RunCommand.self)
 }

@@ -2,24 +2,80 @@ import ArgumentParser
 import Foundation
 import Torture
 
-/// `mmutorture report`: read reports written by `run --report`.
+/// `mmutorture report`: read, render, compare and merge reports written by `run --report`.
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "report", abstract: "Inspect memory-integrity reports.", subcommands: [Show.self])
+        commandName: "report", abstract: "Inspect, render, compare and merge memory-integrity reports.",
+        subcommands: [Show.self, HTML.self, JUnit.self, Diff.self, Merge.self])
+
+    /// Bad report files exit 65 (EX_DATAERR) with the problem named; unwritable output 73 (EX_CANTCREAT).
+    static func load(_ path: String) throws -> ReportFile {
+        do { return try ReportFile.read(from: path) } catch {
+            FileHandle.standardError.write(Data("mmutorture: \(error)\n".utf8))
+            throw ExitCode(65)
+        }
+    }
+
+    static func output(_ text: String, to path: String?) throws {
+        guard let path else { return print(text, terminator: text.hasSuffix("\n") ? "" : "\n") }
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) } catch {
+            FileHandle.standardError.write(Data("mmutorture: cannot write \(path): \(error.localizedDescription)\n".utf8))
+            throw ExitCode(73)
+        }
+    }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the human summary of a JSON report.")
+        static let configuration = CommandConfiguration(abstract: "Print the human summary of a report (also a merged one).")
+        @Argument(help: "A report written by `mmutorture run --report` or `report merge`.") var file: String
+        func run() throws { print(try ReportCommand.load(file).summary) }
+    }
 
-        @Argument(help: "A report written by `mmutorture run --report`.")
-        var file: String
-
+    struct HTML: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "html", abstract: "Render a report as one self-contained HTML page with SVG charts.")
+        @Argument(help: "A report.") var file: String
+        @Option(name: .short, help: "Where to write the HTML (default: standard output).") var output: String?
         func run() throws {
-            do {
-                print(try RunReport.read(from: file).summary)
-            } catch {
-                FileHandle.standardError.write(Data("mmutorture: \(error)\n".utf8))
-                throw ExitCode(65)  // EX_DATAERR
+            let runs = try ReportCommand.load(file).runs
+            try ReportCommand.output(HTMLRenderer.render(runs, title: "mmutorture report: \(URL(fileURLWithPath: file).lastPathComponent)"), to: output)
+        }
+    }
+
+    struct JUnit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "junit", abstract: "Render a report as JUnit XML (a test case per operation and backing).")
+        @Argument(help: "A report.") var file: String
+        @Option(name: .short, help: "Where to write the XML (default: standard output).") var output: String?
+        func run() throws { try ReportCommand.output(JUnitRenderer.render(try ReportCommand.load(file).runs), to: output) }
+    }
+
+    struct Diff: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show what changed between two runs (verdict, operations, rates, counters).")
+        @Argument(help: "The first report.") var a: String
+        @Argument(help: "The second report.") var b: String
+        func run() throws {
+            guard case .run(let left) = try ReportCommand.load(a), case .run(let right) = try ReportCommand.load(b) else {
+                FileHandle.standardError.write(Data("mmutorture: report diff compares the reports of two single runs, not merged ones\n".utf8))
+                throw ExitCode(65)
             }
+            print(ReportDiff.render(left, right))
+        }
+    }
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Merge many reports (a CI matrix) into one, a row per run.")
+        @Argument(help: "Reports to merge (merged ones are flattened).") var files: [String]
+        @Option(name: .short, help: "Where to write the merged JSON report.") var output: String
+        func validate() throws { if files.isEmpty { throw ValidationError("report merge: give at least one report file") } }
+        func run() throws {
+            var runs: [(String, RunReport)] = []
+            for file in files { runs += try ReportCommand.load(file).runs.map { (file, $0) } }
+            let merged = MergedReport(merging: runs)
+            do { try merged.write(to: output) } catch {
+                FileHandle.standardError.write(Data("mmutorture: \(error)\n".utf8))
+                throw ExitCode(73)
+            }
+            print(merged.summary)
         }
     }
 }

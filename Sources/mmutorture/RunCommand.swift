@@ -7,6 +7,7 @@ extension BackingKind: ExpressibleByArgument {}
 extension Injection: ExpressibleByArgument {}
 extension TortureConfiguration.GuestPageSize: ExpressibleByArgument {}
 extension CheckerMode: ExpressibleByArgument {}
+extension Profile: ExpressibleByArgument {}
 
 /// `mmutorture run`: one torture run, a summary on stdout, optionally a JSON report.
 struct RunCommand: ParsableCommand {
@@ -18,23 +19,26 @@ struct RunCommand: ParsableCommand {
             3 injected fault missed, 64 usage error, 69 KVM unavailable, 70 harness error.
             """)
 
-    @Option(help: "Invalidation to perform: \(Torture.Operation.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var op: Torture.Operation = .dontneed
+    @Option(help: "Preset: quick (5 s mix), ci (every operation in turn, 60 s), soak (30 min mix, checkpoints every 60 s). Explicit options override it.")
+    var profile: Profile?
 
-    @Option(help: "Data backing: \(BackingKind.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var backing: BackingKind = .anonymous
+    @Option(help: "Invalidation to perform: \(Torture.Operation.allCases.map(\.rawValue).joined(separator: ", ")) (default dontneed).")
+    var op: Torture.Operation?
 
-    @Option(help: "What the checker vCPUs do: read (stale reads), write (lost writes), or both.")
-    var mode: CheckerMode = .both
+    @Option(help: "Data backing: \(BackingKind.allCases.map(\.rawValue).joined(separator: ", ")) (default anonymous).")
+    var backing: BackingKind?
 
-    @Option(help: "Data pages (4 KiB each).")
-    var pages: Int = 256
+    @Option(help: "What the checker vCPUs do: read (stale reads), write (lost writes), or both (default).")
+    var mode: CheckerMode?
 
-    @Option(help: "Checker vCPUs.")
-    var vcpus: Int = 1
+    @Option(help: "Data pages, 4 KiB each (default 256).")
+    var pages: Int?
 
-    @Option(help: "Seconds to run.")
-    var duration: Double = 10
+    @Option(help: "Checker vCPUs (default 1).")
+    var vcpus: Int?
+
+    @Option(help: "Seconds to run (default 10).")
+    var duration: Double?
 
     @Option(help: "Seed for the host-side schedule (random when omitted; always printed).")
     var seed: UInt64?
@@ -57,6 +61,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Write the JSON report here.")
     var report: String?
 
+    @Option(name: .customLong("checkpoint-interval"), help: "Also write the report every this many seconds while running (soak: 60).")
+    var checkpointInterval: Double?
+
     @Option(help: "KVM device path.")
     var device: String = "/dev/kvm"
 
@@ -65,19 +72,26 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         do { try makeConfiguration(seed: 0).validate() } catch { throw ValidationError(error.description) }
+        if let checkpointInterval, !(checkpointInterval > 0) {
+            throw ValidationError("--checkpoint-interval: \(checkpointInterval) is not a positive number of seconds")
+        }
+        if checkpointInterval != nil && report == nil {
+            throw ValidationError("--checkpoint-interval: checkpoints are written to the report; add --report PATH")
+        }
     }
 
     func makeConfiguration(seed: UInt64) -> TortureConfiguration {
         var c = TortureConfiguration()
-        c.operation = op
-        c.backing = backing
-        c.pages = pages
-        c.vcpus = vcpus
-        c.duration = duration
+        profile?.apply(to: &c)
+        if let op { c.operation = op }
+        if let backing { c.backing = backing }
+        if let pages { c.pages = pages }
+        if let vcpus { c.vcpus = vcpus }
+        if let duration { c.duration = duration }
+        if let mode { c.mode = mode }
         c.seed = seed
         c.guestPageSize = guestPageSize
         c.injection = inject
-        c.mode = mode
         c.pin = !noPin
         c.faultWindowMicroseconds = faultWindow
         c.windowMicroseconds = window
@@ -91,6 +105,10 @@ struct RunCommand: ParsableCommand {
         StopRequest.installSignalHandlers()
         var torture = TortureRun(configuration: makeConfiguration(seed: chosenSeed))
         if !quiet { torture.progress = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) } }
+        if let report, let interval = checkpointInterval ?? profile?.checkpointInterval {
+            torture.checkpointInterval = interval
+            torture.checkpoint = { partial in try? partial.write(to: report) }
+        }
         let result: RunReport
         do {
             result = try torture.run()

@@ -1,0 +1,46 @@
+import Foundation
+
+/// JUnit XML for CI dashboards: a `<testsuite>` per run, a `<testcase>` per operation and backing (skipped when
+/// not exercised), and one integrity case per run whose `<failure>` carries every violation.
+public enum JUnitRenderer {
+    public static func render(_ runs: [RunReport]) -> String {
+        var xml = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
+        let cases = runs.reduce(0) { $0 + $1.operations.count + 1 }
+        let failures = runs.filter(isFailure).count
+        xml += #"<testsuites name="mmutorture" tests="\#(cases)" failures="\#(failures)">"# + "\n"
+        for run in runs {
+            let backing = run.configuration.backing.rawValue
+            let suiteName = "mmutorture.\(backing).\(run.configuration.operation.rawValue)"
+            let skipped = run.operations.filter { !$0.exercised }.count
+            let failed = isFailure(run) ? 1 : 0
+            xml += #"  <testsuite name="\#(escape(suiteName))" tests="\#(run.operations.count + 1)" failures="\#(failed)" skipped="\#(skipped)" time="\#(String(format: "%.3f", run.durationSeconds))" hostname="\#(escape("Linux \(run.host.kernelRelease) \(run.host.mmuMode)"))">"# + "\n"
+            for operation in run.operations {
+                let time = String(format: "%.3f", Double(operation.count) * operation.meanMicroseconds / 1e6)
+                xml += #"    <testcase classname="\#(escape(suiteName))" name="\#(escape("\(operation.name) on \(backing)"))" time="\#(time)">"#
+                if !operation.exercised { xml += #"<skipped message="\#(escape("not exercised: \(operation.evidence)"))"/>"# }
+                xml += "</testcase>\n"
+            }
+            xml += #"    <testcase classname="\#(escape(suiteName))" name="integrity (seed \#(run.configuration.seed))" time="\#(String(format: "%.3f", run.durationSeconds))">"#
+            if failed == 1 {
+                let details = (run.violations.map(\.summary) + run.harnessErrors).joined(separator: "\n")
+                xml += "\n" + #"      <failure message="\#(escape("\(run.verdict.rawValue): \(run.verdictReason)"))" type="\#(run.verdict.rawValue)">\#(escape(details))</failure>"# + "\n    "
+            }
+            if run.verdict == .controlFired {
+                xml += "<system-out>\(escape("negative control: \(run.verdictReason)"))</system-out>"
+            }
+            xml += "</testcase>\n  </testsuite>\n"
+        }
+        xml += "</testsuites>\n"
+        return xml
+    }
+
+    /// A violation fails the integrity case, unless it was injected on purpose and caught (the control fired).
+    static func isFailure(_ run: RunReport) -> Bool {
+        [.violation, .controlMissed, .harnessError].contains(run.verdict)
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import FoundationXML
+import Testing
+@testable import Torture
+
+/// Reports from real short runs, made once for the report tools' tests.
+final class RunFixtures: @unchecked Sendable {
+    let directory: URL
+    let passing: String
+    let caught: String
+
+    static let shared = RunFixtures()
+
+    init() {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("mmutorture-reports-\(getpid())")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        passing = directory.appendingPathComponent("pass.json").path
+        caught = directory.appendingPathComponent("nowrite.json").path
+        _ = try? invoke(["run", "--duration", "2", "--seed", "11", "--quiet", "--report", passing, "--device", kvmDevicePath])
+        _ = try? invoke(["run", "--duration", "2", "--seed", "12", "--inject", "nowrite", "--quiet", "--report", caught, "--device", kvmDevicePath])
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+}
+
+@Suite(.serialized, .enabled(if: kvmGate.run, Comment(rawValue: kvmGate.skipReason)))
+struct ReportToolTests {
+    let fixtures = RunFixtures.shared
+
+    @Test func aReportRoundTripsThroughJSON() throws {
+        let report = try RunReport.read(from: fixtures.passing)
+        let copy = fixtures.path("copy.json")
+        try report.write(to: copy)
+        let again = try RunReport.read(from: copy)
+        #expect(again.configuration == report.configuration && again.checks == report.checks && again.verdict == report.verdict)
+        #expect(again.counters == report.counters && again.timeline == report.timeline && again.host == report.host)
+    }
+
+    @Test func diffShowsWhatChangedBetweenTwoRealRuns() throws {
+        let result = try invoke(["report", "diff", fixtures.passing, fixtures.caught])
+        #expect(result.status == 0)
+        let verdictLine = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("verdict") })
+        #expect(verdictLine.contains("pass") && verdictLine.contains("control-fired") && verdictLine.hasSuffix("<- changed"))
+        #expect(result.stdout.contains("remote_tlb_flush/s"))
+        let same = try invoke(["report", "diff", fixtures.passing, fixtures.passing])
+        #expect(!same.stdout.contains("<- changed"))
+    }
+
+    @Test func mergeMakesOneReportWithARowPerRunAndTheWorstVerdict() throws {
+        let output = fixtures.path("merged.json")
+        let result = try invoke(["report", "merge", fixtures.passing, fixtures.caught, "-o", output])
+        #expect(result.status == 0)
+        guard case .merged(let merged) = try ReportFile.read(from: output) else { Issue.record("not a merged report"); return }
+        #expect(merged.rows.count == 2 && merged.runs.count == 2)
+        #expect(merged.verdict == .controlFired)
+        #expect(merged.rows.map(\.seed) == [11, 12])
+        let shown = try invoke(["report", "show", output])
+        #expect(shown.status == 0 && shown.stdout.contains("2 runs merged"))
+        // Merging a merged report flattens it.
+        let again = try invoke(["report", "merge", output, fixtures.passing, "-o", fixtures.path("merged2.json")])
+        #expect(again.stdout.contains("3 runs merged"))
+    }
+
+    @Test func junitHasTheCommonShapeAndAFailingRunFails() throws {
+        let passing = try XMLDocument(xmlString: try invoke(["report", "junit", fixtures.passing]).stdout)
+        let root = try #require(passing.rootElement())
+        #expect(root.name == "testsuites")
+        let suite = try #require(root.elements(forName: "testsuite").first)
+        #expect(suite.elements(forName: "testcase").count == 2)
+        #expect(try passing.nodes(forXPath: "//failure").isEmpty)
+        // The nowrite run's report, read as if nothing had been injected: a real violation.
+        var failing = try RunReport.read(from: fixtures.caught)
+        failing.configuration.injection = .none
+        failing.verdict = .violation
+        let xml = try XMLDocument(xmlString: JUnitRenderer.render([failing]))
+        let failure = try #require(try xml.nodes(forXPath: "//testsuite/testcase/failure").first as? XMLElement)
+        #expect(failure.attribute(forName: "type")?.stringValue == "violation")
+        #expect(failure.stringValue?.contains("stale-read: vCPU 0 page") == true)
+    }
+
+    @Test func htmlRendersInHeadlessChromiumWithoutErrorsAndIsNotBlank() throws {
+        guard let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first(where: FileManager.default.isExecutableFile) else {
+            let required = ProcessInfo.processInfo.environment["MMUTORTURE_REQUIRE_CHROMIUM"] == "1"
+            #expect(!required, "chromium is required here but not installed")
+            return
+        }
+        let html = fixtures.path("report.html")
+        #expect(try invoke(["report", "html", fixtures.caught, "-o", html]).status == 0)
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(!page.contains("<script") && !page.contains("http://") && !page.contains("https://"), "self-contained: no scripts, no network")
+        let dom = try run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--dump-dom", "file://\(html)"])
+        #expect(dom.stdout.contains("<svg") && dom.stdout.contains("Violations"))
+        #expect(!dom.stderr.contains("CONSOLE") && !dom.stderr.contains("Uncaught"), "\(dom.stderr)")
+        let shot = fixtures.path("report.png"), blankShot = fixtures.path("blank.png")
+        let blank = fixtures.path("blank.html")
+        try Data("<!DOCTYPE html><html><body></body></html>".utf8).write(to: URL(fileURLWithPath: blank))
+        _ = try run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,1600", "--screenshot=\(shot)", "file://\(html)"])
+        _ = try run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,1600", "--screenshot=\(blankShot)", "file://\(blank)"])
+        let size = { (path: String) in (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+        #expect(size(blankShot) > 0)
+        #expect(size(shot) > 5 * size(blankShot), "the screenshot (\(size(shot)) bytes) must carry far more than a blank page (\(size(blankShot)) bytes)")
+    }
+
+    @Test func doctorJSONDescribesThisHostAndForecastsWhatRunMeasures() throws {
+        let result = try invoke(["doctor", "--json", "--device", kvmDevicePath])
+        #expect(result.status == 0)
+        let doctor = try JSONDecoder().decode(DoctorReport.self, from: Data(result.stdout.utf8))
+        #expect(doctor.canRun && doctor.findings.contains { $0.check == "device" && $0.status == .ok })
+        let host = try #require(doctor.host)
+        #expect(["shadow", "tdp", "tdp-legacy"].contains(host.mmuMode))
+        if FileManager.default.fileExists(atPath: "/sys/module/kvm_pvm") { #expect(host.pvm && host.mmuMode == "shadow") }
+        // The forecast against the judge: a pair doctor says will not be exercised, and one it says will.
+        let cold = try #require(doctor.operations.first { $0.operation == "cold" && $0.backing == "anonymous" })
+        #expect(!cold.exercisable)
+        let report = fixtures.path("cold.json")
+        let run = try invoke(["run", "--op", "cold", "--duration", "1", "--quiet", "--report", report, "--device", kvmDevicePath])
+        #expect(run.status == 2)
+        let judged = try RunReport.read(from: report)
+        #expect(judged.verdict == .notExercised)
+        #expect(doctor.operations.first { $0.operation == "dontneed" && $0.backing == "anonymous" }?.exercisable == true)
+        let passing = try RunReport.read(from: fixtures.passing)
+        #expect(passing.verdict == .pass)
+    }
+
+    @Test func doctorWithoutAUsableDeviceFailsWithTheEnvironmentCode() throws {
+        let result = try invoke(["doctor", "--device", "/nonexistent/kvm"])
+        #expect(result.status == 69)
+        #expect(result.stdout.contains("KVM not available") && result.stdout.contains("cannot proceed"))
+    }
+
+    @Test func aSoakRunWritesCheckpointsThatCanBeReadWhileItRuns() throws {
+        let report = fixtures.path("soak.json")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["run", "--profile", "soak", "--duration", "6", "--checkpoint-interval", "1", "--quiet", "--report", report, "--device", kvmDevicePath]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 3.5)
+        #expect(process.isRunning, "still running when the checkpoint is read")
+        let shown = try invoke(["report", "show", report])
+        #expect(shown.status == 0 && shown.stdout.contains("mix on anonymous"), "\(shown.stderr)")
+        let checkpoint = try RunReport.read(from: report)
+        #expect(checkpoint.durationSeconds > 1 && checkpoint.durationSeconds < 5.5)
+        process.waitUntilExit()
+        let final = try RunReport.read(from: report)
+        #expect(final.durationSeconds >= 6)
+    }
+}
+
+/// Runs any program to completion.
+func run(_ path: String, _ arguments: [String]) throws -> Invocation {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Invocation(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+}
