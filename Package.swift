@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         // <linux/kvm.h> request codes and the glibc calls Swift cannot see. No logic.
@@ -25,7 +26,10 @@ let package = Package(
         .target(name: "GuestRuntime", dependencies: ["KVM", "Guests"]),
         .target(
             name: "Torture",
-            dependencies: ["KVM", "CKVM", "Guests", "GuestRuntime", .product(name: "Atomics", package: "swift-atomics")]
+            dependencies: [
+                "KVM", "CKVM", "Guests", "GuestRuntime", .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
         ),
         .executableTarget(
             name: "mmutorture",

@@ -50,10 +50,13 @@ public enum HTMLRenderer {
         html += "<h3>Operations</h3>\n"
         html += barChart(title: "remote_tlb_flush_requests during the calls", bars: run.operations.map { ($0.name, Double($0.flushRequests)) }, color: "#d62728")
         html += barChart(title: "guest faults (EFAULT or MMIO) while running", bars: run.operations.map { ($0.name, Double($0.faults)) }, color: "#9467bd")
-        html += barChart(title: "latency per call, mean µs", bars: run.operations.map { ($0.name, $0.meanMicroseconds) }, color: "#1f77b4")
-        html += barChart(title: "latency per call, max µs", bars: run.operations.map { ($0.name, $0.maxMicroseconds) }, color: "#17becf")
-        html += table(["operation", "count", "ops/s", "mean µs", "max µs", "exercised", "evidence"], run.operations.map {
+        for percentile in ["50", "99", "99.9"] {
+            html += barChart(title: "call latency p\(percentile), µs", bars: run.operations.map { ($0.name, $0.latencyPercentilesMicroseconds[percentile] ?? 0) }, color: "#1f77b4")
+        }
+        html += barChart(title: "call latency max, µs", bars: run.operations.map { ($0.name, $0.maxMicroseconds) }, color: "#17becf")
+        html += table(["operation", "count", "ops/s", "mean µs", "p99 µs", "max µs", "exercised", "evidence"], run.operations.map {
             [$0.name, "\($0.count)", String(format: "%.0f", $0.perSecond), String(format: "%.1f", $0.meanMicroseconds),
+             String(format: "%.1f", $0.latencyPercentilesMicroseconds["99"] ?? 0),
              String(format: "%.1f", $0.maxMicroseconds), $0.exercised ? "yes" : "NO", $0.evidence]
         })
         html += "<h3>Violations (\(run.violationCount))</h3>\n"

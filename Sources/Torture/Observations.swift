@@ -1,5 +1,6 @@
 import Atomics
 import Foundation
+import Histogram
 import Synchronization
 
 /// What the threads of a run observe, shared between them: per-operation counts and kernel-counter attribution,
@@ -15,6 +16,8 @@ final class Observations: Sendable {
         var faults: UInt64 = 0
         var nanoseconds: UInt64 = 0
         var maxNanoseconds: UInt64 = 0
+        /// Call latencies in nanoseconds (HdrHistogram, 3 significant digits).
+        var latency = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
     }
 
     let start: ContinuousClock.Instant = .now
@@ -70,6 +73,7 @@ final class Observations: Sendable {
             tally.flushes += flushes
             tally.nanoseconds += nanoseconds
             tally.maxNanoseconds = max(tally.maxNanoseconds, nanoseconds)
+            _ = tally.latency.record(nanoseconds)
             table[operation] = tally
         }
     }

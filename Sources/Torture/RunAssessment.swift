@@ -52,7 +52,11 @@ struct RunAssessment {
                 name: operation.rawValue, count: tally.count, perSecond: Double(tally.count) / duration,
                 flushRequests: tally.flushRequests, flushes: tally.flushes, faults: tally.faults,
                 meanMicroseconds: tally.count > 0 ? Double(tally.nanoseconds) / Double(tally.count) / 1000 : 0,
-                maxMicroseconds: Double(tally.maxNanoseconds) / 1000, exercised: exercised || operation == .none, evidence: why)
+                maxMicroseconds: Double(tally.maxNanoseconds) / 1000,
+                latencyPercentilesMicroseconds: Dictionary(uniqueKeysWithValues: [50.0, 90, 99, 99.9].map { percentile in
+                    (percentile == 99.9 ? "99.9" : String(Int(percentile)), tally.count > 0 ? Double(tally.latency.valueAtPercentile(percentile)) / 1000 : 0)
+                }),
+                exercised: exercised || operation == .none, evidence: why)
         }
     }
 

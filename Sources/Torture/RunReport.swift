@@ -50,6 +50,8 @@ public struct RunReport: Codable, Sendable {
         public var faults: UInt64
         public var meanMicroseconds: Double
         public var maxMicroseconds: Double
+        /// Call latency percentiles in microseconds: keys "50", "90", "99", "99.9".
+        public var latencyPercentilesMicroseconds: [String: Double]
         public var exercised: Bool
         /// Why the operation counts as exercised (which counters moved) or why not.
         public var evidence: String

@@ -11,10 +11,10 @@ extension RunReport {
             + (placement.pinned ? "mutator on CPU \(placement.mutatorCPU ?? -1), vCPUs on \(placement.vcpuCPUs.map { "\($0 ?? -1)" }.joined(separator: ","))" : placement.note ?? "not pinned"))
         lines.append(String(format: "ran %.1f s%@", durationSeconds, interruptedBy.map { " (stopped by \($0))" } ?? ""))
         lines.append("")
-        lines.append("operation       count     ops/s  mean µs  flush-req  flushes  EFAULTs  exercised")
+        lines.append("operation       count     ops/s  mean µs   p99 µs  flush-req  flushes  EFAULTs  exercised")
         for op in operations {
-            lines.append(op.name.padded(12) + String(format: " %8d %9.0f %8.1f %10llu %8llu %8llu  %@", op.count, op.perSecond,
-                                op.meanMicroseconds, op.flushRequests, op.flushes, op.faults, (op.exercised ? "yes" : "NO") as NSString))
+            lines.append(op.name.padded(12) + String(format: " %8d %9.0f %8.1f %8.1f %10llu %8llu %8llu  %@", op.count, op.perSecond,
+                                op.meanMicroseconds, op.latencyPercentilesMicroseconds["99"] ?? 0, op.flushRequests, op.flushes, op.faults, (op.exercised ? "yes" : "NO") as NSString))
         }
         for op in operations { lines.append("  \(op.name): \(op.evidence)") }
         lines.append("")

@@ -104,7 +104,11 @@ struct RunCommand: ParsableCommand {
         if seed == nil { print("seed \(chosenSeed) (replay with --seed \(chosenSeed))") }
         StopRequest.installSignalHandlers()
         var torture = TortureRun(configuration: makeConfiguration(seed: chosenSeed))
-        if !quiet { torture.progress = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) } }
+        // On a terminal one live line, rewritten in place; otherwise (CI logs) a plain line a second.
+        let live = isatty(STDERR_FILENO) == 1
+        if !quiet {
+            torture.progress = { line in FileHandle.standardError.write(Data((live ? "\r\u{1B}[K" + line : line + "\n").utf8)) }
+        }
         if let report, let interval = checkpointInterval ?? profile?.checkpointInterval {
             torture.checkpointInterval = interval
             torture.checkpoint = { partial in try? partial.write(to: report) }
@@ -116,6 +120,7 @@ struct RunCommand: ParsableCommand {
             FileHandle.standardError.write(Data("mmutorture: \(error)\n".utf8))
             throw ExitCode(error.exitCode)
         }
+        if live && !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
         print(result.summary)
         if let report {
             do {
