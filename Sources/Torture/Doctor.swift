@@ -103,9 +103,11 @@ public struct DoctorReport: Codable, Sendable {
                     (exercisable, reason) = (false, "no hugetlb pages reserved")
                 case (_, .thp) where !facts.thpEnabled:
                     (exercisable, reason) = (false, "THP is disabled")
+                case (.cold, .thp), (.pageout, .thp):
+                    reason = "advising part of a huge page splits its mapping, which KVM must be told of"
                 case (.cold, _):
                     (exercisable, reason) = (false, "MADV_COLD only deactivates pages; KVM is never told")
-                case (.pageout, .anonymous), (.pageout, .thp):
+                case (.pageout, .anonymous):
                     if !facts.swap { (exercisable, reason) = (false, "MADV_PAGEOUT of private anonymous memory needs swap") }
                 default:
                     break

@@ -146,9 +146,9 @@ public struct TortureRun {
                 + (report.anonHugePagesKBAtStart == 0 ? "; no huge page was ever formed (THP disabled?)" : ""))
             thp = report
         }
-        if config.operation == .cold {
+        if config.operation == .cold && config.backing != .thp {
             notes.append("MADV_COLD only moves pages to the inactive list; it unmaps nothing, so KVM is never told")
-        } else if config.operation == .pageout && backing.fd < 0 && config.backing != .sharedAnonymous {
+        } else if config.operation == .pageout && config.backing == .anonymous {
             notes.append("MADV_PAGEOUT on private anonymous memory needs swap to unmap anything")
         }
         return RunAssessment(

@@ -39,6 +39,8 @@ struct TortureRunTests {
         #expect(report.harnessErrors.isEmpty, "\(report.harnessErrors)")
         #expect(report.checks.conclusive > 0)
         #expect(report.writes.verifications > 0, "the lost-write verifier ran")
+        let forecast = DoctorReport.exercisability(facts: .current()).first { $0.operation == operation.rawValue && $0.backing == backing.rawValue }
+        if operation != .mix { #expect((forecast?.exercisable ?? true) == (report.verdict != .notExercised), "doctor's forecast agrees with the run") }
         if report.verdict == .notExercised {
             #expect(Self.reclaimOperations.contains(operation), "\(report.summary)")
             #expect(report.operations.contains { !$0.exercised && $0.evidence.contains("never had to reach a vCPU") })
@@ -115,8 +117,13 @@ struct TortureRunTests {
         configuration.duration = 5
         configuration.devicePath = kvmDevicePath
         let report = try TortureRun(configuration: configuration).run()
+        let forecast = DoctorReport.exercisability(facts: .current()).filter { $0.backing == "memfd" }
         let expected = Torture.Operation.catalogue.filter { $0.applies(to: .memfd) }.map(\.rawValue)
+            .filter { name in forecast.contains { $0.operation == name && $0.exercisable } }
         #expect(report.operations.map(\.name) == expected)
+        for skipped in forecast where !skipped.exercisable {
+            #expect(report.notes.contains { $0.contains("not run, cannot be exercised on this host: \(skipped.operation)") })
+        }
         #expect(report.violationCount == 0 && report.harnessErrors.isEmpty, "\(report.summary)")
         #expect(report.summary.contains("truncate") && report.summary.contains("memslot"))
     }
