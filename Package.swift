@@ -22,12 +22,14 @@ let package = Package(
             name: "KVM",
             dependencies: ["CKVM", .product(name: "Atomics", package: "swift-atomics")]
         ),
+        // The benchmark's plain-C reference loops (not CKVM: that stays a pipe).
+        .target(name: "Baseline"),
         // Guest machines: the guest programs loaded at CPL3 on the guest_abi.h layout.
         .target(name: "GuestRuntime", dependencies: ["KVM", "Guests"]),
         .target(
             name: "Torture",
             dependencies: [
-                "KVM", "CKVM", "Guests", "GuestRuntime", .product(name: "Atomics", package: "swift-atomics"),
+                "KVM", "CKVM", "Guests", "GuestRuntime", "Baseline", .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),

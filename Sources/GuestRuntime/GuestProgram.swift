@@ -13,6 +13,8 @@ public enum GuestProgram: String, CaseIterable, Sendable {
     case spin
     /// The stale-read checker of the integrity contract.
     case checker
+    /// `out` to the heartbeat port forever: one exit per iteration (the exit round-trip benchmark).
+    case pingpong
 
     /// The program's machine code.
     public var bytes: [UInt8] {
@@ -23,6 +25,7 @@ public enum GuestProgram: String, CaseIterable, Sendable {
             case .poke: guest_image_poke()
             case .spin: guest_image_spin()
             case .checker: guest_image_checker()
+            case .pingpong: guest_image_pingpong()
             }
         // SAFETY: start and end bound one read-only byte array emitted by the assembler (guests/*.S).
         return Array(UnsafeBufferPointer(start: image.start, count: image.end - image.start))

@@ -44,6 +44,10 @@ public final class VCPU: @unchecked Sendable {
         Syscall.close(fd)
     }
 
+    /// The vCPU's descriptor, lent for code that issues its own ioctls (the benchmark's C baseline). The vCPU
+    /// keeps ownership: do not close it, and do not use it after the vCPU is released.
+    public var fileDescriptor: Int32 { fd }
+
     // MARK: Registers
 
     /// `KVM_GET_REGS`.

@@ -133,6 +133,9 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     public var faultWindowMicroseconds: Int = 300
     /// How long a must-read-zero or content-kept window stays open, in microseconds.
     public var windowMicroseconds: Int = 5
+    /// Benchmark only: run the mutator's steps in the plain-C baseline (`Sources/Baseline`) instead of the
+    /// engine, on the same VM and memory, for dontneed, mprotect and punch.
+    public var baselineMutator: Bool = false
     /// The KVM device to use.
     public var devicePath: String = KVMSystem.defaultDevicePath
 

@@ -8,16 +8,18 @@ import Guests
 /// and publishes with a release store *after* writing the page (so a guest that sees the word sees the content).
 struct ControlWords: @unchecked Sendable {
     // @unchecked: a view of shared guest memory, accessed only atomically.
-    private let base: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
+    private let storage: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
+    /// The words as plain memory, for the benchmark's C baseline (which uses C11 atomics on them).
+    var base: UnsafeMutablePointer<UInt64> { UnsafeMutableRawPointer(storage).assumingMemoryBound(to: UInt64.self) }
     let count: Int
 
     init(base: UnsafeMutableRawPointer, count: Int) {
         // SAFETY: the control slot is 8-aligned, at least count * 8 bytes, and lives as long as the run.
-        self.base = base.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: count)
+        self.storage = base.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: count)
         self.count = count
     }
 
-    private func word(_ page: Int) -> UnsafeAtomic<UInt64> { UnsafeAtomic(at: base + page) }
+    private func word(_ page: Int) -> UnsafeAtomic<UInt64> { UnsafeAtomic(at: storage + page) }
 
     /// Marks the page in flux: guests judge nothing on it until the next publication.
     func close(_ page: Int) { word(page).store(0, ordering: .sequentiallyConsistent) }

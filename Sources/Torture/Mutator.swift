@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Atomics
+import Baseline
 import CKVM
 import Guests
 import KVM
@@ -76,6 +77,7 @@ final class Mutator: @unchecked Sendable {
 
     /// The mutator thread's body: steps until asked to stop.
     func run() {
+        if configuration.baselineMutator { return runBaseline() }
         let idle = configuration.operation == .none && configuration.injection == .none
         while !stop.load(ordering: .relaxed) {
             if idle {
@@ -96,6 +98,39 @@ final class Mutator: @unchecked Sendable {
                 observations.addHarnessError("mutator: \(step.operation.rawValue) on page \(step.page): \(error)")
                 stop.store(true, ordering: .relaxed)
             }
+        }
+    }
+
+    /// The benchmark's reference: the same steps (pages from the same seed, the same calls, the same publication
+    /// protocol and counter reads) done by the plain-C loop, in batches until asked to stop.
+    private func runBaseline() {
+        let operation: baseline_operation
+        switch configuration.operation {
+        case .dontneed: operation = BASELINE_DONTNEED
+        case .mprotect: operation = BASELINE_MPROTECT
+        case .punch: operation = BASELINE_PUNCH
+        default:
+            observations.addHarnessError("the C baseline implements dontneed, mprotect and punch, not \(configuration.operation.rawValue)")
+            return
+        }
+        guard let span = flushCounters?.span else {
+            observations.addHarnessError("the C baseline needs the VM's statistics")
+            return
+        }
+        var state = baseline_mutator(
+            control: control.base, data: backing.region.base.assumingMemoryBound(to: UInt8.self), pages: UInt64(configuration.pages),
+            memfd: backing.fd, stats_fd: span.fileDescriptor, stats_offset: Int64(span.offset), stats_length: Int64(span.length),
+            seed: configuration.seed, window_us: UInt64(configuration.windowMicroseconds),
+            fault_window_us: UInt64(configuration.faultWindowMicroseconds), operation: operation, first_counter: 1 << 40)
+        let batch: UInt64 = 64
+        while !stop.load(ordering: .relaxed) {
+            let nanoseconds = baseline_mutator_run(&state, batch)
+            guard nanoseconds >= 0 else {
+                observations.addHarnessError("C baseline: errno \(-nanoseconds)")
+                return
+            }
+            // Counts only: the C loop reads the flush counters (to cost the same) but does not attribute them.
+            observations.record(configuration.operation, calls: Int(batch), nanoseconds: UInt64(nanoseconds) / batch, flushRequests: 0, flushes: 0, failed: false)
         }
     }
 
@@ -210,7 +245,7 @@ final class Mutator: @unchecked Sendable {
         }
         for p in pages { writeAndPublish(page: p, into: backing.address(ofPage: p)) }
         observations.record(
-            operation, page: page,
+            operation,
             nanoseconds: UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000),
             flushRequests: after[0] &- before[0], flushes: after[1] &- before[1], failed: failed)
     }
@@ -336,6 +371,7 @@ final class Mutator: @unchecked Sendable {
         }
         currentGeneration[page] = counter
         observations.publications.wrappingIncrement(ordering: .relaxed)
+        if configuration.injection != .none { observations.notePublication(page: page, word: generation) }
     }
 
     /// The ptswap negative control: point the guest's own PTE for a page at the decoy frame (or back), write the
@@ -362,7 +398,7 @@ final class Mutator: @unchecked Sendable {
             decoyOwner = nil
         }
         writeAndPublish(page: target, into: frame)
-        observations.record(.none, page: target, nanoseconds: 0, flushRequests: 0, flushes: 0, failed: false)
+        observations.record(.none, nanoseconds: 0, flushRequests: 0, flushes: 0, failed: false)
     }
 
     private func spin(microseconds: Int) {

@@ -64,16 +64,17 @@ final class Observations: Sendable {
         return (Operation.allCases[Int(value >> 32) - 1], Int(value & 0xffff_ffff))
     }
 
-    func record(_ operation: Operation, page: Int, nanoseconds: UInt64, flushRequests: UInt64, flushes: UInt64, failed: Bool) {
+    /// Tallies `calls` calls of `operation` that took `nanoseconds` each.
+    func record(_ operation: Operation, calls: Int = 1, nanoseconds: UInt64, flushRequests: UInt64, flushes: UInt64, failed: Bool) {
         tallies.withLock { table in
             var tally = table[operation] ?? OperationTally()
-            tally.count += 1
+            tally.count += calls
             if failed { tally.failed += 1 }
             tally.flushRequests += flushRequests
             tally.flushes += flushes
-            tally.nanoseconds += nanoseconds
+            tally.nanoseconds += nanoseconds * UInt64(calls)
             tally.maxNanoseconds = max(tally.maxNanoseconds, nanoseconds)
-            _ = tally.latency.record(nanoseconds)
+            _ = tally.latency.record(nanoseconds, count: UInt64(calls))
             table[operation] = tally
         }
     }
@@ -107,6 +108,25 @@ final class Observations: Sendable {
                 list[index].recheckObserved = observed
             }
         }
+    }
+
+    // MARK: Detection latency (injected runs): from a faulty publication to the violation the host records.
+
+    private let lastPublication = Mutex<[Int: (word: UInt64, at: ContinuousClock.Instant)]>([:])
+    let detectionLatency = Mutex(Histogram<UInt64>(numberOfSignificantValueDigits: .three))
+
+    func notePublication(page: Int, word: UInt64) {
+        lastPublication.withLock { $0[page] = (word, .now) }
+    }
+
+    /// Records how long after its publication a violation under `word` on `page` was seen, if that publication
+    /// is still the page's latest (otherwise the time would belong to another one).
+    func noteDetection(page: Int, word: UInt64) {
+        let now = ContinuousClock.now
+        guard let publication = lastPublication.withLock({ $0[page] }), publication.word == word else { return }
+        let elapsed = now - publication.at
+        let nanoseconds = UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000)
+        detectionLatency.withLock { _ = $0.record(nanoseconds) }
     }
 
     func addHarnessError(_ message: String) { harnessErrors.withLock { $0.append(message) } }

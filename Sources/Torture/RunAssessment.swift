@@ -27,7 +27,7 @@ struct RunAssessment {
             interruptedBy: StopRequest.signal.map { $0 == SIGINT ? "SIGINT" : $0 == SIGTERM ? "SIGTERM" : "signal \($0)" },
             operations: operations, checks: checks, publications: observations.publications.load(ordering: .relaxed),
             efaults: observations.efaults.load(ordering: .relaxed), mmioExits: observations.mmioExits.load(ordering: .relaxed),
-            heartbeats: observations.heartbeats.load(ordering: .relaxed), writes: writeReport(), thp: thp, notes: notes,
+            heartbeats: observations.heartbeats.load(ordering: .relaxed), writes: writeReport(), detectionLatencyMicroseconds: detectionLatency(), thp: thp, notes: notes,
             violationCount: violationCount, violations: violations, harnessErrors: errors,
             counters: RunReport.CounterReport(vm: counterSet(vm), vcpus: vcpus.map(counterSet)),
             timeline: timeline, firstSteps: firstSteps, verdict: verdict, verdictReason: reason, exitCode: verdict.exitCode)
@@ -57,6 +57,16 @@ struct RunAssessment {
                     (percentile == 99.9 ? "99.9" : String(Int(percentile)), tally.count > 0 ? Double(tally.latency.valueAtPercentile(percentile)) / 1000 : 0)
                 }),
                 exercised: exercised || operation == .none, evidence: why)
+        }
+    }
+
+    private func detectionLatency() -> [String: Double]? {
+        guard configuration.injection != .none else { return nil }
+        return observations.detectionLatency.withLock { histogram in
+            histogram.totalCount == 0 ? ["count": 0] : [
+                "50": Double(histogram.valueAtPercentile(50)) / 1000, "99": Double(histogram.valueAtPercentile(99)) / 1000,
+                "count": Double(histogram.totalCount),
+            ]
         }
     }
 

@@ -25,6 +25,9 @@ public struct RunReport: Codable, Sendable {
     public var heartbeats: UInt64
     /// The lost-write half: what the writers published and how often the host verified it.
     public var writes: WriteReport
+    /// Injected runs: microseconds from a faulty publication to the host recording the violation it caused
+    /// (keys "50", "99", and "count").
+    public var detectionLatencyMicroseconds: [String: Double]?
     /// THP evidence, for runs on the thp backing or with the thp operation.
     public var thp: THPReport?
     /// Facts about the run worth reading next to the verdict (THP evidence, operations that cannot reach KVM here).
@@ -111,6 +114,8 @@ public struct RunReport: Codable, Sendable {
         public var conclusiveChecks: UInt64
         public var remoteTLBFlushes: UInt64
         public var efaults: UInt64
+        /// The harness's own resident memory (guest memory it touched included), in KiB.
+        public var residentKB: Int?
     }
 }
 

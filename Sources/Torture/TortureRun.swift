@@ -194,7 +194,7 @@ public struct TortureRun {
                 let sample = RunReport.TimelineSample(
                     second: now, operations: observations.tallies.withLock { $0.values.reduce(0) { $0 + $1.count } },
                     conclusiveChecks: checks, remoteTLBFlushes: ((try? flushCounter?.read().first) ?? 0) &- flushBase,
-                    efaults: observations.efaults.load(ordering: .relaxed))
+                    efaults: observations.efaults.load(ordering: .relaxed), residentKB: ProcessMemory.residentKB())
                 let previous = timeline.last
                 timeline.append(sample)
                 if let progress {

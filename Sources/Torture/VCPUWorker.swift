@@ -104,6 +104,7 @@ final class VCPUWorker: @unchecked Sendable {
     private func recordViolation() {
         guard let regs = try? vcpu.registers() else { return }
         let page = Int(regs.r10)
+        observations.noteDetection(page: page, word: regs.rax)
         let inFlight = observations.currentOperation.map { "\($0.0.rawValue) on page \($0.1)" }
         let window = ControlWord.Kind.of(regs.rax)?.name ?? "unknown"
         observations.addViolation(Violation(

@@ -95,6 +95,7 @@ extern const uint8_t guest_peek_start[], guest_peek_end[];
 extern const uint8_t guest_poke_start[], guest_poke_end[];
 extern const uint8_t guest_spin_start[], guest_spin_end[];
 extern const uint8_t guest_checker_start[], guest_checker_end[];
+extern const uint8_t guest_pingpong_start[], guest_pingpong_end[];
 
 struct guest_image { const uint8_t *start; const uint8_t *end; };
 static inline struct guest_image guest_image_hello(void) { return (struct guest_image){guest_hello_start, guest_hello_end}; }
@@ -102,6 +103,7 @@ static inline struct guest_image guest_image_peek(void) { return (struct guest_i
 static inline struct guest_image guest_image_poke(void) { return (struct guest_image){guest_poke_start, guest_poke_end}; }
 static inline struct guest_image guest_image_spin(void) { return (struct guest_image){guest_spin_start, guest_spin_end}; }
 static inline struct guest_image guest_image_checker(void) { return (struct guest_image){guest_checker_start, guest_checker_end}; }
+static inline struct guest_image guest_image_pingpong(void) { return (struct guest_image){guest_pingpong_start, guest_pingpong_end}; }
 #endif
 
 #endif

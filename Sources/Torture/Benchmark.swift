@@ -1,0 +1,172 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Baseline
+import Foundation
+import GuestRuntime
+import Guests
+import KVM
+
+/// `mmutorture bench`: how much the harness lands per second, and what the Swift layers cost against the same
+/// work in plain C (`Sources/Baseline`), measured in one run on one machine so that only ratios are compared.
+public struct Benchmark {
+    public var devicePath = KVMSystem.defaultDevicePath
+    /// Seconds per torture measurement.
+    public var seconds: Double = 5
+    /// Guest sizes for the setup-cost measurement, in GiB.
+    public var setupSizesGiB: [Int] = [1, 4, 16]
+    public var log: (String) -> Void = { _ in }
+
+    public init() {}
+
+    public struct Results: Codable, Sendable {
+        public var host: HostFingerprint
+        public var exitRoundTrip: Comparison
+        public var mutatorSteps: [String: Comparison]
+        /// Conclusive checks per second, by scenario ("none, 1 vCPU", …).
+        public var checksPerSecond: [String: Double]
+        public var detectionLatencyMicroseconds: [String: Double]
+        public var setup: [Setup]
+        public var manyVCPUs: ManyVCPUs
+    }
+
+    /// The same work through the Swift harness and through the C baseline: per-second rates and their ratio.
+    public struct Comparison: Codable, Sendable {
+        public var swiftPerSecond: Double
+        public var cPerSecond: Double
+        /// Swift / C: 1 means the Swift layers cost nothing.
+        public var ratio: Double
+    }
+
+    public struct Setup: Codable, Sendable {
+        public var dataGiB: Int
+        /// Create the VM, register the data slot (2 MiB guest mappings), create a vCPU and run a guest to its end.
+        public var seconds: Double
+        /// The harness's resident memory growth meanwhile.
+        public var residentGrowthKB: Int
+    }
+
+    public struct ManyVCPUs: Codable, Sendable {
+        public var vcpus: Int
+        public var hostCPUs: Int
+        public var everyVCPUChecked: Bool
+        public var fewestChecksOfAVCPU: UInt64
+        public var verdict: Verdict
+    }
+
+    public func run() throws -> Results {
+        let kvm = try KVMSystem(devicePath: devicePath)
+        log("exit round trip: Swift vs C")
+        let exits = try exitRoundTrip(kvm: kvm)
+        var steps: [String: Comparison] = [:]
+        for (operation, backing) in [(Operation.dontneed, BackingKind.anonymous), (.mprotect, .anonymous), (.punch, .memfd)] {
+            log("mutator steps: \(operation.rawValue), engine vs C")
+            let swift = try torture(operation, backing: backing).operations.first { $0.name == operation.rawValue }?.perSecond ?? 0
+            let c = try torture(operation, backing: backing, baseline: true).operations.first { $0.name == operation.rawValue }?.perSecond ?? 0
+            steps[operation.rawValue] = Comparison(swiftPerSecond: swift, cPerSecond: c, ratio: c > 0 ? swift / c : 0)
+        }
+        var checks: [String: Double] = [:]
+        for operation in [Operation.none, .dontneed] {
+            for vcpus in [1, 2] {
+                log("checks: \(operation.rawValue), \(vcpus) vCPU(s)")
+                checks["\(operation.rawValue), \(vcpus) vCPU\(vcpus > 1 ? "s" : "")"] = try torture(operation, vcpus: vcpus).checks.conclusivePerSecond
+            }
+        }
+        log("detection latency: nowrite")
+        let latency = try torture(.dontneed, injection: .nowrite).detectionLatencyMicroseconds ?? [:]
+        var setup: [Setup] = []
+        for size in setupSizesGiB {
+            log("setup: \(size) GiB")
+            setup.append(try setupCost(kvm: kvm, gibibytes: size))
+        }
+        log("64 vCPUs")
+        let many = try torture(.dontneed, vcpus: 64)
+        let fewest = many.checks.perVCPU.map(\.conclusive).min() ?? 0
+        return Results(
+            host: HostFingerprint.current(kvm: kvm), exitRoundTrip: exits, mutatorSteps: steps, checksPerSecond: checks,
+            detectionLatencyMicroseconds: latency, setup: setup,
+            manyVCPUs: ManyVCPUs(vcpus: 64, hostCPUs: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), everyVCPUChecked: fewest > 0,
+                                 fewestChecksOfAVCPU: fewest, verdict: many.verdict))
+    }
+
+    /// A torture run with the stale-read checkers only (the C baseline does not write).
+    private func torture(
+        _ operation: Operation, backing: BackingKind = .anonymous, vcpus: Int = 1, injection: Injection = .none, baseline: Bool = false
+    ) throws -> RunReport {
+        var configuration = TortureConfiguration()
+        configuration.operation = operation
+        configuration.backing = backing
+        configuration.vcpus = vcpus
+        configuration.mode = .read
+        configuration.injection = injection
+        configuration.duration = seconds
+        configuration.seed = 20261128
+        configuration.baselineMutator = baseline
+        configuration.devicePath = devicePath
+        return try TortureRun(configuration: configuration).run()
+    }
+
+    /// KVM_RUN round trips on a guest that exits every iteration: Swift's `VCPU.run()` (decoding the exit into a
+    /// `VCPUExit`) against a C loop of bare ioctls, on the same vCPU, alternating, best of five each.
+    private func exitRoundTrip(kvm: KVMSystem) throws -> Comparison {
+        let machine = try GuestMachine(kvm: kvm, program: .pingpong)
+        let vcpu = try machine.createVCPU(id: 0)
+        let iterations = 3000
+        for _ in 0..<200 { _ = try vcpu.run() }
+        var swiftBest = Double.infinity, cBest = Double.infinity
+        for _ in 0..<5 {
+            let start = ContinuousClock.now
+            for _ in 0..<iterations {
+                guard case .ioOut = try vcpu.run() else { throw KVMError(operation: "bench", errno: 0, context: "unexpected exit") }
+            }
+            let elapsed = ContinuousClock.now - start
+            swiftBest = min(swiftBest, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            let nanoseconds = baseline_exit_round_trips(vcpu.fileDescriptor, UInt64(iterations))
+            guard nanoseconds > 0 else { throw KVMError(operation: "KVM_RUN (C baseline)", errno: Int32(-nanoseconds)) }
+            cBest = min(cBest, Double(nanoseconds) / 1e9)
+        }
+        let swift = Double(iterations) / swiftBest, c = Double(iterations) / cBest
+        return Comparison(swiftPerSecond: swift, cPerSecond: c, ratio: swift / c)
+    }
+
+    /// Creating and starting a VM with a large data slot: only touched pages may cost memory.
+    private func setupCost(kvm: KVMSystem, gibibytes: Int) throws -> Setup {
+        let before = ProcessMemory.residentKB() ?? 0
+        let start = ContinuousClock.now
+        let machine = try GuestMachine(kvm: kvm, program: .hello, mappableBytes: 1 << 30)
+        let data = try MemoryRegion.anonymous(size: gibibytes << 30)
+        try machine.addMemory(slot: UInt32(GUEST_DATA_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_DATA_GPA)), region: data, pageSize: .size2M)
+        let vcpu = try machine.createVCPU(id: 0)
+        while true {
+            if case .ioOut(let port, _, _) = try vcpu.run(), port == UInt16(GUEST_PORT_DONE) { break }
+        }
+        let elapsed = ContinuousClock.now - start
+        let growth = (ProcessMemory.residentKB() ?? 0) - before
+        return Setup(
+            dataGiB: gibibytes, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            residentGrowthKB: growth)
+    }
+}
+
+extension Benchmark.Results {
+    public var table: String {
+        var lines = ["measurement                                   Swift             C    Swift/C"]
+        func row(_ name: String, _ comparison: Benchmark.Comparison) {
+            lines.append(name.padded(40) + String(format: "%12.0f/s %12.0f/s %9.3f", comparison.swiftPerSecond, comparison.cPerSecond, comparison.ratio))
+        }
+        row("exit round trips (KVM_RUN)", exitRoundTrip)
+        for (name, comparison) in mutatorSteps.sorted(by: { $0.key < $1.key }) { row("mutator steps: \(name)", comparison) }
+        lines.append("")
+        for (name, value) in checksPerSecond.sorted(by: { $0.key < $1.key }) {
+            lines.append("conclusive checks/s, \(name)".padded(40) + String(format: "%12.3g", value))
+        }
+        lines.append("")
+        lines.append(String(format: "detection latency, nowrite: p50 %.0f µs, p99 %.0f µs (%.0f detections)",
+                            detectionLatencyMicroseconds["50"] ?? .nan, detectionLatencyMicroseconds["99"] ?? .nan, detectionLatencyMicroseconds["count"] ?? 0))
+        for entry in setup {
+            lines.append(String(format: "setup, %2d GiB data slot: %.3f s, resident memory +%d KiB", entry.dataGiB, entry.seconds, entry.residentGrowthKB))
+        }
+        lines.append("\(manyVCPUs.vcpus) vCPUs on \(manyVCPUs.hostCPUs) CPUs: every vCPU made conclusive checks: \(manyVCPUs.everyVCPUChecked ? "yes" : "NO") (fewest \(manyVCPUs.fewestChecksOfAVCPU)); verdict \(manyVCPUs.verdict.rawValue)")
+        return lines.joined(separator: "\n")
+    }
+}
