@@ -44,14 +44,12 @@ final class Observations: Sendable {
     }
 
     func beginOperation(_ operation: Operation, page: Int) {
-        let index = UInt64(Operation.allCases.firstIndex(of: operation)! + 1)
+        let index = UInt64(Self.operationIndex[operation]! + 1)
         inFlight.store(index << 32 | UInt64(page), ordering: .releasing)
         let entry = HistoryEntry(time: elapsed, operation: operation)
         history.withLock { table in
-            var list = table[page] ?? []
-            list.append(entry)
-            if list.count > Self.historyDepth { list.removeFirst() }
-            table[page] = list
+            // Mutated in place through the subscript: a copy out and back would reallocate on every step.
+            Self.append(entry, to: &table[page, default: []])
         }
     }
 
@@ -64,19 +62,32 @@ final class Observations: Sendable {
         return (Operation.allCases[Int(value >> 32) - 1], Int(value & 0xffff_ffff))
     }
 
+    private static let operationIndex = Dictionary(uniqueKeysWithValues: Operation.allCases.enumerated().map { ($1, $0) })
+
+    private static func append(_ entry: HistoryEntry, to list: inout [HistoryEntry]) {
+        if list.count == historyDepth { list.removeFirst() }
+        list.append(entry)
+    }
+
     /// Tallies `calls` calls of `operation` that took `nanoseconds` each.
     func record(_ operation: Operation, calls: Int = 1, nanoseconds: UInt64, flushRequests: UInt64, flushes: UInt64, failed: Bool) {
         tallies.withLock { table in
-            var tally = table[operation] ?? OperationTally()
-            tally.count += calls
-            if failed { tally.failed += 1 }
-            tally.flushRequests += flushRequests
-            tally.flushes += flushes
-            tally.nanoseconds += nanoseconds * UInt64(calls)
-            tally.maxNanoseconds = max(tally.maxNanoseconds, nanoseconds)
-            _ = tally.latency.record(nanoseconds, count: UInt64(calls))
-            table[operation] = tally
+            // In place: copying the tally out and back would copy its histogram's buckets on every call.
+            Self.add(to: &table[operation, default: OperationTally()], calls: calls, nanoseconds: nanoseconds,
+                     flushRequests: flushRequests, flushes: flushes, failed: failed)
         }
+    }
+
+    private static func add(
+        to tally: inout OperationTally, calls: Int, nanoseconds: UInt64, flushRequests: UInt64, flushes: UInt64, failed: Bool
+    ) {
+        tally.count += calls
+            if failed { tally.failed += 1 }
+        tally.flushRequests += flushRequests
+        tally.flushes += flushes
+        tally.nanoseconds += nanoseconds * UInt64(calls)
+        tally.maxNanoseconds = max(tally.maxNanoseconds, nanoseconds)
+        _ = tally.latency.record(nanoseconds, count: UInt64(calls))
     }
 
     /// A `KVM_RUN` EFAULT, or (`mmio`) an access served as MMIO: evidence for the operation in flight.
