@@ -17,6 +17,11 @@ public struct DirtyBitmap: Equatable, Sendable {
         self.words = words
     }
 
+    /// Marks page `page` clean (the dropdirty negative control discards a harvested entry this way).
+    public mutating func clear(_ page: Int) {
+        words[page / 64] &= ~(1 << UInt64(page % 64))
+    }
+
     public func isDirty(_ page: Int) -> Bool {
         words[page / 64] & (1 << UInt64(page % 64)) != 0
     }

@@ -125,6 +125,20 @@ public final class VirtualMachine: Sendable {
         return bitmap
     }
 
+    /// Clears (and write-protects again) the pages of slot `id` set in `bitmap` (`KVM_CLEAR_DIRTY_LOG`), for VMs
+    /// with `KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2` enabled, where ``dirtyLog(slot:)`` only reports.
+    public func clearDirtyLog(slot id: UInt32, _ bitmap: DirtyBitmap) throws {
+        var words = bitmap.words
+        try words.withUnsafeMutableBytes { bytes in
+            var clear = kvm_clear_dirty_log()
+            clear.slot = id
+            clear.num_pages = UInt32(bitmap.pageCount)
+            clear.first_page = 0
+            clear.dirty_bitmap = bytes.baseAddress
+            try Syscall.ioctl(fd, CKVM_CLEAR_DIRTY_LOG, &clear, name: "KVM_CLEAR_DIRTY_LOG", context: "slot \(id), \(bitmap.pageCount) pages")
+        }
+    }
+
     // MARK: Capabilities, vCPUs, statistics
 
     /// Enables a VM capability (`KVM_ENABLE_CAP` on the VM descriptor) with up to four arguments.

@@ -89,6 +89,15 @@ public enum BackingKind: String, CaseIterable, Codable, Sendable {
     case hugetlb
 }
 
+/// How the host harvests guest writes, the way a live migration does (the dirty-tracking oracle).
+public enum DirtyTracking: String, CaseIterable, Codable, Sendable {
+    case off
+    /// `KVM_GET_DIRTY_LOG`, which reports and write-protects again in one call.
+    case log
+    /// `KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2`: `KVM_GET_DIRTY_LOG` reports, `KVM_CLEAR_DIRTY_LOG` write-protects.
+    case clear
+}
+
 /// Which halves of the contract the checker vCPUs exercise.
 public enum CheckerMode: String, CaseIterable, Codable, Sendable {
     /// Stale reads only.
@@ -109,6 +118,8 @@ public enum Injection: String, CaseIterable, Codable, Sendable {
     case ptswap
     /// Publish the generation before writing the page: a narrow race, caught only sometimes.
     case early
+    /// Discard one random page from every dirty-log harvest: the dirty oracle must report it missed.
+    case dropdirty
     /// Snapshot a page before a content-preserving operation and restore the snapshot after it, discarding the
     /// guests' writes in between: the lost-write detector must notice.
     case losewrite
@@ -126,6 +137,9 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     public var guestPageSize: GuestPageSize = .size4K
     public var injection: Injection = .none
     public var mode: CheckerMode = .both
+    public var dirty: DirtyTracking = .off
+    /// Milliseconds between dirty-log harvests.
+    public var dirtyRoundMilliseconds: Int = 20
     /// Pin the mutator and the vCPUs to different CPUs.
     public var pin: Bool = true
     /// How long a must-fault window stays open, in microseconds. Shorter than a few exit round trips and no guest
@@ -168,6 +182,21 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         }
         if injection == .losewrite && mode == .read {
             throw ConfigurationError(option: "--inject", problem: "losewrite discards guest writes, and --mode read makes none", fix: "use --mode write or both")
+        }
+        if dirty != .off && mode == .read {
+            throw ConfigurationError(option: "--dirty", problem: "dirty tracking checks guest writes, and --mode read makes none", fix: "use --mode write or both")
+        }
+        if dirty != .off && [.memslot, .all].contains(operation) {
+            throw ConfigurationError(option: "--dirty", problem: "\(operation.rawValue) replaces the data slot, and with it the dirty log", fix: "use another --op")
+        }
+        if dirty != .off && injection == .ptswap {
+            throw ConfigurationError(option: "--inject", problem: "ptswap sends guest writes to a frame outside the data slot, which no dirty log covers", fix: "use ptswap without --dirty")
+        }
+        if dirtyRoundMilliseconds < 1 {
+            throw ConfigurationError(option: "--dirty-round-ms", problem: "\(dirtyRoundMilliseconds) is not a positive number", fix: "use 1 or more milliseconds")
+        }
+        if injection == .dropdirty && dirty == .off {
+            throw ConfigurationError(option: "--inject", problem: "dropdirty discards harvested dirty pages, and no --dirty mode harvests any", fix: "add --dirty log or --dirty clear")
         }
         if mode != .read && vcpus > Int(GUEST_MAX_WRITERS) {
             throw ConfigurationError(option: "--vcpus", problem: "at most \(GUEST_MAX_WRITERS) vCPUs can write", fix: "use --mode read, or fewer vCPUs")

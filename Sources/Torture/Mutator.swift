@@ -56,6 +56,8 @@ final class Mutator: @unchecked Sendable {
     private var alternate = false
     /// The errno of the last failed MADV_COLLAPSE, for the report.
     private(set) var lastCollapseError: String?
+    /// The dirty-log oracle, harvesting between steps when `--dirty` is on.
+    var dirtyOracle: DirtyOracle?
     /// The first steps of the schedule, kept to show that a seed replays.
     private(set) var firstSteps: [Step] = []
     static let recordedSteps = 64
@@ -80,8 +82,12 @@ final class Mutator: @unchecked Sendable {
         if configuration.baselineMutator { return runBaseline() }
         let idle = configuration.operation == .none && configuration.injection == .none
         while !stop.load(ordering: .relaxed) {
+            do { try dirtyOracle?.harvestIfDue() } catch {
+                observations.addHarnessError("dirty-log harvest: \(error)")
+                stop.store(true, ordering: .relaxed)
+            }
             if idle {
-                usleep(10_000)
+                usleep(dirtyOracle == nil ? 10_000 : 1_000)
                 verifyWrites(pages: [Int(verifierPages.next() % UInt64(configuration.pages))])
                 continue
             }
@@ -302,7 +308,7 @@ final class Mutator: @unchecked Sendable {
 
     // MARK: The lost-write half
 
-    private func published(writer: Int) -> UInt64 {
+    func published(writer: Int) -> UInt64 {
         // SAFETY: the status block is 8-aligned guest memory that lives as long as the run; the guest stores the
         // published number after its page writes, and x86 keeps stores in order.
         UnsafeAtomic<UInt64>(at: UnsafeMutableRawPointer(environment.writerStatus[writer] + Int(GUEST_STATUS_PUBLISHED))

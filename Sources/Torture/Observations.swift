@@ -24,6 +24,8 @@ final class Observations: Sendable {
     let tallies = Mutex<[Operation: OperationTally]>([:])
     let violations = Mutex<[Violation]>([])
     let harnessErrors = Mutex<[String]>([])
+    /// Kernel log lines reporting a problem (WARNING:, BUG:, Call Trace) logged during the run.
+    let kernelFindings = Mutex<[String]>([])
     let publications = ManagedAtomic<UInt64>(0)
     let efaults = ManagedAtomic<UInt64>(0)
     let heartbeats = ManagedAtomic<UInt64>(0)

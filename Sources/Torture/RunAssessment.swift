@@ -7,6 +7,7 @@ struct RunAssessment {
     let configuration: TortureConfiguration
     let notes: [String]
     let thp: RunReport.THPReport?
+    let dirty: RunReport.DirtyReport?
     let observations: Observations
     let duration: Double
     let status: [GuestStatus]
@@ -27,7 +28,8 @@ struct RunAssessment {
             interruptedBy: StopRequest.signal.map { $0 == SIGINT ? "SIGINT" : $0 == SIGTERM ? "SIGTERM" : "signal \($0)" },
             operations: operations, checks: checks, publications: observations.publications.load(ordering: .relaxed),
             efaults: observations.efaults.load(ordering: .relaxed), mmioExits: observations.mmioExits.load(ordering: .relaxed),
-            heartbeats: observations.heartbeats.load(ordering: .relaxed), writes: writeReport(), detectionLatencyMicroseconds: detectionLatency(), thp: thp, notes: notes,
+            heartbeats: observations.heartbeats.load(ordering: .relaxed), writes: writeReport(), detectionLatencyMicroseconds: detectionLatency(), dirty: dirty,
+            kernelFindings: observations.kernelFindings.withLock { $0 }, thp: thp, notes: notes,
             violationCount: violationCount, violations: violations, harnessErrors: errors,
             counters: RunReport.CounterReport(vm: counterSet(vm), vcpus: vcpus.map(counterSet)),
             timeline: timeline, firstSteps: firstSteps, verdict: verdict, verdictReason: reason, exitCode: verdict.exitCode)
@@ -104,6 +106,10 @@ struct RunAssessment {
             return violations == 0
                 ? (.controlMissed, "injected \(configuration.injection.rawValue) was not caught: the detector is broken")
                 : (.controlFired, "injected \(configuration.injection.rawValue) caught \(violations) times")
+        case .dropdirty:
+            return violations == 0
+                ? (.controlMissed, "injected dropdirty was not caught: the dirty-log oracle is broken")
+                : (.controlFired, "injected dropdirty caught \(violations) times")
         case .losewrite:
             return violations == 0
                 ? (.controlMissed, "injected losewrite was not caught: the lost-write detector is broken")
@@ -115,6 +121,8 @@ struct RunAssessment {
         case .none:
             break
         }
+        let kernel = observations.kernelFindings.withLock { $0 }
+        if let first = kernel.first { return (.violation, "the kernel logged \(kernel.count) warnings during the run: \(first)") }
         if violations > 0 { return (.violation, "\(violations) violations: a vCPU reached memory the host had invalidated") }
         if checks.conclusive == 0 && observations.writeVerifications.load(ordering: .relaxed) == 0 {
             return (.notExercised, "no conclusive check and no verified write: the run judged nothing")

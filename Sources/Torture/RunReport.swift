@@ -28,6 +28,10 @@ public struct RunReport: Codable, Sendable {
     /// Injected runs: microseconds from a faulty publication to the host recording the violation it caused
     /// (keys "50", "99", and "count").
     public var detectionLatencyMicroseconds: [String: Double]?
+    /// The dirty-log oracle's rounds, when `--dirty` was on.
+    public var dirty: DirtyReport?
+    /// Kernel log lines reporting a problem (`WARNING:`, `BUG:`, `Call Trace`) logged during the run: findings.
+    public var kernelFindings: [String]
     /// THP evidence, for runs on the thp backing or with the thp operation.
     public var thp: THPReport?
     /// Facts about the run worth reading next to the verdict (THP evidence, operations that cannot reach KVM here).
@@ -58,6 +62,13 @@ public struct RunReport: Codable, Sendable {
         public var exercised: Bool
         /// Why the operation counts as exercised (which counters moved) or why not.
         public var evidence: String
+    }
+
+    public struct DirtyReport: Codable, Sendable, Equatable {
+        public var mode: String
+        public var rounds: Int
+        /// Dirty pages the harvests reported, summed over rounds.
+        public var pagesReported: Int
     }
 
     public struct THPReport: Codable, Sendable, Equatable {
@@ -206,6 +217,7 @@ extension RunReport {
             total.harnessErrors += part.harnessErrors
             total.notes += part.notes
             total.thp = total.thp ?? part.thp
+            total.kernelFindings += part.kernelFindings
             total.counters.vm = total.counters.vm.adding(part.counters.vm)
             total.counters.vcpus = zip(total.counters.vcpus, part.counters.vcpus).map { $0.adding($1) }
             total.timeline += part.timeline.map { var sample = $0; sample.second += offset; return sample }

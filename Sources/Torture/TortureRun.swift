@@ -81,10 +81,13 @@ public struct TortureRun {
         let machine = try GuestMachine(kvm: kvm, program: .checker, mappableBytes: UInt64(controlBytes + config.dataBytes))
         let controlRegion = try MemoryRegion.anonymous(size: controlBytes)
         try machine.addMemory(slot: UInt32(GUEST_CONTROL_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_CONTROL_GPA)), region: controlRegion)
+        let kernelLog = KernelLog()
         let backing = try Backing(kind: config.backing, size: config.dataBytes)
+        if config.dirty == .clear { try machine.vm.enableCapability(.manualDirtyLogProtect, arguments: [1]) }  // MANUAL_PROTECT_ENABLE
+        let dataSlotFlags: MemorySlotFlags = config.dirty == .off ? [] : .logDirtyPages
         try machine.addMemory(
             slot: UInt32(GUEST_DATA_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_DATA_GPA)), region: backing.region,
-            pageSize: config.guestPageSize.pageSize)
+            pageSize: config.guestPageSize.pageSize, flags: dataSlotFlags)
 
         let observations = Observations()
         let control = ControlWords(base: controlRegion.base, count: config.pages)
@@ -100,8 +103,15 @@ public struct TortureRun {
             backing: backing, control: control, observations: observations, vmStatistics: vmStats,
             leafEntry: { page in pageTables.leafEntry(for: UInt64(GUEST_DATA_GPA) + UInt64(page) * 4096) },
             decoy: machine.system.base + Int(GUEST_DECOY_GPA), writerStatus: config.mode == .read ? [] : status,
-            vm: machine.vm, dataSlotFlags: []))
+            vm: machine.vm, dataSlotFlags: dataSlotFlags))
         mutator.publishInitialGenerations()
+        if config.dirty != .off {
+            let oracle = DirtyOracle(
+                configuration: config, vm: machine.vm, backing: backing, observations: observations, writers: status.count,
+                published: { [mutator] writer in mutator.published(writer: writer) })
+            try oracle.start()
+            mutator.dirtyOracle = oracle
+        }
         let hugeAtStart = config.backing == .thp ? backing.anonHugePagesKB() : nil
 
         // About a dozen heartbeats a second at full speed; each costs one exit round trip.
@@ -134,6 +144,12 @@ public struct TortureRun {
         let vcpuAfter = vcpuStats.map { (try? $0?.read()) ?? Statistics() }
 
         var notes: [String] = []
+        if let problem = kernelLog.problem { notes.append(problem) }
+        let kernelFindings = KernelLog.findings(in: kernelLog.newRecords())
+        observations.kernelFindings.withLock { $0 += kernelFindings }
+        let dirty = mutator.dirtyOracle.map {
+            RunReport.DirtyReport(mode: config.dirty.rawValue, rounds: $0.rounds, pagesReported: $0.pagesReported)
+        }
         var thp: RunReport.THPReport?
         if config.backing == .thp {
             let report = RunReport.THPReport(
@@ -152,7 +168,7 @@ public struct TortureRun {
             notes.append("MADV_PAGEOUT on private anonymous memory needs swap to unmap anything")
         }
         return RunAssessment(
-            configuration: config, notes: notes, thp: thp, observations: observations, duration: duration, status: status.map(GuestStatus.init),
+            configuration: config, notes: notes, thp: thp, dirty: dirty, observations: observations, duration: duration, status: status.map(GuestStatus.init),
             workers: workers, placement: placement, vm: (vmBefore, vmAfter), vcpus: Array(zip(vcpuBefore, vcpuAfter))
         ).report(host: host, startedAt: startedAt, timeline: timeline, firstSteps: mutator.firstSteps)
         }

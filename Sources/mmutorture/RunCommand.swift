@@ -8,6 +8,7 @@ extension Injection: ExpressibleByArgument {}
 extension TortureConfiguration.GuestPageSize: ExpressibleByArgument {}
 extension CheckerMode: ExpressibleByArgument {}
 extension Profile: ExpressibleByArgument {}
+extension DirtyTracking: ExpressibleByArgument {}
 
 /// `mmutorture run`: one torture run, a summary on stdout, optionally a JSON report.
 struct RunCommand: ParsableCommand {
@@ -45,6 +46,12 @@ struct RunCommand: ParsableCommand {
 
     @Option(name: .customLong("guest-page-size"), help: "Guest mapping of the data: 4k or 2m.")
     var guestPageSize: TortureConfiguration.GuestPageSize = .size4K
+
+    @Option(help: "Harvest the data slot's dirty log in rounds and check no guest write escaped it: off, log, clear.")
+    var dirty: DirtyTracking = .off
+
+    @Option(name: .customLong("dirty-round-ms"), help: "Milliseconds between dirty-log harvests.")
+    var dirtyRound: Int = 20
 
     @Option(help: "Negative control to inject: \(Injection.allCases.map(\.rawValue).joined(separator: ", ")).")
     var inject: Injection = .none
@@ -92,6 +99,8 @@ struct RunCommand: ParsableCommand {
         c.seed = seed
         c.guestPageSize = guestPageSize
         c.injection = inject
+        c.dirty = dirty
+        c.dirtyRoundMilliseconds = dirtyRound
         c.pin = !noPin
         c.faultWindowMicroseconds = faultWindow
         c.windowMicroseconds = window

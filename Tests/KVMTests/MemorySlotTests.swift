@@ -146,3 +146,26 @@ struct ReadOnlyMappingTests {
         #expect(data.base.load(as: UInt64.self) == 77)
     }
 }
+
+@Suite(.requiresKVM)
+struct ManualDirtyLogTests {
+    @Test func withManualProtectAHarvestReportsUntilClearedAndClearingReprotects() throws {
+        let kvm = try openKVM()
+        let machine = try GuestMachine(kvm: kvm, program: .poke)
+        try machine.vm.enableCapability(.manualDirtyLogProtect, arguments: [1])
+        let data = try MemoryRegion.anonymous(size: 16 * 4096)
+        try machine.addMemory(slot: UInt32(GUEST_DATA_SLOT), at: dataAddress, region: data, flags: .logDirtyPages)
+        let slot = UInt32(GUEST_DATA_SLOT)
+        try machine.vm.clearDirtyLog(slot: slot, try machine.vm.dirtyLog(slot: slot))
+        // Pages 1, 5, 9, 13.
+        _ = try runUntilDone(try machine.createVCPU(id: 0, arguments: [dataAddress.rawValue + 4096, 4, 1, 4 * 4096]))
+        let first = try machine.vm.dirtyLog(slot: slot)
+        #expect(first.dirtyPages == [1, 5, 9, 13])
+        #expect(try machine.vm.dirtyLog(slot: slot).dirtyPages == [1, 5, 9, 13], "without a clear, a harvest reports again")
+        try machine.vm.clearDirtyLog(slot: slot, first)
+        #expect(try machine.vm.dirtyLog(slot: slot).dirtyPages.isEmpty)
+        // Written again after the clear: write-protected again, so reported again.
+        _ = try runUntilDone(try machine.createVCPU(id: 1, arguments: [dataAddress.rawValue + 5 * 4096, 1, 9, 8]))
+        #expect(try machine.vm.dirtyLog(slot: slot).dirtyPages == [5])
+    }
+}

@@ -191,3 +191,56 @@ struct TortureRunTests {
         #expect(error?.description.contains("KVM not available") == true)
     }
 }
+
+/// The dirty-tracking oracle under invalidations.
+@Suite(.requiresKVM, .serialized)
+struct DirtyTrackingTests {
+    static let cases: [(DirtyTracking, Torture.Operation)] = [
+        (.log, .none), (.log, .mprotect), (.log, .dontneed), (.log, .mix), (.clear, .mprotect), (.clear, .dontneed), (.clear, .mix),
+    ]
+
+    func run(_ dirty: DirtyTracking, _ operation: Torture.Operation, inject: Injection = .none) throws -> RunReport {
+        var configuration = TortureConfiguration()
+        configuration.dirty = dirty
+        configuration.operation = operation
+        configuration.injection = inject
+        configuration.duration = 1.5
+        configuration.seed = 77
+        configuration.devicePath = kvmDevicePath
+        return try TortureRun(configuration: configuration).run()
+    }
+
+    @Test(arguments: cases)
+    func noGuestWriteEscapesTheDirtyLog(dirty: DirtyTracking, operation: Torture.Operation) throws {
+        let report = try run(dirty, operation)
+        #expect(report.violationCount == 0 && report.verdict == .pass, "\(report.summary)")
+        let rounds = try #require(report.dirty)
+        #expect(rounds.rounds > 10 && rounds.pagesReported > 0)
+        let faults = report.counters.vcpus.reduce(Int64(0)) { $0 + ($1.delta["pf_taken"] ?? 0) }
+        #expect(faults > Int64(rounds.rounds), "write-protection faults: every round re-protects pages the writers touch again")
+    }
+
+    @Test(arguments: [DirtyTracking.log, .clear])
+    func injectedDropdirtyIsCaught(dirty: DirtyTracking) throws {
+        let report = try run(dirty, .none, inject: .dropdirty)
+        #expect(report.verdict == .controlFired, "\(report.summary)")
+        let missed = try #require(report.violations.first { $0.kind == "missed-dirty" })
+        #expect(missed.expected > missed.observed, "the writer published past what the page held at the previous round")
+    }
+}
+
+struct KernelLogTests {
+    @Test func warningsBugsAndTracesAreFindingsAndTheRestIsNot() {
+        let records = [
+            "4,1234,5678901,-;WARNING: CPU: 1 PID: 42 at arch/x86/kvm/../../../virt/kvm/dirty_ring.c:103 kvm_dirty_ring_push+0x3f/0x50",
+            "6,1235,5678902,-;kvm: vcpu 0: requested 128 ns lapic timer period limited to 200000 ns",
+            "4,1236,5678903,-;Call Trace:\n",
+            "0,1237,5678904,-;BUG: unable to handle page fault for address: ffff888000000000",
+        ]
+        #expect(KernelLog.findings(in: records) == [
+            "WARNING: CPU: 1 PID: 42 at arch/x86/kvm/../../../virt/kvm/dirty_ring.c:103 kvm_dirty_ring_push+0x3f/0x50",
+            "Call Trace:",
+            "BUG: unable to handle page fault for address: ffff888000000000",
+        ])
+    }
+}

@@ -1,0 +1,85 @@
+import Atomics
+import Guests
+import KVM
+
+/// The dirty-tracking oracle: harvests the data slot's dirty log in rounds, as a live migration does, and checks
+/// that no guest write escaped it.
+///
+/// Every writer sweep writes its sequence number into every page, and publishes it once the sweep is done. At round
+/// N the oracle reads each writer's publication P, then harvests the bitmap B (`KVM_GET_DIRTY_LOG`, plus
+/// `KVM_CLEAR_DIRTY_LOG` in clear mode), then snapshots the writer words W. If P > W_{N-1}[page] for a writer, then
+/// sweep W_{N-1}[page] + 1 wrote the page after round N-1's snapshot (which followed its harvest) and finished
+/// before round N's harvest began: the page must be in B. A page that is not is a *missed dirty page*.
+final class DirtyOracle: @unchecked Sendable {
+    // @unchecked: used by the mutator thread only.
+    let configuration: TortureConfiguration
+    let vm: VirtualMachine
+    let backing: Backing
+    let observations: Observations
+    let published: (Int) -> UInt64
+    let writers: Int
+    private var snapshot: [UInt64]
+    private var lastRound: ContinuousClock.Instant = .now
+    private var dropper = SeededGenerator(seed: 0xd1e7)
+    private(set) var rounds = 0
+    private(set) var pagesReported = 0
+
+    init(configuration: TortureConfiguration, vm: VirtualMachine, backing: Backing, observations: Observations,
+         writers: Int, published: @escaping (Int) -> UInt64) {
+        self.configuration = configuration
+        self.vm = vm
+        self.backing = backing
+        self.observations = observations
+        self.writers = writers
+        self.published = published
+        self.snapshot = Array(repeating: 0, count: configuration.pages * writers)
+    }
+
+    /// The first harvest, before any guest runs: empties the log and takes the first snapshot.
+    func start() throws {
+        _ = try harvest()
+        takeSnapshot()
+        rounds = 0
+        pagesReported = 0
+    }
+
+    func harvestIfDue() throws {
+        guard ContinuousClock.now - lastRound >= .milliseconds(configuration.dirtyRoundMilliseconds) else { return }
+        let publications = (0..<writers).map(published)
+        var bitmap = try harvest()
+        if configuration.injection == .dropdirty, let dropped = bitmap.dirtyPages.randomElement(using: &dropper) {
+            bitmap.clear(dropped)
+        }
+        rounds += 1
+        pagesReported += bitmap.dirtyPages.count
+        for writer in 0..<writers {
+            for page in 0..<configuration.pages where publications[writer] > snapshot[page * writers + writer] && !bitmap.isDirty(page) {
+                observations.addViolation(Violation(
+                    kind: "missed-dirty", vcpu: writer, page: page, word: Int(GUEST_READER_WORDS) + writer, controlBefore: 0,
+                    controlAfter: 0, window: "dirty round \(rounds)", expected: publications[writer],
+                    observed: snapshot[page * writers + writer], time: observations.elapsed,
+                    operationInFlight: nil, recentOperations: observations.recentOperations(page: page)))
+            }
+        }
+        takeSnapshot()
+        lastRound = .now
+    }
+
+    private func harvest() throws -> DirtyBitmap {
+        let slot = UInt32(GUEST_DATA_SLOT)
+        let bitmap = try vm.dirtyLog(slot: slot)
+        if configuration.dirty == .clear { try vm.clearDirtyLog(slot: slot, bitmap) }
+        return bitmap
+    }
+
+    private func takeSnapshot() {
+        for page in 0..<configuration.pages {
+            let words = (backing.address(ofPage: page) + Int(GUEST_READER_WORDS) * 8).assumingMemoryBound(to: UInt64.self)
+            for writer in 0..<writers {
+                // SAFETY: the writer words of a mapped data page; relaxed atomic loads of words the guest stores.
+                snapshot[page * writers + writer] = UnsafeAtomic<UInt64>(at: UnsafeMutableRawPointer(words + writer)
+                    .assumingMemoryBound(to: UnsafeAtomic<UInt64>.Storage.self)).load(ordering: .relaxed)
+            }
+        }
+    }
+}
