@@ -40,6 +40,9 @@ CKVM_ASSERT_SIZE(KVM_SET_SREGS, struct kvm_sregs);
 CKVM_ASSERT_SIZE(KVM_GET_SUPPORTED_CPUID, struct kvm_cpuid2);
 CKVM_ASSERT_SIZE(KVM_SET_CPUID2, struct kvm_cpuid2);
 
+const unsigned int CKVM_DIRTY_GFN_F_DIRTY = KVM_DIRTY_GFN_F_DIRTY;
+const unsigned int CKVM_DIRTY_GFN_F_RESET = KVM_DIRTY_GFN_F_RESET;
+
 const unsigned long CKVM_GET_API_VERSION = KVM_GET_API_VERSION;
 const unsigned long CKVM_CREATE_VM = KVM_CREATE_VM;
 const unsigned long CKVM_CHECK_EXTENSION = KVM_CHECK_EXTENSION;

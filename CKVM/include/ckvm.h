@@ -19,6 +19,10 @@
 #define KVM_CAP_MEMORY_FAULT_INFO 232
 #endif
 
+// Dirty-ring entry flags (defined with _BITUL, which Swift does not import).
+extern const unsigned int CKVM_DIRTY_GFN_F_DIRTY;
+extern const unsigned int CKVM_DIRTY_GFN_F_RESET;
+
 // ioctl request codes on /dev/kvm.
 extern const unsigned long CKVM_GET_API_VERSION;
 extern const unsigned long CKVM_CREATE_VM;

@@ -17,6 +17,11 @@ public struct DirtyBitmap: Equatable, Sendable {
         self.words = words
     }
 
+    /// Marks page `page` dirty (for bitmaps assembled from dirty-ring entries).
+    public mutating func mark(_ page: Int) {
+        words[page / 64] |= 1 << UInt64(page % 64)
+    }
+
     /// Marks page `page` clean (the dropdirty negative control discards a harvested entry this way).
     public mutating func clear(_ page: Int) {
         words[page / 64] &= ~(1 << UInt64(page % 64))

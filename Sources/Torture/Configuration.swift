@@ -96,6 +96,8 @@ public enum DirtyTracking: String, CaseIterable, Codable, Sendable {
     case log
     /// `KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2`: `KVM_GET_DIRTY_LOG` reports, `KVM_CLEAR_DIRTY_LOG` write-protects.
     case clear
+    /// Per-vCPU dirty rings (`KVM_CAP_DIRTY_LOG_RING`), harvested and reset with `KVM_RESET_DIRTY_RINGS`.
+    case ring
 }
 
 /// Which halves of the contract the checker vCPUs exercise.
@@ -140,6 +142,8 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     public var dirty: DirtyTracking = .off
     /// Milliseconds between dirty-log harvests.
     public var dirtyRoundMilliseconds: Int = 20
+    /// Entries per vCPU dirty ring (a power of two, at least 256).
+    public var ringEntries: Int = 4096
     /// Pin the mutator and the vCPUs to different CPUs.
     public var pin: Bool = true
     /// How long a must-fault window stays open, in microseconds. Shorter than a few exit round trips and no guest
@@ -191,6 +195,9 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         }
         if dirty != .off && injection == .ptswap {
             throw ConfigurationError(option: "--inject", problem: "ptswap sends guest writes to a frame outside the data slot, which no dirty log covers", fix: "use ptswap without --dirty")
+        }
+        if dirty == .ring && (ringEntries < 256 || ringEntries & (ringEntries - 1) != 0) {
+            throw ConfigurationError(option: "--ring-entries", problem: "\(ringEntries) is not a power of two of at least 256", fix: "use 256, 512, 1024, …")
         }
         if dirtyRoundMilliseconds < 1 {
             throw ConfigurationError(option: "--dirty-round-ms", problem: "\(dirtyRoundMilliseconds) is not a positive number", fix: "use 1 or more milliseconds")

@@ -18,6 +18,8 @@ final class DirtyOracle: @unchecked Sendable {
     let observations: Observations
     let published: (Int) -> UInt64
     let writers: Int
+    /// The vCPUs' dirty rings, in ring mode.
+    let rings: [DirtyRing]
     private var snapshot: [UInt64]
     private var lastRound: ContinuousClock.Instant = .now
     private var dropper = SeededGenerator(seed: 0xd1e7)
@@ -25,7 +27,8 @@ final class DirtyOracle: @unchecked Sendable {
     private(set) var pagesReported = 0
 
     init(configuration: TortureConfiguration, vm: VirtualMachine, backing: Backing, observations: Observations,
-         writers: Int, published: @escaping (Int) -> UInt64) {
+         writers: Int, rings: [DirtyRing], published: @escaping (Int) -> UInt64) {
+        self.rings = rings
         self.configuration = configuration
         self.vm = vm
         self.backing = backing
@@ -67,6 +70,16 @@ final class DirtyOracle: @unchecked Sendable {
 
     private func harvest() throws -> DirtyBitmap {
         let slot = UInt32(GUEST_DATA_SLOT)
+        if configuration.dirty == .ring {
+            var bitmap = DirtyBitmap(pageCount: configuration.dataBytes / 4096)
+            for ring in rings {
+                for entry in ring.harvest() where entry.slot == slot && entry.offset < UInt64(bitmap.pageCount) {
+                    bitmap.mark(Int(entry.offset))
+                }
+            }
+            try vm.resetDirtyRings()
+            return bitmap
+        }
         let bitmap = try vm.dirtyLog(slot: slot)
         if configuration.dirty == .clear { try vm.clearDirtyLog(slot: slot, bitmap) }
         return bitmap

@@ -33,6 +33,8 @@ final class Observations: Sendable {
     let writeVerifications = ManagedAtomic<UInt64>(0)
     /// Guest accesses served as MMIO while the data slot was deleted or moved.
     let mmioExits = ManagedAtomic<UInt64>(0)
+    /// `KVM_EXIT_DIRTY_RING_FULL` exits: the vCPU waited for the harvester.
+    let ringFullExits = ManagedAtomic<UInt64>(0)
     /// The operation in flight, as `Operation` index + 1 in the high half and the page in the low half; 0 = none.
     let inFlight = ManagedAtomic<UInt64>(0)
     /// Kept raw on the hot path; formatted only for a violation.

@@ -69,6 +69,8 @@ public struct RunReport: Codable, Sendable {
         public var rounds: Int
         /// Dirty pages the harvests reported, summed over rounds.
         public var pagesReported: Int
+        /// `KVM_EXIT_DIRTY_RING_FULL` exits (ring mode).
+        public var ringFullExits: UInt64
     }
 
     public struct THPReport: Codable, Sendable, Equatable {

@@ -105,13 +105,7 @@ public struct TortureRun {
             decoy: machine.system.base + Int(GUEST_DECOY_GPA), writerStatus: config.mode == .read ? [] : status,
             vm: machine.vm, dataSlotFlags: dataSlotFlags))
         mutator.publishInitialGenerations()
-        if config.dirty != .off {
-            let oracle = DirtyOracle(
-                configuration: config, vm: machine.vm, backing: backing, observations: observations, writers: status.count,
-                published: { [mutator] writer in mutator.published(writer: writer) })
-            try oracle.start()
-            mutator.dirtyOracle = oracle
-        }
+        if config.dirty == .ring { try machine.vm.enableDirtyRings(entries: config.ringEntries) }
         let hugeAtStart = config.backing == .thp ? backing.anonHugePagesKB() : nil
 
         // About a dozen heartbeats a second at full speed; each costs one exit round trip.
@@ -125,6 +119,14 @@ public struct TortureRun {
             workers.append(VCPUWorker(
                 index: index, vcpu: vcpu, observations: observations,
                 dataRange: UInt64(GUEST_DATA_GPA)..<(UInt64(GUEST_DATA_GPA) + UInt64(config.dataBytes)), dataHost: backing.region.base))
+        }
+        if config.dirty != .off {
+            let oracle = DirtyOracle(
+                configuration: config, vm: machine.vm, backing: backing, observations: observations, writers: status.count,
+                rings: try config.dirty == .ring ? workers.map { try $0.vcpu.dirtyRing(entries: config.ringEntries) } : [],
+                published: { [mutator] writer in mutator.published(writer: writer) })
+            try oracle.start()
+            mutator.dirtyOracle = oracle
         }
         let vcpuStats = workers.map { try? $0.vcpu.statistics() }
         let vmBefore = (try? vmStats?.read()) ?? Statistics()
@@ -148,7 +150,9 @@ public struct TortureRun {
         let kernelFindings = KernelLog.findings(in: kernelLog.newRecords())
         observations.kernelFindings.withLock { $0 += kernelFindings }
         let dirty = mutator.dirtyOracle.map {
-            RunReport.DirtyReport(mode: config.dirty.rawValue, rounds: $0.rounds, pagesReported: $0.pagesReported)
+            RunReport.DirtyReport(
+                mode: config.dirty.rawValue, rounds: $0.rounds, pagesReported: $0.pagesReported,
+                ringFullExits: observations.ringFullExits.load(ordering: .relaxed))
         }
         var thp: RunReport.THPReport?
         if config.backing == .thp {

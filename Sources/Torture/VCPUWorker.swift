@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Atomics
 import Guests
 import KVM
@@ -60,6 +63,11 @@ final class VCPUWorker: @unchecked Sendable {
             }
         case .memoryFault:
             observations.recordFault()
+        case .dirtyRingFull:
+            // As the API documents: the ring must be harvested and reset before this vCPU can run on. The
+            // mutator's harvester does that every round; wait a little and re-enter.
+            observations.ringFullExits.wrappingIncrement(ordering: .relaxed)
+            usleep(200)
         case .mmioRead(let address, let length):
             guard let host = hostAddress(address, length) else { return unexpected(exit) }
             vcpu.completeMMIORead(with: Array(UnsafeRawBufferPointer(start: host, count: length)))

@@ -47,11 +47,14 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("guest-page-size"), help: "Guest mapping of the data: 4k or 2m.")
     var guestPageSize: TortureConfiguration.GuestPageSize = .size4K
 
-    @Option(help: "Harvest the data slot's dirty log in rounds and check no guest write escaped it: off, log, clear.")
+    @Option(help: "Harvest the data slot's dirty log in rounds and check no guest write escaped it: off, log, clear, ring.")
     var dirty: DirtyTracking = .off
 
     @Option(name: .customLong("dirty-round-ms"), help: "Milliseconds between dirty-log harvests.")
     var dirtyRound: Int = 20
+
+    @Option(name: .customLong("ring-entries"), help: "Entries per vCPU dirty ring with --dirty ring (a power of two, at least 256).")
+    var ringEntries: Int = 4096
 
     @Option(help: "Negative control to inject: \(Injection.allCases.map(\.rawValue).joined(separator: ", ")).")
     var inject: Injection = .none
@@ -101,6 +104,7 @@ struct RunCommand: ParsableCommand {
         c.injection = inject
         c.dirty = dirty
         c.dirtyRoundMilliseconds = dirtyRound
+        c.ringEntries = ringEntries
         c.pin = !noPin
         c.faultWindowMicroseconds = faultWindow
         c.windowMicroseconds = window

@@ -197,6 +197,7 @@ struct TortureRunTests {
 struct DirtyTrackingTests {
     static let cases: [(DirtyTracking, Torture.Operation)] = [
         (.log, .none), (.log, .mprotect), (.log, .dontneed), (.log, .mix), (.clear, .mprotect), (.clear, .dontneed), (.clear, .mix),
+        (.ring, .none), (.ring, .mprotect), (.ring, .dontneed), (.ring, .mix),
     ]
 
     func run(_ dirty: DirtyTracking, _ operation: Torture.Operation, inject: Injection = .none) throws -> RunReport {
@@ -220,7 +221,20 @@ struct DirtyTrackingTests {
         #expect(faults > Int64(rounds.rounds), "write-protection faults: every round re-protects pages the writers touch again")
     }
 
-    @Test(arguments: [DirtyTracking.log, .clear])
+    @Test func aFullDirtyRingMakesTheVCPUWaitForTheHarvestNotFail() throws {
+        var configuration = TortureConfiguration()
+        configuration.dirty = .ring
+        configuration.ringEntries = 256
+        configuration.pages = 1024
+        configuration.operation = .none
+        configuration.duration = 1.5
+        configuration.devicePath = kvmDevicePath
+        let report = try TortureRun(configuration: configuration).run()
+        #expect((report.dirty?.ringFullExits ?? 0) > 0, "1024 pages per sweep overflow a 256-entry ring every round")
+        #expect(report.verdict == .pass && report.harnessErrors.isEmpty, "\(report.summary)")
+    }
+
+    @Test(arguments: [DirtyTracking.log, .clear, .ring])
     func injectedDropdirtyIsCaught(dirty: DirtyTracking) throws {
         let report = try run(dirty, .none, inject: .dropdirty)
         #expect(report.verdict == .controlFired, "\(report.summary)")
