@@ -6,10 +6,12 @@ import KVM
 /// that no guest write escaped it.
 ///
 /// Every writer sweep writes its sequence number into every page, and publishes it once the sweep is done. At round
-/// N the oracle reads each writer's publication P, then harvests the bitmap B (`KVM_GET_DIRTY_LOG`, plus
-/// `KVM_CLEAR_DIRTY_LOG` in clear mode), then snapshots the writer words W. If P > W_{N-1}[page] for a writer, then
-/// sweep W_{N-1}[page] + 1 wrote the page after round N-1's snapshot (which followed its harvest) and finished
-/// before round N's harvest began: the page must be in B. A page that is not is a *missed dirty page*.
+/// N the oracle reads each writer's publication P, then harvests B (`KVM_GET_DIRTY_LOG`, plus `KVM_CLEAR_DIRTY_LOG`
+/// in clear mode, or the vCPUs' rings and `KVM_RESET_DIRTY_RINGS`), then notes the publication Q once the harvest is
+/// done. Sweep Q + 2 can only have started after that (sweep Q + 1 may have been under way), so if P_N >= Q_{N-1} + 2,
+/// a whole sweep wrote every page between round N-1's harvest and round N's: every page must be in B_N. A page
+/// that is not is a *missed dirty page*. (A tighter rule from the words' values would be unsound: the host's own
+/// invalidations zero pages, so a word can be older than the page's last guest write.)
 final class DirtyOracle: @unchecked Sendable {
     // @unchecked: used by the mutator thread only.
     let configuration: TortureConfiguration
@@ -21,10 +23,14 @@ final class DirtyOracle: @unchecked Sendable {
     /// The vCPUs' dirty rings, in ring mode.
     let rings: [DirtyRing]
     private var snapshot: [UInt64]
+    /// Each writer's publication just after the previous harvest (Q).
+    private var publishedAfterHarvest: [UInt64]
     private var lastRound: ContinuousClock.Instant = .now
     private var dropper = SeededGenerator(seed: 0xd1e7)
     private(set) var rounds = 0
     private(set) var pagesReported = 0
+    /// Rounds in which some writer completed a whole sweep between harvests, so that every page was judged.
+    private(set) var judgedRounds = 0
 
     init(configuration: TortureConfiguration, vm: VirtualMachine, backing: Backing, observations: Observations,
          writers: Int, rings: [DirtyRing], published: @escaping (Int) -> UInt64) {
@@ -36,6 +42,7 @@ final class DirtyOracle: @unchecked Sendable {
         self.writers = writers
         self.published = published
         self.snapshot = Array(repeating: 0, count: configuration.pages * writers)
+        self.publishedAfterHarvest = Array(repeating: 0, count: writers)
     }
 
     /// The first harvest, before any guest runs: empties the log and takes the first snapshot.
@@ -44,6 +51,7 @@ final class DirtyOracle: @unchecked Sendable {
         takeSnapshot()
         rounds = 0
         pagesReported = 0
+        judgedRounds = 0
     }
 
     func harvestIfDue() throws {
@@ -55,8 +63,12 @@ final class DirtyOracle: @unchecked Sendable {
         }
         rounds += 1
         pagesReported += bitmap.dirtyPages.count
+        var judged = false
+        defer { if judged { judgedRounds += 1 } }
         for writer in 0..<writers {
-            for page in 0..<configuration.pages where publications[writer] > snapshot[page * writers + writer] && !bitmap.isDirty(page) {
+            guard publications[writer] >= publishedAfterHarvest[writer] + 2 else { continue }
+            judged = true
+            for page in 0..<configuration.pages where !bitmap.isDirty(page) {
                 observations.addViolation(Violation(
                     kind: "missed-dirty", vcpu: writer, page: page, word: Int(GUEST_READER_WORDS) + writer, controlBefore: 0,
                     controlAfter: 0, window: "dirty round \(rounds)", expected: publications[writer],
@@ -86,6 +98,7 @@ final class DirtyOracle: @unchecked Sendable {
     }
 
     private func takeSnapshot() {
+        publishedAfterHarvest = (0..<writers).map(published)
         for page in 0..<configuration.pages {
             let words = (backing.address(ofPage: page) + Int(GUEST_READER_WORDS) * 8).assumingMemoryBound(to: UInt64.self)
             for writer in 0..<writers {

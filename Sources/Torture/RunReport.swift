@@ -69,6 +69,8 @@ public struct RunReport: Codable, Sendable {
         public var rounds: Int
         /// Dirty pages the harvests reported, summed over rounds.
         public var pagesReported: Int
+        /// Rounds in which a writer completed a whole sweep between harvests: only those judge every page.
+        public var judgedRounds: Int
         /// `KVM_EXIT_DIRTY_RING_FULL` exits (ring mode).
         public var ringFullExits: UInt64
     }

@@ -25,7 +25,7 @@ extension RunReport {
             lines.append("writes: published sequence per writer \(writes.published.map(String.init).joined(separator: ", ")); \(writes.verifications) host verifications")
         }
         lines.append("publications \(publications), KVM_RUN EFAULTs \(efaults), MMIO exits \(mmioExits), heartbeats \(heartbeats)")
-        if let dirty { lines.append("dirty log (\(dirty.mode)): \(dirty.rounds) harvest rounds, \(dirty.pagesReported) dirty pages reported\(dirty.mode == "ring" ? ", \(dirty.ringFullExits) ring-full exits" : "")") }
+        if let dirty { lines.append("dirty log (\(dirty.mode)): \(dirty.rounds) harvest rounds (\(dirty.judgedRounds) judged every page), \(dirty.pagesReported) dirty pages reported\(dirty.mode == "ring" ? ", \(dirty.ringFullExits) ring-full exits" : "")") }
         for finding in kernelFindings.prefix(10) { lines.append("KERNEL: \(finding)") }
         for note in notes { lines.append("note: \(note)") }
         let moved = counters.vm.delta.filter { ["remote_tlb_flush", "remote_tlb_flush_requests", "mmu_shadow_zapped"].contains($0.key) }

@@ -151,7 +151,7 @@ public struct TortureRun {
         observations.kernelFindings.withLock { $0 += kernelFindings }
         let dirty = mutator.dirtyOracle.map {
             RunReport.DirtyReport(
-                mode: config.dirty.rawValue, rounds: $0.rounds, pagesReported: $0.pagesReported,
+                mode: config.dirty.rawValue, rounds: $0.rounds, pagesReported: $0.pagesReported, judgedRounds: $0.judgedRounds,
                 ringFullExits: observations.ringFullExits.load(ordering: .relaxed))
         }
         var thp: RunReport.THPReport?

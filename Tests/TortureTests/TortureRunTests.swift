@@ -217,6 +217,7 @@ struct DirtyTrackingTests {
         #expect(report.violationCount == 0 && report.verdict == .pass, "\(report.summary)")
         let rounds = try #require(report.dirty)
         #expect(rounds.rounds > 10 && rounds.pagesReported > 0)
+        #expect(rounds.judgedRounds > rounds.rounds / 2, "most rounds had a whole sweep between harvests, so they judged every page")
         let faults = report.counters.vcpus.reduce(Int64(0)) { $0 + ($1.delta["pf_taken"] ?? 0) }
         #expect(faults > Int64(rounds.rounds), "write-protection faults: every round re-protects pages the writers touch again")
     }
@@ -232,6 +233,7 @@ struct DirtyTrackingTests {
         let report = try TortureRun(configuration: configuration).run()
         #expect((report.dirty?.ringFullExits ?? 0) > 0, "1024 pages per sweep overflow a 256-entry ring every round")
         #expect(report.verdict == .pass && report.harnessErrors.isEmpty, "\(report.summary)")
+        #expect(report.dirty?.judgedRounds ?? 0 < report.dirty?.rounds ?? 0, "a throttled writer leaves rounds unjudged, and the report says so")
     }
 
     @Test(arguments: [DirtyTracking.log, .clear, .ring])
