@@ -32,6 +32,8 @@ public enum HTMLRenderer {
             ["placement", run.placement.pinned ? "mutator on CPU \(run.placement.mutatorCPU ?? -1), vCPUs on \(run.placement.vcpuCPUs.map { "\($0 ?? -1)" }.joined(separator: ","))" : (run.placement.note ?? "not pinned")],
             ["run", String(format: "%.1f s, %d pages, %d vCPU(s), mode %@, started %@", run.durationSeconds, c.pages, c.vcpus, c.mode.rawValue, run.startedAt)],
             ["checks", "\(run.checks.conclusive) conclusive, \(run.checks.inconclusive) inconclusive"],
+            ["coverage", "\(run.checks.sweeps) sweeps of all pages; \(run.checks.wordsReadPerPage) of 448 words read in every page"],
+            ["THP, swap", "\(run.host.thpMode), \(run.host.swap ? "swap" : "no swap")"],
             ["writes", "\(run.writes.verifications) host verifications"],
         ])
         html += "<h3>Timeline</h3>\n"

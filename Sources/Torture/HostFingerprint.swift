@@ -19,6 +19,9 @@ public struct HostFingerprint: Codable, Sendable, Equatable {
     public var cpuModel: String?
     public var cpus: Int
     public var capabilities: [String: Int32]
+    /// `transparent_hugepage/enabled` (the selected mode).
+    public var thpMode: String
+    public var swap: Bool
 
     public static func current(kvm: KVMSystem) -> HostFingerprint {
         var name = utsname()
@@ -41,12 +44,13 @@ public struct HostFingerprint: Codable, Sendable, Equatable {
         let flags = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") } ?? ""
         let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
             .map { $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" }
+        let facts = HostFacts.current()
         var capabilities: [String: Int32] = [:]
         for capability in Capability.known { capabilities[capability.name] = (try? kvm.checkExtension(capability)) ?? 0 }
         return HostFingerprint(
             kernelRelease: release, kvmAPIVersion: (try? kvm.apiVersion()) ?? 0, mmuMode: mode, pvm: pvm,
             nested: flags.split(separator: " ").contains("hypervisor"), tdpMMUParameter: tdpMMU, cpuModel: model,
-            cpus: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), capabilities: capabilities)
+            cpus: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), capabilities: capabilities, thpMode: facts.thpMode, swap: facts.swap)
     }
 
     private static func read(_ path: String) -> String? {

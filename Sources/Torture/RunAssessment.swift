@@ -1,4 +1,5 @@
 import Foundation
+import Guests
 import KVM
 
 /// Turns what a run observed into the report's figures and its verdict. A pass needs evidence: conclusive checks,
@@ -90,6 +91,7 @@ struct RunAssessment {
             conclusive: conclusive, conclusiveGeneration: status.reduce(0) { $0 + $1.generation },
             conclusiveZeroWindow: status.reduce(0) { $0 + $1.zero }, conclusiveKeptWindow: status.reduce(0) { $0 + $1.keep },
             inconclusive: status.reduce(0) { $0 + $1.inconclusive }, sweeps: status.reduce(0) { $0 + $1.sweeps },
+            wordsReadPerPage: Int(min(status.map(\.sweeps).max() ?? 0, UInt64(GUEST_READER_WORDS))),
             conclusivePerSecond: Double(conclusive) / duration, perVCPU: perVCPU)
     }
 
@@ -126,6 +128,10 @@ struct RunAssessment {
         if violations > 0 { return (.violation, "\(violations) violations: a vCPU reached memory the host had invalidated") }
         if checks.conclusive == 0 && observations.writeVerifications.load(ordering: .relaxed) == 0 {
             return (.notExercised, "no conclusive check and no verified write: the run judged nothing")
+        }
+        if let dirty, dirty.judgedRounds == 0 {
+            return (.notExercised, "the dirty oracle judged no round: no writer finished a sweep between two harvests "
+                + "(a sweep dirtied more pages than the ring holds, or rounds are too short); use fewer --pages, more --ring-entries or a longer --dirty-round-ms")
         }
         let idle = operations.filter { !$0.exercised }.map(\.name)
         if !idle.isEmpty { return (.notExercised, "not exercised: \(idle.joined(separator: ", ")) (no kernel counter moved)") }

@@ -98,6 +98,9 @@ public struct RunReport: Codable, Sendable {
         public var conclusiveKeptWindow: UInt64
         public var inconclusive: UInt64
         public var sweeps: UInt64
+        /// Coverage: each sweep reads every page once, at a word that moves by one per sweep, so after a vCPU's
+        /// `sweeps` sweeps every page has had min(sweeps, 448) of its 448 generation words read by it.
+        public var wordsReadPerPage: Int
         public var conclusivePerSecond: Double
         public var perVCPU: [VCPUChecks]
     }

@@ -21,6 +21,7 @@ extension RunReport {
         lines.append(String(format: "checks: %llu conclusive (%.3g/s; generation %llu, zero-window %llu, kept-window %llu), %llu inconclusive",
                             checks.conclusive, checks.conclusivePerSecond, checks.conclusiveGeneration, checks.conclusiveZeroWindow,
                             checks.conclusiveKeptWindow, checks.inconclusive))
+        lines.append("coverage: \(checks.sweeps) sweeps of all \(c.pages) pages; \(checks.wordsReadPerPage) of 448 generation words read in every page")
         if !writes.published.isEmpty {
             lines.append("writes: published sequence per writer \(writes.published.map(String.init).joined(separator: ", ")); \(writes.verifications) host verifications")
         }
