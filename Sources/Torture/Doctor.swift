@@ -104,7 +104,7 @@ public struct DoctorReport: Codable, Sendable {
                 case (_, .thp) where !facts.thpEnabled:
                     (exercisable, reason) = (false, "THP is disabled")
                 case (.cold, .thp), (.pageout, .thp):
-                    reason = "advising part of a huge page splits its mapping, which KVM must be told of"
+                    reason = "advising part of a huge page splits its mapping, which KVM must be told of; once split (or if no huge page formed), nothing more reaches KVM without swap"
                 case (.cold, _):
                     (exercisable, reason) = (false, "MADV_COLD only deactivates pages; KVM is never told")
                 case (.pageout, .anonymous):

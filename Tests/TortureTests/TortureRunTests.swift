@@ -40,7 +40,11 @@ struct TortureRunTests {
         #expect(report.checks.conclusive > 0)
         #expect(report.writes.verifications > 0, "the lost-write verifier ran")
         let forecast = DoctorReport.exercisability(facts: .current()).first { $0.operation == operation.rawValue && $0.backing == backing.rawValue }
-        if operation != .mix { #expect((forecast?.exercisable ?? true) == (report.verdict != .notExercised), "doctor's forecast agrees with the run") }
+        // pageout and cold on THP reach KVM only while huge pages are intact to be split: doctor cannot know that.
+        let uncertain = backing == .thp && Self.reclaimOperations.contains(operation)
+        if operation != .mix && !uncertain {
+            #expect((forecast?.exercisable ?? true) == (report.verdict != .notExercised), "doctor's forecast agrees with the run")
+        }
         if report.verdict == .notExercised {
             #expect(Self.reclaimOperations.contains(operation), "\(report.summary)")
             #expect(report.operations.contains { !$0.exercised && $0.evidence.contains("never had to reach a vCPU") })
