@@ -24,6 +24,7 @@
     .code64
 guest_checker_start:
     mov r15, rsi
+    mov [r8 + 8 * GUEST_STATUS_TOTAL_PAGES], rsi
     mov r14, rdx
     mov r13, rcx
     mov r12, r8
@@ -39,7 +40,21 @@ guest_checker_start:
     mov rsi, r9
 
 .Lsweep:
-    xor r10d, r10d
+    // Choose this sweep's extent: a hot pass over the first HOT_PAGES pages, or a full sweep.
+    mov r15, [r12 + 8 * GUEST_STATUS_TOTAL_PAGES]
+    mov qword ptr [r12 + 8 * GUEST_STATUS_HOT_ACTIVE], 0
+    mov rax, [r12 + 8 * GUEST_STATUS_HOT_PAGES]
+    test rax, rax
+    jz 5f
+    mov rcx, [r12 + 8 * GUEST_STATUS_HOT_PASS]
+    cmp rcx, [r12 + 8 * GUEST_STATUS_HOT_REPEAT]
+    jae 4f
+    inc qword ptr [r12 + 8 * GUEST_STATUS_HOT_PASS]
+    mov qword ptr [r12 + 8 * GUEST_STATUS_HOT_ACTIVE], 1
+    mov r15, rax
+    jmp 5f
+4:  mov qword ptr [r12 + 8 * GUEST_STATUS_HOT_PASS], 0
+5:  xor r10d, r10d
     lea rbp, [r14 + r11]
     test r15, r15
     jz .Lend_of_sweep
@@ -63,6 +78,8 @@ guest_checker_start:
 .Lwrite:
     test byte ptr [r12 + 8 * GUEST_STATUS_MODE], GUEST_MODE_WRITE
     jz .Lnext
+    cmp qword ptr [r12 + 8 * GUEST_STATUS_HOT_ACTIVE], 0
+    jne .Lnext
     mov rdx, rbp
     sub rdx, r11
     add rdx, [r12 + 8 * GUEST_STATUS_WRITER_OFFSET]
@@ -85,6 +102,8 @@ guest_checker_start:
 .Lend_of_sweep:
     test byte ptr [r12 + 8 * GUEST_STATUS_MODE], GUEST_MODE_WRITE
     jz 2f
+    cmp qword ptr [r12 + 8 * GUEST_STATUS_HOT_ACTIVE], 0
+    jne 2f
     mov rax, [r12 + 8 * GUEST_STATUS_SEQUENCE]
     mov [r12 + 8 * GUEST_STATUS_PUBLISHED], rax
     inc qword ptr [r12 + 8 * GUEST_STATUS_SEQUENCE]

@@ -28,6 +28,8 @@ public struct Benchmark {
         public var detectionLatencyMicroseconds: [String: Double]
         public var setup: [Setup]
         public var manyVCPUs: ManyVCPUs
+        /// `--inject early`: caught publications / publications, by setup (the sensitivity to microsecond windows).
+        public var earlyCatchRate: [String: Double]
     }
 
     /// The same work through the Swift harness and through the C baseline: per-second rates and their ratio.
@@ -79,6 +81,16 @@ public struct Benchmark {
             log("setup: \(size) GiB")
             setup.append(try setupCost(kvm: kvm, gibibytes: size))
         }
+        var catchRates: [String: Double] = [:]
+        let setups: [(String, Int, [AntagonistSpec])] = [
+            ("default (dontneed, 256 pages)", 0, []), ("hot set of 8 pages", 8, []),
+            ("hot set of 8 + dirty-toggle every 200 µs", 8, [AntagonistSpec(kind: .dirtyToggle, periodMicroseconds: 200)]),
+        ]
+        for (name, hot, antagonists) in setups {
+            log("early catch rate: \(name)")
+            let report = try torture(.dontneed, injection: .early, hot: hot, antagonists: antagonists)
+            catchRates[name] = report.publications > 0 ? Double(report.caughtPublications) / Double(report.publications) : 0
+        }
         log("64 vCPUs")
         let many = try torture(.dontneed, vcpus: 64)
         let fewest = many.checks.perVCPU.map(\.conclusive).min() ?? 0
@@ -86,12 +98,13 @@ public struct Benchmark {
             host: HostFingerprint.current(kvm: kvm), exitRoundTrip: exits, mutatorSteps: steps, checksPerSecond: checks,
             detectionLatencyMicroseconds: latency, setup: setup,
             manyVCPUs: ManyVCPUs(vcpus: 64, hostCPUs: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), everyVCPUChecked: fewest > 0,
-                                 fewestChecksOfAVCPU: fewest, verdict: many.verdict))
+                                 fewestChecksOfAVCPU: fewest, verdict: many.verdict), earlyCatchRate: catchRates)
     }
 
     /// A torture run with the stale-read checkers only (the C baseline does not write).
     private func torture(
-        _ operation: Operation, backing: BackingKind = .anonymous, vcpus: Int = 1, injection: Injection = .none, baseline: Bool = false
+        _ operation: Operation, backing: BackingKind = .anonymous, vcpus: Int = 1, injection: Injection = .none, baseline: Bool = false,
+        hot: Int = 0, antagonists: [AntagonistSpec] = []
     ) throws -> RunReport {
         var configuration = TortureConfiguration()
         configuration.operation = operation
@@ -102,6 +115,8 @@ public struct Benchmark {
         configuration.duration = seconds
         configuration.seed = 20261128
         configuration.baselineMutator = baseline
+        configuration.hotPages = hot
+        configuration.antagonists = antagonists
         configuration.devicePath = devicePath
         return try TortureRun(configuration: configuration).run()
     }
@@ -174,6 +189,9 @@ extension Benchmark.Results {
                             detectionLatencyMicroseconds["50"] ?? .nan, detectionLatencyMicroseconds["99"] ?? .nan, detectionLatencyMicroseconds["count"] ?? 0))
         for entry in setup {
             lines.append(String(format: "setup, %2d GiB data slot: %.3f s, resident memory +%d KiB", entry.dataGiB, entry.seconds, entry.residentGrowthKB))
+        }
+        for (name, rate) in earlyCatchRate.sorted(by: { $0.value < $1.value }) {
+            lines.append("early catch rate, \(name): ".padded(56) + String(format: "%.2f%% of publications", 100 * rate))
         }
         lines.append("\(manyVCPUs.vcpus) vCPUs on \(manyVCPUs.hostCPUs) CPUs: every vCPU made conclusive checks: \(manyVCPUs.everyVCPUChecked ? "yes" : "NO") (fewest \(manyVCPUs.fewestChecksOfAVCPU)); verdict \(manyVCPUs.verdict.rawValue)")
         return lines.joined(separator: "\n")

@@ -142,6 +142,12 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     public var dirty: DirtyTracking = .off
     /// Milliseconds between dirty-log harvests.
     public var dirtyRoundMilliseconds: Int = 20
+    /// Hot set: the mutator works on pages 0..<hotPages only, and the checkers make `hotRepeat` passes over them
+    /// between full sweeps. 0: no hot set.
+    public var hotPages: Int = 0
+    public var hotRepeat: Int = 8
+    /// Antagonists that run beside the mutator, each on its own thread.
+    public var antagonists: [AntagonistSpec] = []
     /// Entries per vCPU dirty ring (a power of two, at least 256).
     public var ringEntries: Int = 4096
     /// Pin the mutator and the vCPUs to different CPUs.
@@ -199,6 +205,18 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         if dirty == .ring && (ringEntries < 256 || ringEntries & (ringEntries - 1) != 0) {
             throw ConfigurationError(option: "--ring-entries", problem: "\(ringEntries) is not a power of two of at least 256", fix: "use 256, 512, 1024, …")
         }
+        if hotPages < 0 || hotPages > pages {
+            throw ConfigurationError(option: "--hot", problem: "\(hotPages) hot pages of \(pages)", fix: "use 1 to --pages, or 0 for none")
+        }
+        if hotRepeat < 1 {
+            throw ConfigurationError(option: "--hot-repeat", problem: "\(hotRepeat) passes", fix: "use 1 or more")
+        }
+        for antagonist in antagonists where antagonist.periodMicroseconds < 1 {
+            throw ConfigurationError(option: "--antagonist", problem: "\(antagonist.kind.rawValue) every \(antagonist.periodMicroseconds) µs", fix: "use a period of 1 µs or more")
+        }
+        if antagonists.contains(where: { $0.kind == .dirtyToggle }) && (dirty != .off || operation == .memslot || operation == .all) {
+            throw ConfigurationError(option: "--antagonist", problem: "dirty-toggle changes the data slot's flags, which --dirty and the memslot operation also own", fix: "drop --dirty, or use another --op")
+        }
         if dirtyRoundMilliseconds < 1 {
             throw ConfigurationError(option: "--dirty-round-ms", problem: "\(dirtyRoundMilliseconds) is not a positive number", fix: "use 1 or more milliseconds")
         }
@@ -230,4 +248,27 @@ public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
     public var problem: String
     public var fix: String
     public var description: String { "\(option): \(problem); \(fix)" }
+}
+
+/// An antagonist beside the mutator: what it does and how often.
+public struct AntagonistSpec: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        /// Toggle `KVM_MEM_LOG_DIRTY_PAGES` on the data slot: enabling it write-protects the whole slot and flushes,
+        /// a KVM-internal zap racing the notifier invalidations (the seed's interleaving).
+        case dirtyToggle = "dirty-toggle"
+    }
+    public var kind: Kind
+    public var periodMicroseconds: Int
+
+    public init(kind: Kind, periodMicroseconds: Int) {
+        self.kind = kind
+        self.periodMicroseconds = periodMicroseconds
+    }
+
+    /// Parses `KIND:MICROSECONDS`, e.g. `dirty-toggle:500`.
+    public init?(argument: String) {
+        let parts = argument.split(separator: ":")
+        guard parts.count == 2, let kind = Kind(rawValue: String(parts[0])), let period = Int(parts[1]) else { return nil }
+        self.init(kind: kind, periodMicroseconds: period)
+    }
 }

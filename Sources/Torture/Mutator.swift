@@ -365,6 +365,7 @@ final class Mutator: @unchecked Sendable {
         let generation = ControlWord.make(.generation, counter)
         // SAFETY: `frame` is one mapped, 8-aligned 4 KiB page of guest memory; writer words are not touched.
         let words = frame.assumingMemoryBound(to: UInt64.self)
+        if configuration.injection != .none { observations.notePublication(page: page, word: generation) }
         switch configuration.injection {
         case .nowrite where currentGeneration[page] != 0:
             control.publish(page, generation)  // promise content that was never written
@@ -377,7 +378,6 @@ final class Mutator: @unchecked Sendable {
         }
         currentGeneration[page] = counter
         observations.publications.wrappingIncrement(ordering: .relaxed)
-        if configuration.injection != .none { observations.notePublication(page: page, word: generation) }
     }
 
     /// The ptswap negative control: point the guest's own PTE for a page at the decoy frame (or back), write the

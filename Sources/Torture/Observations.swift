@@ -110,10 +110,13 @@ final class Observations: Sendable {
     /// fault) cannot make the harness grow without bound.
     func addViolation(_ violation: Violation) {
         violationCount.wrappingIncrement(ordering: .relaxed)
+        if violation.kind == "stale-read" { caughtPublications.withLock { _ = $0.insert(violation.controlBefore) } }
         violations.withLock { if $0.count < Self.storedViolations { $0.append(violation) } }
     }
 
     let violationCount = ManagedAtomic<UInt64>(0)
+    /// The publications (control words) under which a stale read was seen.
+    let caughtPublications = Mutex<Set<UInt64>>([])
     static let storedViolations = 1000
 
     func completeRecheck(vcpu: Int, page: Int, survived: Bool, observed: UInt64) {
@@ -139,7 +142,8 @@ final class Observations: Sendable {
     func noteDetection(page: Int, word: UInt64) {
         let now = ContinuousClock.now
         guard let publication = lastPublication.withLock({ $0[page] }), publication.word == word else { return }
-        let elapsed = now - publication.at
+        // The mutator notes the time just before it publishes, so a detection can come right after: never negative.
+        let elapsed = max(now - publication.at, .zero)
         let nanoseconds = UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000)
         detectionLatency.withLock { _ = $0.record(nanoseconds) }
     }

@@ -9,6 +9,7 @@ struct RunAssessment {
     let notes: [String]
     let thp: RunReport.THPReport?
     let dirty: RunReport.DirtyReport?
+    let antagonists: [RunReport.AntagonistReport]
     let observations: Observations
     let duration: Double
     let status: [GuestStatus]
@@ -29,7 +30,8 @@ struct RunAssessment {
             interruptedBy: StopRequest.signal.map { $0 == SIGINT ? "SIGINT" : $0 == SIGTERM ? "SIGTERM" : "signal \($0)" },
             operations: operations, checks: checks, publications: observations.publications.load(ordering: .relaxed),
             efaults: observations.efaults.load(ordering: .relaxed), mmioExits: observations.mmioExits.load(ordering: .relaxed),
-            heartbeats: observations.heartbeats.load(ordering: .relaxed), writes: writeReport(), detectionLatencyMicroseconds: detectionLatency(), dirty: dirty,
+            heartbeats: observations.heartbeats.load(ordering: .relaxed), writes: writeReport(), detectionLatencyMicroseconds: detectionLatency(),
+            antagonists: antagonists, caughtPublications: observations.caughtPublications.withLock { $0.count }, dirty: dirty,
             kernelFindings: observations.kernelFindings.withLock { $0 }, thp: thp, notes: notes,
             violationCount: violationCount, violations: violations, harnessErrors: errors,
             counters: RunReport.CounterReport(vm: counterSet(vm), vcpus: vcpus.map(counterSet)),
@@ -133,7 +135,7 @@ struct RunAssessment {
             return (.notExercised, "the dirty oracle judged no round: no writer finished a sweep between two harvests "
                 + "(a sweep dirtied more pages than the ring holds, or rounds are too short); use fewer --pages, more --ring-entries or a longer --dirty-round-ms")
         }
-        let idle = operations.filter { !$0.exercised }.map(\.name)
+        let idle = operations.filter { !$0.exercised }.map(\.name) + antagonists.filter { !$0.exercised }.map { "antagonist \($0.kind)" }
         if !idle.isEmpty { return (.notExercised, "not exercised: \(idle.joined(separator: ", ")) (no kernel counter moved)") }
         if configuration.operation != .none && operations.allSatisfy({ $0.name == Operation.none.rawValue }) {
             return (.notExercised, "no operation was performed")

@@ -28,6 +28,11 @@ public struct RunReport: Codable, Sendable {
     /// Injected runs: microseconds from a faulty publication to the host recording the violation it caused
     /// (keys "50", "99", and "count").
     public var detectionLatencyMicroseconds: [String: Double]?
+    /// The antagonists that ran beside the mutator, with the kernel's testimony that they did something.
+    public var antagonists: [AntagonistReport]
+    /// Distinct publications in which a check found a stale read: with `--inject early`, caught / publications is
+    /// the torture's sensitivity to microsecond windows.
+    public var caughtPublications: Int
     /// The dirty-log oracle's rounds, when `--dirty` was on.
     public var dirty: DirtyReport?
     /// Kernel log lines reporting a problem (`WARNING:`, `BUG:`, `Call Trace`) logged during the run: findings.
@@ -62,6 +67,15 @@ public struct RunReport: Codable, Sendable {
         public var exercised: Bool
         /// Why the operation counts as exercised (which counters moved) or why not.
         public var evidence: String
+    }
+
+    public struct AntagonistReport: Codable, Sendable, Equatable {
+        public var kind: String
+        public var periodMicroseconds: Int
+        public var actions: UInt64
+        /// `remote_tlb_flush_requests` movement around its actions.
+        public var flushRequests: UInt64
+        public var exercised: Bool
     }
 
     public struct DirtyReport: Codable, Sendable, Equatable {
@@ -225,6 +239,8 @@ extension RunReport {
             total.notes += part.notes
             total.thp = total.thp ?? part.thp
             total.kernelFindings += part.kernelFindings
+            total.antagonists += part.antagonists
+            total.caughtPublications += part.caughtPublications
             total.counters.vm = total.counters.vm.adding(part.counters.vm)
             total.counters.vcpus = zip(total.counters.vcpus, part.counters.vcpus).map { $0.adding($1) }
             total.timeline += part.timeline.map { var sample = $0; sample.second += offset; return sample }

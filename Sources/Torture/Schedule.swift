@@ -26,7 +26,7 @@ struct Schedule: Sendable {
 
     init(configuration: TortureConfiguration) {
         generator = SeededGenerator(seed: configuration.seed)
-        pages = configuration.pages
+        pages = configuration.hotPages > 0 ? configuration.hotPages : configuration.pages
         choices = configuration.operation == .mix ? Operation.mixable(on: configuration.backing) : [configuration.operation]
     }
 

@@ -27,6 +27,13 @@ extension RunReport {
         }
         lines.append("publications \(publications), KVM_RUN EFAULTs \(efaults), MMIO exits \(mmioExits), heartbeats \(heartbeats)")
         if let dirty { lines.append("dirty log (\(dirty.mode)): \(dirty.rounds) harvest rounds (\(dirty.judgedRounds) judged every page), \(dirty.pagesReported) dirty pages reported\(dirty.mode == "ring" ? ", \(dirty.ringFullExits) ring-full exits" : "")") }
+        for antagonist in antagonists {
+            lines.append("antagonist \(antagonist.kind) every \(antagonist.periodMicroseconds) µs: \(antagonist.actions) actions, remote_tlb_flush_requests +\(antagonist.flushRequests)\(antagonist.exercised ? "" : " (NOT exercised)")")
+        }
+        if c.injection == .early {
+            lines.append(String(format: "early: %d of %llu publications caught (%.2f%%)", caughtPublications, publications, publications > 0 ? 100 * Double(caughtPublications) / Double(publications) : 0))
+        }
+        if c.hotPages > 0 { lines.append("hot set: pages 0..<\(c.hotPages), \(c.hotRepeat) checker passes between full sweeps") }
         for finding in kernelFindings.prefix(10) { lines.append("KERNEL: \(finding)") }
         for note in notes { lines.append("note: \(note)") }
         let moved = counters.vm.delta.filter { ["remote_tlb_flush", "remote_tlb_flush_requests", "mmu_shadow_zapped"].contains($0.key) }

@@ -98,6 +98,8 @@ public struct TortureRun {
             block[Int(GUEST_STATUS_MODE)] = UInt64(config.mode == .write ? 0 : GUEST_MODE_READ) | UInt64(config.mode == .read ? 0 : GUEST_MODE_WRITE)
             block[Int(GUEST_STATUS_WRITER_OFFSET)] = UInt64((Int(GUEST_READER_WORDS) + index) * 8)
             block[Int(GUEST_STATUS_SEQUENCE)] = 1
+            block[Int(GUEST_STATUS_HOT_PAGES)] = UInt64(config.hotPages)
+            block[Int(GUEST_STATUS_HOT_REPEAT)] = UInt64(config.hotRepeat)
         }
         let mutator = Mutator(configuration: config, environment: Mutator.Environment(
             backing: backing, control: control, observations: observations, vmStatistics: vmStats,
@@ -138,6 +140,11 @@ public struct TortureRun {
             threads.append(try OSThread(name: "vcpu-\(worker.index)", cpu: placement.vcpuCPUs[worker.index]) { worker.run() })
         }
         let mutatorThread = try OSThread(name: "mutator", cpu: placement.mutatorCPU) { mutator.run() }
+        // Antagonists share the mutator's CPU: every flush they cause must reach the vCPUs elsewhere.
+        let antagonists = config.antagonists.map { Antagonist(spec: $0, vm: machine.vm, statistics: vmStats, observations: observations) }
+        let antagonistThreads = try antagonists.enumerated().map { index, antagonist in
+            try OSThread(name: "antagonist-\(index)", cpu: placement.mutatorCPU) { antagonist.run() }
+        }
 
         /// The report as of now: at the end, or as a checkpoint while the run goes on.
         func makeReport(_ timeline: [RunReport.TimelineSample]) -> RunReport {
@@ -172,7 +179,7 @@ public struct TortureRun {
             notes.append("MADV_PAGEOUT on private anonymous memory needs swap to unmap anything")
         }
         return RunAssessment(
-            configuration: config, notes: notes, thp: thp, dirty: dirty, observations: observations, duration: duration, status: status.map(GuestStatus.init),
+            configuration: config, notes: notes, thp: thp, dirty: dirty, antagonists: antagonists.map(\.report), observations: observations, duration: duration, status: status.map(GuestStatus.init),
             workers: workers, placement: placement, vm: (vmBefore, vmAfter), vcpus: Array(zip(vcpuBefore, vcpuAfter))
         ).report(host: host, startedAt: startedAt, timeline: timeline, firstSteps: mutator.firstSteps)
         }
@@ -229,7 +236,11 @@ public struct TortureRun {
 
         // Stop: the mutator first (so no window is left open), then the vCPUs, each join bounded.
         mutator.stop.store(true, ordering: .relaxed)
+        for antagonist in antagonists { antagonist.stop.store(true, ordering: .relaxed) }
         if !mutatorThread.join(timeout: 10) { observations.addHarnessError("the mutator did not stop within 10 s") }
+        for (index, thread) in antagonistThreads.enumerated() where !thread.join(timeout: 10) {
+            observations.addHarnessError("antagonist \(index) did not stop within 10 s")
+        }
         for worker in workers {
             worker.stop.store(true, ordering: .relaxed)
             worker.vcpu.requestExit()

@@ -9,6 +9,7 @@ extension TortureConfiguration.GuestPageSize: ExpressibleByArgument {}
 extension CheckerMode: ExpressibleByArgument {}
 extension Profile: ExpressibleByArgument {}
 extension DirtyTracking: ExpressibleByArgument {}
+extension AntagonistSpec: ExpressibleByArgument {}
 
 /// `mmutorture run`: one torture run, a summary on stdout, optionally a JSON report.
 struct RunCommand: ParsableCommand {
@@ -55,6 +56,15 @@ struct RunCommand: ParsableCommand {
 
     @Option(name: .customLong("ring-entries"), help: "Entries per vCPU dirty ring with --dirty ring (a power of two, at least 256).")
     var ringEntries: Int = 4096
+
+    @Option(help: "Hot set: the mutator works on the first N pages only, and the checkers pass over them --hot-repeat times between full sweeps.")
+    var hot: Int = 0
+
+    @Option(name: .customLong("hot-repeat"), help: "Checker passes over the hot set between full sweeps.")
+    var hotRepeat: Int = 8
+
+    @Option(help: "An antagonist beside the mutator, KIND:MICROSECONDS (repeatable). Kinds: \(AntagonistSpec.Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var antagonist: [AntagonistSpec] = []
 
     @Option(help: "Negative control to inject: \(Injection.allCases.map(\.rawValue).joined(separator: ", ")).")
     var inject: Injection = .none
@@ -105,6 +115,9 @@ struct RunCommand: ParsableCommand {
         c.dirty = dirty
         c.dirtyRoundMilliseconds = dirtyRound
         c.ringEntries = ringEntries
+        c.hotPages = hot
+        c.hotRepeat = hotRepeat
+        c.antagonists = antagonist
         c.pin = !noPin
         c.faultWindowMicroseconds = faultWindow
         c.windowMicroseconds = window

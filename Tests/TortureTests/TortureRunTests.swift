@@ -266,3 +266,47 @@ struct KernelLogTests {
         ])
     }
 }
+
+/// Composed antagonists on a hot set: the seed's interleaving of a KVM-internal zap with notifier invalidations.
+@Suite(.requiresKVM, .serialized)
+struct ComposedAntagonistTests {
+    func run(_ operation: Torture.Operation, inject: Injection = .none, seconds: Double = 2) throws -> RunReport {
+        var configuration = TortureConfiguration()
+        configuration.operation = operation
+        configuration.injection = inject
+        configuration.mode = inject == .early ? .read : .both
+        configuration.hotPages = 8
+        configuration.antagonists = [AntagonistSpec(kind: .dirtyToggle, periodMicroseconds: 200)]
+        configuration.duration = seconds
+        configuration.seed = 31
+        configuration.devicePath = kvmDevicePath
+        return try TortureRun(configuration: configuration).run()
+    }
+
+    @Test(arguments: [Torture.Operation.dontneed, .mprotect, .mix])
+    func dirtyLogTogglesRacingInvalidationsOnAHotSetBreakNothing(operation: Torture.Operation) throws {
+        let report = try run(operation)
+        #expect(report.verdict == .pass, "\(report.summary)")
+        let toggles = try #require(report.antagonists.first)
+        #expect(toggles.actions > 100 && toggles.exercised, "each toggle that enables logging write-protects the slot and flushes")
+        #expect(report.firstSteps.allSatisfy { $0.page < 8 }, "the mutator stays on the hot set")
+    }
+
+    @Test func theEarlyCatchRateIsMeasured() throws {
+        let report = try run(.dontneed, inject: .early)
+        #expect(report.caughtPublications > 0 && UInt64(report.caughtPublications) <= report.publications)
+        #expect(report.summary.contains("publications caught"))
+    }
+
+    @Test func antagonistArgumentsParseAndBadOnesAreRefused() {
+        #expect(AntagonistSpec(argument: "dirty-toggle:250") == AntagonistSpec(kind: .dirtyToggle, periodMicroseconds: 250))
+        #expect(AntagonistSpec(argument: "dirty-toggle") == nil && AntagonistSpec(argument: "shred:5") == nil)
+        var configuration = TortureConfiguration()
+        configuration.hotPages = 300
+        #expect((try? configuration.validate()) == nil, "a hot set larger than the data")
+        configuration.hotPages = 8
+        configuration.antagonists = [AntagonistSpec(kind: .dirtyToggle, periodMicroseconds: 100)]
+        configuration.dirty = .log
+        #expect((try? configuration.validate()) == nil, "dirty-toggle and --dirty both own the slot's flags")
+    }
+}

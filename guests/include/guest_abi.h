@@ -73,6 +73,14 @@
 #define GUEST_STATUS_SEQUENCE 8         // the sequence number this sweep writes
 #define GUEST_STATUS_PUBLISHED 9        // the last sequence number written to every page (x86 TSO: stored after them)
 
+// Hot set (optional, host-set): HOT_REPEAT passes over pages 0..HOT_PAGES-1 between full sweeps. Writers write
+// and publish only in full sweeps, so a publication still means "written to every page".
+#define GUEST_STATUS_HOT_PAGES 10
+#define GUEST_STATUS_HOT_REPEAT 11
+#define GUEST_STATUS_HOT_PASS 12        // checker-private: hot passes done since the last full sweep
+#define GUEST_STATUS_TOTAL_PAGES 13     // checker-private: the page count from rsi
+#define GUEST_STATUS_HOT_ACTIVE 14      // checker-private: 1 during a hot pass
+
 #define GUEST_MODE_READ 1
 #define GUEST_MODE_WRITE 2
 
