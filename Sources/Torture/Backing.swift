@@ -1,8 +1,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Atomics
 import CKVM
 import Foundation
+import Guests
 import KVM
 
 /// The host memory behind the data slot, and the invalidations that can be fired at it page by page.
@@ -94,6 +96,14 @@ final class Backing: @unchecked Sendable {
     }
 
     func address(ofPage page: Int) -> UnsafeMutableRawPointer { region.base + page * 4096 }
+
+    /// Writer `writer`'s word in page `page` (word GUEST_READER_WORDS + writer), as the host sees it now.
+    func writerWord(page: Int, writer: Int) -> UInt64 {
+        // SAFETY: an 8-aligned word of a mapped data page, which a guest stores to concurrently: a relaxed atomic
+        // load reads a whole value.
+        let word = address(ofPage: page) + (Int(GUEST_READER_WORDS) + writer) * 8
+        return UnsafeAtomic<UInt64>(at: word.assumingMemoryBound(to: UnsafeAtomic<UInt64>.Storage.self)).load(ordering: .relaxed)
+    }
 
     // MARK: What an invalidation leaves behind
 

@@ -1,4 +1,3 @@
-import Atomics
 import Guests
 import KVM
 
@@ -100,12 +99,7 @@ final class DirtyOracle: @unchecked Sendable {
     private func takeSnapshot() {
         publishedAfterHarvest = (0..<writers).map(published)
         for page in 0..<configuration.pages {
-            let words = (backing.address(ofPage: page) + Int(GUEST_READER_WORDS) * 8).assumingMemoryBound(to: UInt64.self)
-            for writer in 0..<writers {
-                // SAFETY: the writer words of a mapped data page; relaxed atomic loads of words the guest stores.
-                snapshot[page * writers + writer] = UnsafeAtomic<UInt64>(at: UnsafeMutableRawPointer(words + writer)
-                    .assumingMemoryBound(to: UnsafeAtomic<UInt64>.Storage.self)).load(ordering: .relaxed)
-            }
+            for writer in 0..<writers { snapshot[page * writers + writer] = backing.writerWord(page: page, writer: writer) }
         }
     }
 }

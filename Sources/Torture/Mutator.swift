@@ -315,12 +315,8 @@ final class Mutator: @unchecked Sendable {
             .assumingMemoryBound(to: UnsafeAtomic<UInt64>.Storage.self)).load(ordering: .acquiring)
     }
 
-    private func writerWordPointer(page: Int, writer: Int) -> UnsafeMutablePointer<UInt64> {
-        (backing.address(ofPage: page) + (Int(GUEST_READER_WORDS) + writer) * 8).assumingMemoryBound(to: UInt64.self)
-    }
-
     private func writerWords(page: Int) -> [UInt64] {
-        (0..<environment.writerStatus.count).map { writerWordPointer(page: page, writer: $0).pointee }
+        (0..<environment.writerStatus.count).map { backing.writerWord(page: page, writer: $0) }
     }
 
     /// After a content-replacing operation, the words written before it are legitimately gone: a writer's word
@@ -342,11 +338,10 @@ final class Mutator: @unchecked Sendable {
         for writer in 0..<writers {
             let number = published(writer: writer)
             for page in pages where number > 0 && number >= floor[page * writers + writer] {
-                let word = UnsafeAtomic<UInt64>(at: UnsafeMutableRawPointer(writerWordPointer(page: page, writer: writer))
-                    .assumingMemoryBound(to: UnsafeAtomic<UInt64>.Storage.self)).load(ordering: .relaxed)
+                let word = backing.writerWord(page: page, writer: writer)
                 observations.writeVerifications.wrappingIncrement(ordering: .relaxed)
                 if word < number {
-                    let inFlight = observations.currentOperation.map { "\($0.0.rawValue) on page \($0.1)" }
+                    let inFlight = observations.operationInFlightDescription
                     observations.addViolation(Violation(
                         kind: "lost-write", vcpu: writer, page: page, word: Int(GUEST_READER_WORDS) + writer, controlBefore: 0,
                         controlAfter: 0, window: "published", expected: number, observed: word, time: observations.elapsed,

@@ -74,6 +74,11 @@ final class Observations: Sendable {
     }
 
     /// Tallies `calls` calls of `operation` that took `nanoseconds` each.
+    /// The operation in flight as a violation reports it ("dontneed on page 7"), or nil.
+    var operationInFlightDescription: String? {
+        currentOperation.map { "\($0.0.rawValue) on page \($0.1)" }
+    }
+
     func record(_ operation: Operation, calls: Int = 1, nanoseconds: UInt64, flushRequests: UInt64, flushes: UInt64, failed: Bool) {
         tallies.withLock { table in
             // In place: copying the tally out and back would copy its histogram's buckets on every call.

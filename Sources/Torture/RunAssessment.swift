@@ -101,23 +101,21 @@ struct RunAssessment {
         RunReport.CounterSet(before: pair.0.values, after: pair.1.values, delta: pair.1.delta(since: pair.0).filter { $0.value != 0 })
     }
 
+    /// The detector each must-catch negative control proves.
+    private static let detector: [Injection: String] = [
+        .nowrite: "detector", .ptswap: "detector", .losewrite: "lost-write detector", .dropdirty: "dirty-log oracle",
+    ]
+
     private func judge(
         operations: [RunReport.OperationReport], checks: RunReport.CheckReport, violations: UInt64, errors: [String]
     ) -> (Verdict, String) {
         if !errors.isEmpty { return (.harnessError, "the harness failed: \(errors[0])") }
         switch configuration.injection {
-        case .nowrite, .ptswap:
+        case .nowrite, .ptswap, .losewrite, .dropdirty:
+            let injected = configuration.injection.rawValue
             return violations == 0
-                ? (.controlMissed, "injected \(configuration.injection.rawValue) was not caught: the detector is broken")
-                : (.controlFired, "injected \(configuration.injection.rawValue) caught \(violations) times")
-        case .dropdirty:
-            return violations == 0
-                ? (.controlMissed, "injected dropdirty was not caught: the dirty-log oracle is broken")
-                : (.controlFired, "injected dropdirty caught \(violations) times")
-        case .losewrite:
-            return violations == 0
-                ? (.controlMissed, "injected losewrite was not caught: the lost-write detector is broken")
-                : (.controlFired, "injected losewrite caught \(violations) times")
+                ? (.controlMissed, "injected \(injected) was not caught: the \(Self.detector[configuration.injection]!) is broken")
+                : (.controlFired, "injected \(injected) caught \(violations) times")
         case .early:
             return violations == 0
                 ? (.pass, "injected early (a narrow race) was not caught this run; it is caught only sometimes")

@@ -105,7 +105,7 @@ final class VCPUWorker: @unchecked Sendable {
         observations.addViolation(Violation(
             kind: "readback", vcpu: index, page: page, word: Int(GUEST_READER_WORDS) + index, controlBefore: 0, controlAfter: 0,
             window: "own word", expected: regs.rcx, observed: regs.rax, time: observations.elapsed,
-            operationInFlight: observations.currentOperation.map { "\($0.0.rawValue) on page \($0.1)" },
+            operationInFlight: observations.operationInFlightDescription,
             recentOperations: observations.recentOperations(page: page)))
     }
 
@@ -113,7 +113,7 @@ final class VCPUWorker: @unchecked Sendable {
         guard let regs = try? vcpu.registers() else { return }
         let page = Int(regs.r10)
         observations.noteDetection(page: page, word: regs.rax)
-        let inFlight = observations.currentOperation.map { "\($0.0.rawValue) on page \($0.1)" }
+        let inFlight = observations.operationInFlightDescription
         let window = ControlWord.Kind.of(regs.rax)?.name ?? "unknown"
         observations.addViolation(Violation(
             vcpu: index, page: page, word: Int(regs.r11 / 8), controlBefore: regs.rax, controlAfter: regs.rdx,

@@ -3,10 +3,11 @@ import KVM
 import Testing
 @testable import Torture
 
-/// A short run of `operation` on `backing`; the seed is fixed so a failure replays.
+/// A short run of `operation` on `backing`; the seed is fixed so a failure replays. `configure` sets anything else.
 func shortRun(
     _ operation: Torture.Operation, on backing: BackingKind = .anonymous, inject: Injection = .none, seconds: Double = 1.5,
-    guestPageSize: TortureConfiguration.GuestPageSize = .size4K, seed: UInt64 = 42
+    guestPageSize: TortureConfiguration.GuestPageSize = .size4K, seed: UInt64 = 42,
+    configure: (inout TortureConfiguration) -> Void = { _ in }
 ) throws -> RunReport {
     var configuration = TortureConfiguration()
     configuration.operation = operation
@@ -17,6 +18,7 @@ func shortRun(
     configuration.seed = seed
     configuration.pages = backing == .thp ? 512 : 256  // whole huge pages
     configuration.devicePath = kvmDevicePath
+    configure(&configuration)
     return try TortureRun(configuration: configuration).run()
 }
 
@@ -85,14 +87,7 @@ struct TortureRunTests {
     }
 
     @Test func thpRunsSayWhetherHugePagesWereReallyThere() throws {
-        var configuration = TortureConfiguration()
-        configuration.operation = .thp
-        configuration.backing = .thp
-        configuration.pages = 1024
-        configuration.duration = 2
-        configuration.seed = 8
-        configuration.devicePath = kvmDevicePath
-        let report = try TortureRun(configuration: configuration).run()
+        let report = try shortRun(.thp, on: .thp, seconds: 2, seed: 8) { $0.pages = 1024 }
         #expect(report.verdict == .pass, "\(report.summary)")
         let thp = try #require(report.thp)
         #expect(thp.anonHugePagesKBAtStart != nil, "/proc/self/smaps was read")
@@ -102,25 +97,14 @@ struct TortureRunTests {
     }
 
     @Test func moreVCPUsThanHostCPUsAllCheckAndWrite() throws {
-        var configuration = TortureConfiguration()
-        configuration.operation = .dontneed
-        configuration.vcpus = 4
-        configuration.duration = 2
-        configuration.seed = 9
-        configuration.devicePath = kvmDevicePath
-        let report = try TortureRun(configuration: configuration).run()
+        let report = try shortRun(.dontneed, seconds: 2, seed: 9) { $0.vcpus = 4 }
         #expect(report.verdict == .pass, "\(report.summary)")
         #expect(report.checks.perVCPU.allSatisfy { $0.conclusive > 0 }, "every vCPU made conclusive checks")
         #expect(report.writes.published.count == 4 && report.writes.published.allSatisfy { $0 > 0 })
     }
 
     @Test func allRunsEveryApplicableOperationIntoOneTable() throws {
-        var configuration = TortureConfiguration()
-        configuration.operation = .all
-        configuration.backing = .memfd
-        configuration.duration = 5
-        configuration.devicePath = kvmDevicePath
-        let report = try TortureRun(configuration: configuration).run()
+        let report = try shortRun(.all, on: .memfd, seconds: 5)
         let forecast = DoctorReport.exercisability(facts: .current()).filter { $0.backing == "memfd" }
         let expected = Torture.Operation.catalogue.filter { $0.applies(to: .memfd) }.map(\.rawValue)
             .filter { name in forecast.contains { $0.operation == name && $0.exercisable } }
@@ -205,14 +189,7 @@ struct DirtyTrackingTests {
     ]
 
     func run(_ dirty: DirtyTracking, _ operation: Torture.Operation, inject: Injection = .none) throws -> RunReport {
-        var configuration = TortureConfiguration()
-        configuration.dirty = dirty
-        configuration.operation = operation
-        configuration.injection = inject
-        configuration.duration = 1.5
-        configuration.seed = 77
-        configuration.devicePath = kvmDevicePath
-        return try TortureRun(configuration: configuration).run()
+        try shortRun(operation, inject: inject, seconds: 1.5, seed: 77) { $0.dirty = dirty }
     }
 
     @Test(arguments: cases)
@@ -227,14 +204,11 @@ struct DirtyTrackingTests {
     }
 
     @Test func aFullDirtyRingMakesTheVCPUWaitForTheHarvestNotFail() throws {
-        var configuration = TortureConfiguration()
-        configuration.dirty = .ring
-        configuration.ringEntries = 256
-        configuration.pages = 1024
-        configuration.operation = .none
-        configuration.duration = 1.5
-        configuration.devicePath = kvmDevicePath
-        let report = try TortureRun(configuration: configuration).run()
+        let report = try shortRun(.none, seconds: 1.5) { configuration in
+            configuration.dirty = .ring
+            configuration.ringEntries = 256
+            configuration.pages = 1024
+        }
         #expect((report.dirty?.ringFullExits ?? 0) > 0, "1024 pages per sweep overflow a 256-entry ring every round")
         #expect(report.harnessErrors.isEmpty && report.violationCount == 0, "\(report.summary)")
         #expect(report.checks.perVCPU.allSatisfy { $0.sweeps > 0 }, "the vCPU went on after each ring-full exit")
@@ -271,16 +245,11 @@ struct KernelLogTests {
 @Suite(.requiresKVM, .serialized)
 struct ComposedAntagonistTests {
     func run(_ operation: Torture.Operation, inject: Injection = .none, seconds: Double = 2) throws -> RunReport {
-        var configuration = TortureConfiguration()
-        configuration.operation = operation
-        configuration.injection = inject
-        configuration.mode = inject == .early ? .read : .both
-        configuration.hotPages = 8
-        configuration.antagonists = [AntagonistSpec(kind: .dirtyToggle, periodMicroseconds: 200)]
-        configuration.duration = seconds
-        configuration.seed = 31
-        configuration.devicePath = kvmDevicePath
-        return try TortureRun(configuration: configuration).run()
+        try shortRun(operation, inject: inject, seconds: seconds, seed: 31) { configuration in
+            configuration.mode = inject == .early ? .read : .both
+            configuration.hotPages = 8
+            configuration.antagonists = [AntagonistSpec(kind: .dirtyToggle, periodMicroseconds: 200)]
+        }
     }
 
     @Test(arguments: [Torture.Operation.dontneed, .mprotect, .mix])
