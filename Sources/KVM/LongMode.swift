@@ -10,6 +10,9 @@ import CKVM
 /// triple fault (`KVM_EXIT_SHUTDOWN`); guests end with an `out` to a done port, never `hlt`.
 public enum LongMode {
     public static let cr0: UInt64 = 0x8005_0033
+    /// CR0.WP: whether supervisor writes honour read-only pages. CPL3 code is unaffected by it, but KVM makes it
+    /// part of the MMU role, so changing it resets the vCPU's MMU context (new shadow roots).
+    public static let cr0WriteProtect: UInt64 = 1 << 16
     public static let cr4PAE: UInt64 = 1 << 5
     public static let efer: UInt64 = 0x500
     public static let rflags: UInt64 = 0x3002

@@ -126,16 +126,20 @@ public final class VirtualMachine: Sendable {
     }
 
     /// Clears (and write-protects again) the pages of slot `id` set in `bitmap` (`KVM_CLEAR_DIRTY_LOG`), for VMs
-    /// with `KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2` enabled, where ``dirtyLog(slot:)`` only reports.
-    public func clearDirtyLog(slot id: UInt32, _ bitmap: DirtyBitmap) throws {
+    /// with `KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2` enabled, where ``dirtyLog(slot:)`` only reports. The bitmap covers
+    /// the slot's pages from `firstPage` on; the kernel wants `firstPage` a multiple of 64, and a page count that is
+    /// a multiple of 64 unless the range ends with the slot. Only pages KVM also holds dirty are protected again.
+    public func clearDirtyLog(slot id: UInt32, _ bitmap: DirtyBitmap, firstPage: Int = 0) throws {
         var words = bitmap.words
         try words.withUnsafeMutableBytes { bytes in
             var clear = kvm_clear_dirty_log()
             clear.slot = id
             clear.num_pages = UInt32(bitmap.pageCount)
-            clear.first_page = 0
+            clear.first_page = UInt64(firstPage)
             clear.dirty_bitmap = bytes.baseAddress
-            try Syscall.ioctl(fd, CKVM_CLEAR_DIRTY_LOG, &clear, name: "KVM_CLEAR_DIRTY_LOG", context: "slot \(id), \(bitmap.pageCount) pages")
+            try Syscall.ioctl(
+                fd, CKVM_CLEAR_DIRTY_LOG, &clear, name: "KVM_CLEAR_DIRTY_LOG",
+                context: "slot \(id), pages \(firstPage)..<\(firstPage + bitmap.pageCount)")
         }
     }
 

@@ -4,51 +4,178 @@ import Glibc
 import Atomics
 import Guests
 import KVM
+import Synchronization
 
-/// An antagonist: a thread beside the mutator that drives one more path through KVM's MMU at its own rate, so that
-/// invalidations from different paths interleave on the same pages (DESIGN, "Bugs live in interleavings").
+/// An antagonist: a thread beside the mutator that drives one more path through KVM's MMU on its own seeded
+/// schedule, so that invalidations from different paths interleave on the same pages (DESIGN, "Bugs live in
+/// interleavings"). Its actions, and the pauses between them (jittered around its period), are a pure function of
+/// the run's seed and the antagonist's place in the list: a seed replays them.
 final class Antagonist: @unchecked Sendable {
-    // @unchecked: its counters are atomic; everything else is used by its own thread only.
+    // @unchecked: the counters are atomic and `firstActions` is under a mutex; the schedule and the toggles are
+    // used by the antagonist's own thread only.
+
+    /// What the antagonists act on.
+    struct Context {
+        var vm: VirtualMachine
+        /// Pages of the data slot (the dirty log's granularity).
+        var dataPages: Int
+        /// The pages the antagonists aim at: the hot set, or all of them.
+        var targetPages: Int
+        /// The vCPUs, for MMU context resets (each applied by the vCPU's own thread).
+        var workers: [VCPUWorker]
+        var statistics: StatisticsReader?
+        var observations: Observations
+    }
+
     let spec: AntagonistSpec
-    let vm: VirtualMachine
+    let index: Int
     let stop = ManagedAtomic<Bool>(false)
     let actions = ManagedAtomic<UInt64>(0)
-    let flushRequests = ManagedAtomic<UInt64>(0)
+    /// Actions that found nothing to do (a clear of the dirty log while dirty logging was off).
+    let idleActions = ManagedAtomic<UInt64>(0)
+    private let context: Context
+    private var schedule: SeededGenerator
+    /// The kernel counters this kind of action moves, read around each action, and their summed movement.
+    private let counterNames: [String]
     private let counters: StatisticCounters?
-    private let observations: Observations
+    private let moved: [ManagedAtomic<UInt64>]
+    private let firstActions = Mutex<[String]>([])
+    static let recordedActions = 16
+    private var logging = false
+    private var spare: MemoryRegion?
+    private var spareMoved = false
 
-    init(spec: AntagonistSpec, vm: VirtualMachine, statistics: StatisticsReader?, observations: Observations) {
+    init(spec: AntagonistSpec, index: Int, seed: UInt64, context: Context) {
         self.spec = spec
-        self.vm = vm
-        self.counters = statistics?.counters(["remote_tlb_flush_requests"])
-        self.observations = observations
+        self.index = index
+        self.context = context
+        self.schedule = Antagonist.schedule(seed: seed, index: index)
+        self.counterNames = spec.kind.evidenceCounters
+        self.counters = context.statistics?.counters(counterNames)
+        self.moved = counterNames.map { _ in ManagedAtomic<UInt64>(0) }
+    }
+
+    /// The antagonist's own generator: the run's seed mixed with its index, so antagonists do not move in step.
+    static func schedule(seed: UInt64, index: Int) -> SeededGenerator {
+        SeededGenerator(seed: seed ^ 0xa17a_6045_7000_0000 &+ UInt64(index) &* 0x9e37_79b9_7f4a_7c15)
     }
 
     func run() {
-        var logging = false
+        defer { removeSpareSlot() }
         while !stop.load(ordering: .relaxed) {
-            let before = (try? counters?.read().first) ?? 0
+            let before = (try? counters?.read()) ?? []
+            let action: String?
             do {
-                switch spec.kind {
-                case .dirtyToggle:
-                    logging.toggle()
-                    try vm.setMemorySlotFlags(UInt32(GUEST_DATA_SLOT), logging ? .logDirtyPages : [])
-                }
+                action = try act()
             } catch {
-                observations.addHarnessError("antagonist \(spec.kind.rawValue): \(error)")
+                context.observations.addHarnessError("antagonist \(spec.kind.rawValue): \(error)")
                 return
             }
-            let after = (try? counters?.read().first) ?? 0
+            let after = (try? counters?.read()) ?? []
+            for (index, (old, new)) in zip(before, after).enumerated() { moved[index].wrappingIncrement(by: new &- old, ordering: .relaxed) }
             actions.wrappingIncrement(ordering: .relaxed)
-            flushRequests.wrappingIncrement(by: after &- before, ordering: .relaxed)
-            usleep(UInt32(spec.periodMicroseconds))
+            if action == nil { idleActions.wrappingIncrement(ordering: .relaxed) }
+            firstActions.withLock { if $0.count < Self.recordedActions { $0.append(action ?? "idle") } }
+            usleep(UInt32(pause()))
         }
     }
 
+    /// A pause drawn uniformly from half to one and a half periods.
+    private func pause() -> Int {
+        let period = spec.periodMicroseconds
+        return period / 2 + Int(schedule.next() % UInt64(period + 1))
+    }
+
+    /// One action of this antagonist's kind; what it did, or nil if there was nothing to do.
+    private func act() throws -> String? {
+        switch spec.kind {
+        case .dirtyToggle:
+            logging.toggle()
+            try context.vm.setMemorySlotFlags(UInt32(GUEST_DATA_SLOT), logging ? .logDirtyPages : [])
+            return logging ? "log on" : "log off"
+        case .clearDirty:
+            return try clearDirtyRange()
+        case .memslotChurn:
+            return try churnSpareSlot()
+        case .mmuReset:
+            let worker = context.workers[Int(schedule.next() % UInt64(context.workers.count))]
+            worker.requestMMUReset()
+            return "reset vCPU \(worker.index)"
+        }
+    }
+
+    /// `KVM_CLEAR_DIRTY_LOG` on 64 to 256 pages from a random 64-page boundary among the target pages: KVM
+    /// write-protects again whichever of them the guests dirtied, and flushes.
+    private func clearDirtyRange() throws -> String? {
+        let blocks = (context.targetPages + 63) / 64
+        let first = Int(schedule.next() % UInt64(blocks)) * 64
+        let count = min(64 * (1 + Int(schedule.next() % 4)), context.dataPages - first)
+        var bitmap = DirtyBitmap(pageCount: count)
+        for page in 0..<count { bitmap.mark(page) }
+        do {
+            try context.vm.clearDirtyLog(slot: UInt32(GUEST_DATA_SLOT), bitmap, firstPage: first)
+        } catch let error as KVMError where error.errno == ENOENT {
+            return nil  // the slot is not logging right now (a dirty-toggle antagonist turned it off)
+        }
+        return "clear \(first)..<\(first + count)"
+    }
+
+    /// Adds the spare slot, or moves it, changes its flags, or deletes it: each slot deletion or move makes KVM
+    /// drop every shadow page of the VM under the running vCPUs.
+    private func churnSpareSlot() throws -> String {
+        let slot = UInt32(GUEST_SPARE_SLOT)
+        guard spare != nil else {
+            let region = try MemoryRegion.anonymous(size: Int(GUEST_SPARE_SIZE))
+            spare = region
+            spareMoved = false
+            try context.vm.setMemorySlot(slot, guestAddress: GuestPhysicalAddress(UInt64(GUEST_SPARE_GPA)), region: region)
+            return "spare add"
+        }
+        switch schedule.next() % 3 {
+        case 0:
+            spareMoved.toggle()
+            let address = spareMoved ? GUEST_SPARE_MOVED_GPA : GUEST_SPARE_GPA
+            try context.vm.moveMemorySlot(slot, to: GuestPhysicalAddress(UInt64(address)))
+            return "spare move"
+        case 1:
+            let flags = context.vm.memorySlot(slot)?.flags ?? []
+            try context.vm.setMemorySlotFlags(slot, flags.isEmpty ? .logDirtyPages : [])
+            return "spare flags"
+        default:
+            try context.vm.deleteMemorySlot(slot)
+            spare = nil
+            return "spare delete"
+        }
+    }
+
+    private func removeSpareSlot() {
+        guard spare != nil else { return }
+        try? context.vm.deleteMemorySlot(UInt32(GUEST_SPARE_SLOT))
+        spare = nil
+    }
+
     var report: RunReport.AntagonistReport {
-        let requests = flushRequests.load(ordering: .relaxed)
+        let counts = Dictionary(uniqueKeysWithValues: zip(counterNames, moved.map { $0.load(ordering: .relaxed) }))
+        let resets = spec.kind == .mmuReset ? context.workers.reduce(0) { $0 + $1.mmuResets.load(ordering: .relaxed) } : nil
+        var evidence = counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) +\($0.value)" }
+        if let resets, resets > 0 { evidence.append("CR0.WP toggled \(resets) times (read back through KVM_GET_SREGS)") }
+        let exercised = !evidence.isEmpty
         return RunReport.AntagonistReport(
             kind: spec.kind.rawValue, periodMicroseconds: spec.periodMicroseconds, actions: actions.load(ordering: .relaxed),
-            flushRequests: requests, exercised: requests > 0)
+            flushRequests: counts["remote_tlb_flush_requests"] ?? 0, exercised: exercised,
+            idleActions: idleActions.load(ordering: .relaxed), counters: counts, mmuResets: resets,
+            evidence: exercised ? evidence.joined(separator: ", ") : "no kernel counter moved around its actions",
+            firstActions: firstActions.withLock { $0 })
+    }
+}
+
+extension AntagonistSpec.Kind {
+    /// The VM statistics whose movement around an action shows that it reached KVM's MMU.
+    var evidenceCounters: [String] {
+        switch self {
+        case .dirtyToggle, .clearDirty: ["remote_tlb_flush_requests"]
+        case .memslotChurn: ["remote_tlb_flush_requests", "mmu_shadow_zapped"]
+        case .mmuReset: []
+        }
     }
 }

@@ -214,8 +214,11 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         for antagonist in antagonists where antagonist.periodMicroseconds < 1 {
             throw ConfigurationError(option: "--antagonist", problem: "\(antagonist.kind.rawValue) every \(antagonist.periodMicroseconds) µs", fix: "use a period of 1 µs or more")
         }
-        if antagonists.contains(where: { $0.kind == .dirtyToggle }) && (dirty != .off || operation == .memslot || operation == .all) {
-            throw ConfigurationError(option: "--antagonist", problem: "dirty-toggle changes the data slot's flags, which --dirty and the memslot operation also own", fix: "drop --dirty, or use another --op")
+        if let owner = antagonists.first(where: { $0.kind.ownsDataSlotLog }), dirty != .off || operation == .memslot || operation == .all {
+            throw ConfigurationError(option: "--antagonist", problem: "\(owner.kind.rawValue) changes the data slot's dirty log, which --dirty and the memslot operation also own", fix: "drop --dirty, or use another --op")
+        }
+        if antagonists.contains(where: { $0.kind == .clearDirty }) && mode == .read {
+            throw ConfigurationError(option: "--antagonist", problem: "clear-dirty re-protects pages the guests wrote, and --mode read writes none", fix: "use --mode write or both")
         }
         if dirtyRoundMilliseconds < 1 {
             throw ConfigurationError(option: "--dirty-round-ms", problem: "\(dirtyRoundMilliseconds) is not a positive number", fix: "use 1 or more milliseconds")
@@ -256,6 +259,18 @@ public struct AntagonistSpec: Codable, Sendable, Equatable {
         /// Toggle `KVM_MEM_LOG_DIRTY_PAGES` on the data slot: enabling it write-protects the whole slot and flushes,
         /// a KVM-internal zap racing the notifier invalidations (the seed's interleaving).
         case dirtyToggle = "dirty-toggle"
+        /// `KVM_CLEAR_DIRTY_LOG` on random 64-page-aligned ranges of the target pages (the manual-protect dirty
+        /// log): write-protects again whatever the guests dirtied there, then flushes.
+        case clearDirty = "clear-dirty"
+        /// Add, move, re-flag and delete a spare memslot: every deletion or move makes KVM drop all the VM's
+        /// shadow pages (or TDP roots) while the vCPUs run, the shadow-page recycling of the seed.
+        case memslotChurn = "memslot-churn"
+        /// Toggle CR0.WP of a random vCPU through `KVM_SET_SREGS` on the vCPU's own thread: an MMU context reset
+        /// (new shadow roots), as the kernel's mmu_stress_test does.
+        case mmuReset = "cr0-wp"
+
+        /// Whether it changes the data slot's dirty-logging state, which `--dirty` and the memslot operation own.
+        var ownsDataSlotLog: Bool { self == .dirtyToggle || self == .clearDirty }
     }
     public var kind: Kind
     public var periodMicroseconds: Int

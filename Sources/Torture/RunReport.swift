@@ -76,6 +76,16 @@ public struct RunReport: Codable, Sendable {
         /// `remote_tlb_flush_requests` movement around its actions.
         public var flushRequests: UInt64
         public var exercised: Bool
+        /// Actions that found nothing to do (clear-dirty while the slot was not logging).
+        public var idleActions: UInt64? = nil
+        /// Each evidence counter's movement around the antagonist's actions.
+        public var counters: [String: UInt64]? = nil
+        /// cr0-wp: resets the vCPUs applied and read back.
+        public var mmuResets: UInt64? = nil
+        /// Why it counts as exercised, or why not.
+        public var evidence: String? = nil
+        /// The first actions of its seeded schedule, to show that a seed replays them.
+        public var firstActions: [String]? = nil
     }
 
     public struct DirtyReport: Codable, Sendable, Equatable {

@@ -28,7 +28,9 @@ extension RunReport {
         lines.append("publications \(publications), KVM_RUN EFAULTs \(efaults), MMIO exits \(mmioExits), heartbeats \(heartbeats)")
         if let dirty { lines.append("dirty log (\(dirty.mode)): \(dirty.rounds) harvest rounds (\(dirty.judgedRounds) judged every page), \(dirty.pagesReported) dirty pages reported\(dirty.mode == "ring" ? ", \(dirty.ringFullExits) ring-full exits" : "")") }
         for antagonist in antagonists {
-            lines.append("antagonist \(antagonist.kind) every \(antagonist.periodMicroseconds) µs: \(antagonist.actions) actions, remote_tlb_flush_requests +\(antagonist.flushRequests)\(antagonist.exercised ? "" : " (NOT exercised)")")
+            let idle = (antagonist.idleActions ?? 0) > 0 ? " (\(antagonist.idleActions!) found nothing to do)" : ""
+            let evidence = antagonist.evidence ?? "remote_tlb_flush_requests +\(antagonist.flushRequests)"
+            lines.append("antagonist \(antagonist.kind) every \(antagonist.periodMicroseconds) µs: \(antagonist.actions) actions\(idle); \(antagonist.exercised ? evidence : "NOT exercised: " + evidence)")
         }
         if c.injection == .early {
             lines.append(String(format: "early: %d of %llu publications caught (%.2f%%)", caughtPublications, publications, publications > 0 ? 100 * Double(caughtPublications) / Double(publications) : 0))

@@ -83,8 +83,11 @@ public struct TortureRun {
         try machine.addMemory(slot: UInt32(GUEST_CONTROL_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_CONTROL_GPA)), region: controlRegion)
         let kernelLog = KernelLog()
         let backing = try Backing(kind: config.backing, size: config.dataBytes)
-        if config.dirty == .clear { try machine.vm.enableCapability(.manualDirtyLogProtect, arguments: [1]) }  // MANUAL_PROTECT_ENABLE
-        let dataSlotFlags: MemorySlotFlags = config.dirty == .off ? [] : .logDirtyPages
+        let clearsDirtyLog = config.antagonists.contains { $0.kind == .clearDirty }
+        if config.dirty == .clear || clearsDirtyLog {
+            try machine.vm.enableCapability(.manualDirtyLogProtect, arguments: [1])  // MANUAL_PROTECT_ENABLE
+        }
+        let dataSlotFlags: MemorySlotFlags = config.dirty == .off && !clearsDirtyLog ? [] : .logDirtyPages
         try machine.addMemory(
             slot: UInt32(GUEST_DATA_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_DATA_GPA)), region: backing.region,
             pageSize: config.guestPageSize.pageSize, flags: dataSlotFlags)
@@ -141,7 +144,12 @@ public struct TortureRun {
         }
         let mutatorThread = try OSThread(name: "mutator", cpu: placement.mutatorCPU) { mutator.run() }
         // Antagonists share the mutator's CPU: every flush they cause must reach the vCPUs elsewhere.
-        let antagonists = config.antagonists.map { Antagonist(spec: $0, vm: machine.vm, statistics: vmStats, observations: observations) }
+        let antagonistContext = Antagonist.Context(
+            vm: machine.vm, dataPages: config.dataBytes / 4096, targetPages: config.hotPages > 0 ? config.hotPages : config.pages,
+            workers: workers, statistics: vmStats, observations: observations)
+        let antagonists = config.antagonists.enumerated().map { index, spec in
+            Antagonist(spec: spec, index: index, seed: config.seed, context: antagonistContext)
+        }
         let antagonistThreads = try antagonists.enumerated().map { index, antagonist in
             try OSThread(name: "antagonist-\(index)", cpu: placement.mutatorCPU) { antagonist.run() }
         }

@@ -15,6 +15,10 @@ final class VCPUWorker: @unchecked Sendable {
     /// Set by the watchdog before it kicks a vCPU that made no progress.
     let stallKick = ManagedAtomic<Bool>(false)
     let exits = ManagedAtomic<UInt64>(0)
+    /// Set by the cr0-wp antagonist before it kicks the vCPU: toggle CR0.WP before entering again.
+    private let mmuResetRequested = ManagedAtomic<Bool>(false)
+    /// CR0.WP toggles applied and read back.
+    let mmuResets = ManagedAtomic<UInt64>(0)
     private var pendingRecheck: (page: Int, control: UInt64, expected: UInt64)?
 
     /// The data slot's home range and host memory: accesses that exit as MMIO while the slot is deleted or moved
@@ -78,6 +82,7 @@ final class VCPUWorker: @unchecked Sendable {
             observations.recordFault(mmio: true)
         case .interrupted:
             if stop.load(ordering: .relaxed) { return false }
+            if mmuResetRequested.exchange(false, ordering: .relaxed) && !toggleWriteProtect() { return false }
             if stallKick.exchange(false, ordering: .relaxed) {
                 observations.addHarnessError("vCPU \(index) made no progress: \(registerDump())")
             }
@@ -86,6 +91,33 @@ final class VCPUWorker: @unchecked Sendable {
             return unexpected(exit)
         }
         return true
+    }
+
+    /// Asks the vCPU's thread to reset its MMU context (toggle CR0.WP) at its next exit, and kicks it out of the
+    /// guest. Special registers may only change between `KVM_RUN`s of the thread that runs the vCPU.
+    func requestMMUReset() {
+        mmuResetRequested.store(true, ordering: .relaxed)
+        vcpu.requestExit()
+    }
+
+    /// Flips CR0.WP through `KVM_SET_SREGS` and reads it back; false (and a harness error) if KVM refused it.
+    private func toggleWriteProtect() -> Bool {
+        do {
+            var sregs = try vcpu.specialRegisters()
+            let wanted = sregs.cr0 ^ LongMode.cr0WriteProtect
+            sregs.cr0 = wanted
+            try vcpu.setSpecialRegisters(sregs)
+            let applied = try vcpu.specialRegisters().cr0
+            guard applied == wanted else {
+                observations.addHarnessError("vCPU \(index): CR0 0x\(String(wanted, radix: 16)) set, 0x\(String(applied, radix: 16)) read back")
+                return false
+            }
+            mmuResets.wrappingIncrement(ordering: .relaxed)
+            return true
+        } catch {
+            observations.addHarnessError("vCPU \(index): CR0.WP toggle: \(error)")
+            return false
+        }
     }
 
     private func unexpected(_ exit: VCPUExit) -> Bool {

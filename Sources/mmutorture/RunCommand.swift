@@ -24,6 +24,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Preset: quick (5 s mix), ci (every operation in turn, 60 s), soak (30 min mix, checkpoints every 60 s). Explicit options override it.")
     var profile: Profile?
 
+    @Option(help: "A scenario file (JSON; see scenarios/): antagonists, rates, backing, hot set, duration, vCPUs. Explicit options override it.")
+    var scenario: String?
+
     @Option(help: "Invalidation to perform: \(Torture.Operation.allCases.map(\.rawValue).joined(separator: ", ")) (default dontneed).")
     var op: Torture.Operation?
 
@@ -45,38 +48,38 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Seed for the host-side schedule (random when omitted; always printed).")
     var seed: UInt64?
 
-    @Option(name: .customLong("guest-page-size"), help: "Guest mapping of the data: 4k or 2m.")
-    var guestPageSize: TortureConfiguration.GuestPageSize = .size4K
+    @Option(name: .customLong("guest-page-size"), help: "Guest mapping of the data: 4k (default) or 2m.")
+    var guestPageSize: TortureConfiguration.GuestPageSize?
 
     @Option(help: "Harvest the data slot's dirty log in rounds and check no guest write escaped it: off, log, clear, ring.")
-    var dirty: DirtyTracking = .off
+    var dirty: DirtyTracking?
 
-    @Option(name: .customLong("dirty-round-ms"), help: "Milliseconds between dirty-log harvests.")
-    var dirtyRound: Int = 20
+    @Option(name: .customLong("dirty-round-ms"), help: "Milliseconds between dirty-log harvests (default 20).")
+    var dirtyRound: Int?
 
-    @Option(name: .customLong("ring-entries"), help: "Entries per vCPU dirty ring with --dirty ring (a power of two, at least 256).")
-    var ringEntries: Int = 4096
+    @Option(name: .customLong("ring-entries"), help: "Entries per vCPU dirty ring with --dirty ring (a power of two, at least 256; default 4096).")
+    var ringEntries: Int?
 
     @Option(help: "Hot set: the mutator works on the first N pages only, and the checkers pass over them --hot-repeat times between full sweeps.")
-    var hot: Int = 0
+    var hot: Int?
 
-    @Option(name: .customLong("hot-repeat"), help: "Checker passes over the hot set between full sweeps.")
-    var hotRepeat: Int = 8
+    @Option(name: .customLong("hot-repeat"), help: "Checker passes over the hot set between full sweeps (default 8).")
+    var hotRepeat: Int?
 
     @Option(help: "An antagonist beside the mutator, KIND:MICROSECONDS (repeatable). Kinds: \(AntagonistSpec.Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var antagonist: [AntagonistSpec] = []
 
     @Option(help: "Negative control to inject: \(Injection.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var inject: Injection = .none
+    var inject: Injection?
 
     @Flag(name: .customLong("no-pin"), help: "Do not pin the mutator and vCPUs to different CPUs (the run may then prove nothing).")
     var noPin = false
 
-    @Option(name: .customLong("fault-window-us"), help: "Microseconds a must-fault window stays open.")
-    var faultWindow: Int = 300
+    @Option(name: .customLong("fault-window-us"), help: "Microseconds a must-fault window stays open (default 300).")
+    var faultWindow: Int?
 
-    @Option(name: .customLong("window-us"), help: "Microseconds a must-read-zero or content-kept window stays open.")
-    var window: Int = 5
+    @Option(name: .customLong("window-us"), help: "Microseconds a must-read-zero or content-kept window stays open (default 5).")
+    var window: Int?
 
     @Option(help: "Write the JSON report here.")
     var report: String?
@@ -91,7 +94,11 @@ struct RunCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        do { try makeConfiguration(seed: 0).validate() } catch { throw ValidationError(error.description) }
+        if scenario != nil && profile != nil {
+            throw ValidationError("--scenario and --profile both set up the whole run; choose one")
+        }
+        let scenario = try loadScenario()
+        do { try makeConfiguration(seed: 0, scenario: scenario).validate() } catch { throw ValidationError(error.description) }
         if let checkpointInterval, !(checkpointInterval > 0) {
             throw ValidationError("--checkpoint-interval: \(checkpointInterval) is not a positive number of seconds")
         }
@@ -100,8 +107,19 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    func makeConfiguration(seed: UInt64) -> TortureConfiguration {
-        var c = TortureConfiguration()
+    /// The scenario file, if one was given; a bad one ends the command with its own exit code (65, or 66 when it
+    /// cannot be read) and the error naming the line and field.
+    func loadScenario() throws -> Scenario? {
+        guard let scenario else { return nil }
+        do { return try Scenario.load(path: scenario) } catch {
+            FileHandle.standardError.write(Data("mmutorture: scenario \(error)\n".utf8))
+            throw ExitCode(error.exitCode)
+        }
+    }
+
+    /// Defaults (or the scenario), then the profile, then the options given explicitly.
+    func makeConfiguration(seed: UInt64, scenario: Scenario?) -> TortureConfiguration {
+        var c = scenario?.configuration ?? TortureConfiguration()
         profile?.apply(to: &c)
         if let op { c.operation = op }
         if let backing { c.backing = backing }
@@ -110,26 +128,28 @@ struct RunCommand: ParsableCommand {
         if let duration { c.duration = duration }
         if let mode { c.mode = mode }
         c.seed = seed
-        c.guestPageSize = guestPageSize
-        c.injection = inject
-        c.dirty = dirty
-        c.dirtyRoundMilliseconds = dirtyRound
-        c.ringEntries = ringEntries
-        c.hotPages = hot
-        c.hotRepeat = hotRepeat
-        c.antagonists = antagonist
+        if let guestPageSize { c.guestPageSize = guestPageSize }
+        if let inject { c.injection = inject }
+        if let dirty { c.dirty = dirty }
+        if let dirtyRound { c.dirtyRoundMilliseconds = dirtyRound }
+        if let ringEntries { c.ringEntries = ringEntries }
+        if let hot { c.hotPages = hot }
+        if let hotRepeat { c.hotRepeat = hotRepeat }
+        if !antagonist.isEmpty { c.antagonists = antagonist }
         c.pin = !noPin
-        c.faultWindowMicroseconds = faultWindow
-        c.windowMicroseconds = window
+        if let faultWindow { c.faultWindowMicroseconds = faultWindow }
+        if let window { c.windowMicroseconds = window }
         c.devicePath = device
         return c
     }
 
     func run() throws {
-        let chosenSeed = seed ?? UInt64.random(in: 1...UInt64(UInt32.max))
+        let scenario = try loadScenario()
+        let chosenSeed = seed ?? (scenario?.hasSeed == true ? scenario!.configuration.seed : UInt64.random(in: 1...UInt64(UInt32.max)))
+        if let scenario { print("scenario \(scenario.name)\(scenario.description.isEmpty ? "" : ": \(scenario.description)")") }
         if seed == nil { print("seed \(chosenSeed) (replay with --seed \(chosenSeed))") }
         StopRequest.installSignalHandlers()
-        var torture = TortureRun(configuration: makeConfiguration(seed: chosenSeed))
+        var torture = TortureRun(configuration: makeConfiguration(seed: chosenSeed, scenario: scenario))
         // On a terminal one live line, rewritten in place; otherwise (CI logs) a plain line a second.
         let live = isatty(STDERR_FILENO) == 1
         if !quiet {

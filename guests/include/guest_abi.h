@@ -30,6 +30,13 @@
 #define GUEST_DATA_SLOT 2
 #define GUEST_DATA_GPA 0x100000000
 
+// Slot 3, the spare slot: a few pages no guest maps, created, moved and deleted by the memslot-churn antagonist.
+// Any slot deletion or move makes KVM throw away every shadow page of the VM (x86: kvm_mmu_zap_all_fast).
+#define GUEST_SPARE_SLOT 3
+#define GUEST_SPARE_GPA 0x80000000
+#define GUEST_SPARE_MOVED_GPA 0x80200000
+#define GUEST_SPARE_SIZE 0x8000
+
 #define GUEST_PAGE_SIZE 4096
 #define GUEST_WORDS_PER_PAGE 512
 // Words 0..GUEST_READER_WORDS-1 of a data page carry the host's generation (the stale-read half); word
