@@ -64,9 +64,9 @@ final class Antagonist: @unchecked Sendable {
         defer { removeSpareSlot() }
         while !stop.load(ordering: .relaxed) {
             let before = (try? counters?.read()) ?? []
-            let action: String?
+            let action: Action
             do {
-                action = try act()
+                action = try step()
             } catch {
                 context.observations.addHarnessError("antagonist \(spec.kind.rawValue): \(error)")
                 return
@@ -74,8 +74,8 @@ final class Antagonist: @unchecked Sendable {
             let after = (try? counters?.read()) ?? []
             for (index, (old, new)) in zip(before, after).enumerated() { moved[index].wrappingIncrement(by: new &- old, ordering: .relaxed) }
             actions.wrappingIncrement(ordering: .relaxed)
-            if action == nil { idleActions.wrappingIncrement(ordering: .relaxed) }
-            firstActions.withLock { if $0.count < Self.recordedActions { $0.append(action ?? "idle") } }
+            if action.idle { idleActions.wrappingIncrement(ordering: .relaxed) }
+            firstActions.withLock { if $0.count < Self.recordedActions { $0.append(action.plan) } }
             usleep(UInt32(pause()))
         }
     }
@@ -86,38 +86,46 @@ final class Antagonist: @unchecked Sendable {
         return period / 2 + Int(schedule.next() % UInt64(period + 1))
     }
 
-    /// One action of this antagonist's kind; what it did, or nil if there was nothing to do.
-    private func act() throws -> String? {
+    /// One action: what the schedule chose (a pure function of the seed), and whether it found nothing to do
+    /// (which depends on timing: a clear while another antagonist has turned logging off).
+    struct Action: Equatable {
+        var plan: String
+        var idle = false
+    }
+
+    /// Takes the next action of this antagonist's kind.
+    func step() throws -> Action {
         switch spec.kind {
         case .dirtyToggle:
             logging.toggle()
             try context.vm.setMemorySlotFlags(UInt32(GUEST_DATA_SLOT), logging ? .logDirtyPages : [])
-            return logging ? "log on" : "log off"
+            return Action(plan: logging ? "log on" : "log off")
         case .clearDirty:
             return try clearDirtyRange()
         case .memslotChurn:
-            return try churnSpareSlot()
+            return Action(plan: try churnSpareSlot())
         case .mmuReset:
             let worker = context.workers[Int(schedule.next() % UInt64(context.workers.count))]
             worker.requestMMUReset()
-            return "reset vCPU \(worker.index)"
+            return Action(plan: "reset vCPU \(worker.index)")
         }
     }
 
     /// `KVM_CLEAR_DIRTY_LOG` on 64 to 256 pages from a random 64-page boundary among the target pages: KVM
     /// write-protects again whichever of them the guests dirtied, and flushes.
-    private func clearDirtyRange() throws -> String? {
+    private func clearDirtyRange() throws -> Action {
         let blocks = (context.targetPages + 63) / 64
         let first = Int(schedule.next() % UInt64(blocks)) * 64
         let count = min(64 * (1 + Int(schedule.next() % 4)), context.dataPages - first)
         var bitmap = DirtyBitmap(pageCount: count)
         for page in 0..<count { bitmap.mark(page) }
+        let plan = "clear \(first)..<\(first + count)"
         do {
             try context.vm.clearDirtyLog(slot: UInt32(GUEST_DATA_SLOT), bitmap, firstPage: first)
         } catch let error as KVMError where error.errno == ENOENT {
-            return nil  // the slot is not logging right now (a dirty-toggle antagonist turned it off)
+            return Action(plan: plan, idle: true)  // the slot is not logging now (a dirty-toggle turned it off)
         }
-        return "clear \(first)..<\(first + count)"
+        return Action(plan: plan)
     }
 
     /// Adds the spare slot, or moves it, changes its flags, or deletes it: each slot deletion or move makes KVM
