@@ -48,7 +48,7 @@ public struct Scenario: Sendable, Equatable {
                 throw fail(member.line, member.key, "appears twice (first on line \(first))", "keep one")
             }
             guard let field = fields[member.key] else {
-                throw fail(member.line, member.key, "is not a scenario field", "use one of: \(fields.keys.sorted().joined(separator: ", "))")
+                throw fail(member.line, member.key, "not a scenario field", "use one of: \(fields.keys.sorted().joined(separator: ", "))")
             }
             scenario.lines[member.key] = member.line
             do { try field.apply(member.value, &scenario) } catch {
@@ -56,7 +56,7 @@ public struct Scenario: Sendable, Equatable {
             }
         }
         guard !scenario.name.isEmpty else {
-            throw fail(document.line, "name", "is missing", "name the scenario, e.g. \"name\": \"seed-2012\"")
+            throw fail(document.line, "name", "missing", "name the scenario, e.g. \"name\": \"seed-2012\"")
         }
         do { try scenario.configuration.validate() } catch {
             let key = fields.first { $0.value.option == error.option }?.key
@@ -130,7 +130,7 @@ public struct ScenarioError: Error, CustomStringConvertible, Equatable {
     public var exitCode: Int32 = 65
 
     public var description: String {
-        "\(file)\(line.map { ":\($0)" } ?? ""): \(field.map { "field '\($0)' " } ?? "")\(problem); \(fix)"
+        "\(file)\(line.map { ":\($0)" } ?? ""): \(field.map { "field '\($0)': " } ?? "")\(problem); \(fix)"
     }
 }
 
@@ -177,7 +177,7 @@ extension LocatedJSON {
             case "kind": kind = try member.value.choice()
             case "periodMicroseconds":
                 period = try member.value.integer()
-                guard period! >= 1 else { throw FieldError(line: member.line, problem: "\(period!) µs", fix: "use a period of 1 µs or more") }
+                guard period! >= 1 else { throw FieldError(line: member.line, problem: "a period of \(period!) µs", fix: "use a period of 1 µs or more") }
             default:
                 throw FieldError(line: member.line, problem: "an antagonist has no field '\(member.key)'", fix: "use kind and periodMicroseconds")
             }

@@ -37,6 +37,12 @@ func invoke(_ arguments: [String], interruptAfter seconds: Double? = nil) throws
     return Invocation(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
 }
 
+/// A scenario shipped in `scenarios/`.
+func scenarioPath(_ name: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scenarios/\(name).json").path
+}
+
 let kvmGate = KVMAvailability.testGate(environment: ProcessInfo.processInfo.environment)
 let kvmDevicePath = kvmGate.devicePath
 
@@ -59,6 +65,17 @@ struct CommandLineTests {
         #expect(result.stderr.contains("KVM not available"))
     }
 
+    @Test func aBadScenarioFileIsRefusedNamingTheLineAndField() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bad-scenario-\(getpid()).json").path
+        try Data("{\n  \"name\": \"x\",\n  \"backing\": \"anon\"\n}\n".utf8).write(to: URL(fileURLWithPath: path))
+        let bad = try invoke(["run", "--scenario", path])
+        #expect(bad.status == 65 && bad.stderr.contains("\(path):3: field 'backing': 'anon' is not a choice"), "\(bad.stderr)")
+        let missing = try invoke(["run", "--scenario", "/nonexistent/s.json"])
+        #expect(missing.status == 66 && missing.stderr.contains("cannot be read"))
+        let both = try invoke(["run", "--scenario", scenarioPath("seed-2012"), "--profile", "quick"])
+        #expect(both.status == 64 && both.stderr.contains("choose one"))
+    }
+
     @Test func reportShowRefusesAFileThatIsNotAReport() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-report-\(getpid()).json").path
         try Data("{\"tool\": \"something else\"}".utf8).write(to: URL(fileURLWithPath: path))
@@ -75,10 +92,12 @@ struct CommandLineTests {
 
 @Suite(.serialized, .enabled(if: kvmGate.run, Comment(rawValue: kvmGate.skipReason)))
 struct RunEndToEndTests {
-    @Test func sigintStopsTheRunAndStillPrintsTheSummaryAndWritesTheReport() throws {
+    /// A plain run, and a composed one (every antagonist, two vCPUs): both stop promptly on Ctrl-C.
+    @Test(arguments: [[], ["--scenario", scenarioPath("everything")]])
+    func sigintStopsTheRunAndStillPrintsTheSummaryAndWritesTheReport(setup: [String]) throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sigint-\(getpid()).json").path
         let started = Date()
-        let result = try invoke(["run", "--duration", "60", "--seed", "5", "--quiet", "--report", path, "--device", kvmDevicePath], interruptAfter: 2)
+        let result = try invoke(["run"] + setup + ["--duration", "60", "--seed", "5", "--quiet", "--report", path, "--device", kvmDevicePath], interruptAfter: 2)
         #expect(Date().timeIntervalSince(started) < 30, "the run must stop promptly, not run its 60 s")
         #expect(result.stdout.contains("stopped by SIGINT") && result.stdout.contains("verdict: pass"), "\(result.stdout)\(result.stderr)")
         #expect(result.status == 0)
@@ -87,6 +106,16 @@ struct RunEndToEndTests {
         #expect(report.durationSeconds < 30)
         let shown = try invoke(["report", "show", path])
         #expect(shown.status == 0 && shown.stdout.contains("verdict: pass"))
+    }
+
+    @Test func aScenarioRunsWithExplicitOptionsOverridingTheFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("scenario-\(getpid()).json").path
+        let result = try invoke(["run", "--scenario", scenarioPath("seed-2012"), "--duration", "1", "--hot", "4", "--quiet", "--report", path, "--device", kvmDevicePath])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.hasPrefix("scenario seed-2012: ") && result.stdout.contains("antagonist clear-dirty"))
+        let report = try RunReport.read(from: path)
+        #expect(report.configuration.hotPages == 4 && report.configuration.duration == 1, "the options win")
+        #expect(report.configuration.antagonists.map(\.kind) == [.dirtyToggle, .clearDirty], "the file's antagonists")
     }
 
     @Test func aSeedIsPrintedWhenNoneIsGiven() throws {
