@@ -19,17 +19,18 @@ public struct Benchmark {
 
     public init() {}
 
+    /// What the bench measured; sections left out (`--only`) are nil.
     public struct Results: Codable, Sendable {
         public var host: HostFingerprint
-        public var exitRoundTrip: Comparison
-        public var mutatorSteps: [String: Comparison]
+        public var exitRoundTrip: Comparison?
+        public var mutatorSteps: [String: Comparison]?
         /// Conclusive checks per second, by scenario ("none, 1 vCPU", …).
-        public var checksPerSecond: [String: Double]
-        public var detectionLatencyMicroseconds: [String: Double]
-        public var setup: [Setup]
-        public var manyVCPUs: ManyVCPUs
+        public var checksPerSecond: [String: Double]?
+        public var detectionLatencyMicroseconds: [String: Double]?
+        public var setup: [Setup]?
+        public var manyVCPUs: ManyVCPUs?
         /// `--inject early`: caught publications / publications, by setup (the sensitivity to microsecond windows).
-        public var earlyCatchRate: [String: Double]
+        public var earlyCatchRate: [String: Double]?
     }
 
     /// The same work through the Swift harness and through the C baseline: per-second rates and their ratio.
@@ -56,50 +57,87 @@ public struct Benchmark {
         public var verdict: Verdict
     }
 
+    /// The parts of the bench, each measured on its own (`bench --only`).
+    public enum Section: String, CaseIterable, Codable, Sendable {
+        case exits, mutator, checks, latency, setup, early, scale
+    }
+
+    /// The sections to measure; all by default.
+    public var sections: Set<Section> = Set(Section.allCases)
+
     public func run() throws -> Results {
         let kvm = try KVMSystem(devicePath: devicePath)
-        log("exit round trip: Swift vs C")
-        let exits = try exitRoundTrip(kvm: kvm)
-        var steps: [String: Comparison] = [:]
-        for (operation, backing) in [(Operation.dontneed, BackingKind.anonymous), (.mprotect, .anonymous), (.punch, .memfd)] {
-            log("mutator steps: \(operation.rawValue), engine vs C")
-            let swift = try torture(operation, backing: backing).operations.first { $0.name == operation.rawValue }?.perSecond ?? 0
-            let c = try torture(operation, backing: backing, baseline: true).operations.first { $0.name == operation.rawValue }?.perSecond ?? 0
-            steps[operation.rawValue] = Comparison(swiftPerSecond: swift, cPerSecond: c, ratio: c > 0 ? swift / c : 0)
+        var results = Results(host: HostFingerprint.current(kvm: kvm))
+        if sections.contains(.exits) {
+            log("exit round trip: Swift vs C")
+            results.exitRoundTrip = try exitRoundTrip(kvm: kvm)
         }
-        var checks: [String: Double] = [:]
-        for operation in [Operation.none, .dontneed] {
-            for vcpus in [1, 2] {
-                log("checks: \(operation.rawValue), \(vcpus) vCPU(s)")
-                checks["\(operation.rawValue), \(vcpus) vCPU\(vcpus > 1 ? "s" : "")"] = try torture(operation, vcpus: vcpus).checks.conclusivePerSecond
+        if sections.contains(.mutator) {
+            var steps: [String: Comparison] = [:]
+            for (operation, backing) in [(Operation.dontneed, BackingKind.anonymous), (.mprotect, .anonymous), (.punch, .memfd)] {
+                log("mutator steps: \(operation.rawValue), engine vs C in paired slices")
+                let rounds = try torture(operation, backing: backing, baseline: true).mutatorComparison ?? []
+                guard !rounds.isEmpty else {
+                    throw TortureRun.SetupError.harness(KVMError(operation: "bench", errno: 0, context: "no comparison rounds for \(operation.rawValue)", hint: "use --seconds 0.5 or more"))
+                }
+                steps[operation.rawValue] = Comparison(
+                    swiftPerSecond: median(rounds.map { Double($0.engineSteps) / $0.engineSeconds }),
+                    cPerSecond: median(rounds.map { Double($0.cSteps) / $0.cSeconds }), ratio: median(rounds.map(\.ratio)))
             }
+            results.mutatorSteps = steps
         }
-        log("detection latency: nowrite")
-        let latency = try torture(.dontneed, injection: .nowrite).detectionLatencyMicroseconds ?? [:]
-        var setup: [Setup] = []
-        for size in setupSizesGiB {
-            log("setup: \(size) GiB")
-            setup.append(try setupCost(kvm: kvm, gibibytes: size))
+        if sections.contains(.checks) {
+            var checks: [String: Double] = [:]
+            for operation in [Operation.none, .dontneed] {
+                for vcpus in [1, 2] {
+                    log("checks: \(operation.rawValue), \(vcpus) vCPU(s)")
+                    checks["\(operation.rawValue), \(vcpus) vCPU\(vcpus > 1 ? "s" : "")"] = try torture(operation, vcpus: vcpus).checks.conclusivePerSecond
+                }
+            }
+            results.checksPerSecond = checks
         }
-        var catchRates: [String: Double] = [:]
-        let setups: [(String, Int, [AntagonistSpec])] = [
-            ("default (dontneed, 256 pages)", 0, []), ("hot set of 8 pages", 8, []),
-            ("hot set of 8 + dirty-toggle every 200 µs", 8, [AntagonistSpec(kind: .dirtyToggle, periodMicroseconds: 200)]),
-        ]
-        for (name, hot, antagonists) in setups {
-            log("early catch rate: \(name)")
-            let report = try torture(.dontneed, injection: .early, hot: hot, antagonists: antagonists)
-            catchRates[name] = report.publications > 0 ? Double(report.caughtPublications) / Double(report.publications) : 0
+        if sections.contains(.latency) {
+            log("detection latency: nowrite")
+            results.detectionLatencyMicroseconds = try torture(.dontneed, injection: .nowrite).detectionLatencyMicroseconds ?? [:]
         }
-        log("64 vCPUs")
-        let many = try torture(.dontneed, vcpus: 64)
-        let fewest = many.checks.perVCPU.map(\.conclusive).min() ?? 0
-        return Results(
-            host: HostFingerprint.current(kvm: kvm), exitRoundTrip: exits, mutatorSteps: steps, checksPerSecond: checks,
-            detectionLatencyMicroseconds: latency, setup: setup,
-            manyVCPUs: ManyVCPUs(vcpus: 64, hostCPUs: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), everyVCPUChecked: fewest > 0,
-                                 fewestChecksOfAVCPU: fewest, verdict: many.verdict), earlyCatchRate: catchRates)
+        if sections.contains(.setup) {
+            var setup: [Setup] = []
+            for size in setupSizesGiB {
+                log("setup: \(size) GiB")
+                setup.append(try setupCost(kvm: kvm, gibibytes: size))
+            }
+            results.setup = setup
+        }
+        if sections.contains(.early) {
+            var catchRates: [String: Double] = [:]
+            for (name, hot, antagonists) in Self.earlySetups {
+                log("early catch rate: \(name)")
+                let report = try torture(.dontneed, injection: .early, hot: hot, antagonists: antagonists)
+                catchRates[name] = report.publications > 0 ? Double(report.caughtPublications) / Double(report.publications) : 0
+            }
+            results.earlyCatchRate = catchRates
+        }
+        if sections.contains(.scale) {
+            log("64 vCPUs")
+            let many = try torture(.dontneed, vcpus: 64)
+            let fewest = many.checks.perVCPU.map(\.conclusive).min() ?? 0
+            results.manyVCPUs = ManyVCPUs(
+                vcpus: 64, hostCPUs: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), everyVCPUChecked: fewest > 0,
+                fewestChecksOfAVCPU: fewest, verdict: many.verdict)
+        }
+        return results
     }
+
+    /// The setups whose `early` catch rates are compared: the default, a hot set, and hot sets with antagonists
+    /// (those that act without guest writes: the early control needs --mode read).
+    static let earlySetups: [(String, Int, [AntagonistSpec])] = [
+        ("default (dontneed, 256 pages)", 0, []), ("hot set of 8 pages", 8, []),
+        ("hot set of 8 + dirty-toggle every 200 µs", 8, [AntagonistSpec(kind: .dirtyToggle, periodMicroseconds: 200)]),
+        ("hot set of 8 + dirty-toggle, memslot-churn, cr0-wp", 8, [
+            AntagonistSpec(kind: .dirtyToggle, periodMicroseconds: 200), AntagonistSpec(kind: .memslotChurn, periodMicroseconds: 500),
+            AntagonistSpec(kind: .mmuReset, periodMicroseconds: 300),
+        ]),
+    ]
 
     /// A torture run with the stale-read checkers only (the C baseline does not write).
     private func torture(
@@ -139,7 +177,7 @@ public struct Benchmark {
                         guard case .ioOut = try vcpu.run() else { throw KVMError(operation: "bench", errno: 0, context: "unexpected exit") }
                     }
                     let elapsed = ContinuousClock.now - start
-                    swiftTimes.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                    swiftTimes.append(elapsed.seconds)
                 } else {
                     let nanoseconds = baseline_exit_round_trips(vcpu.fileDescriptor, UInt64(iterations))
                     guard nanoseconds > 0 else { throw KVMError(operation: "KVM_RUN (C baseline)", errno: Int32(-nanoseconds)) }
@@ -147,11 +185,12 @@ public struct Benchmark {
                 }
             }
         }
-        let median = { (values: [Double]) in values.sorted()[values.count / 2] }
         let ratio = median(zip(swiftTimes, cTimes).map { $1 / $0 })
         let swift = Double(iterations) / median(swiftTimes), c = Double(iterations) / median(cTimes)
         return Comparison(swiftPerSecond: swift, cPerSecond: c, ratio: ratio)
     }
+
+    private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
     /// Creating and starting a VM with a large data slot: only touched pages may cost memory.
     private func setupCost(kvm: KVMSystem, gibibytes: Int) throws -> Setup {
@@ -167,7 +206,7 @@ public struct Benchmark {
         let elapsed = ContinuousClock.now - start
         let growth = (ProcessMemory.residentKB() ?? 0) - before
         return Setup(
-            dataGiB: gibibytes, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            dataGiB: gibibytes, seconds: elapsed.seconds,
             residentGrowthKB: growth)
     }
 }
@@ -178,22 +217,28 @@ extension Benchmark.Results {
         func row(_ name: String, _ comparison: Benchmark.Comparison) {
             lines.append(name.padded(40) + String(format: "%12.0f/s %12.0f/s %9.3f", comparison.swiftPerSecond, comparison.cPerSecond, comparison.ratio))
         }
-        row("exit round trips (KVM_RUN)", exitRoundTrip)
-        for (name, comparison) in mutatorSteps.sorted(by: { $0.key < $1.key }) { row("mutator steps: \(name)", comparison) }
-        lines.append("")
-        for (name, value) in checksPerSecond.sorted(by: { $0.key < $1.key }) {
-            lines.append("conclusive checks/s, \(name)".padded(40) + String(format: "%12.3g", value))
+        if let exitRoundTrip { row("exit round trips (KVM_RUN)", exitRoundTrip) }
+        for (name, comparison) in (mutatorSteps ?? [:]).sorted(by: { $0.key < $1.key }) { row("mutator steps: \(name)", comparison) }
+        if let checksPerSecond {
+            lines.append("")
+            for (name, value) in checksPerSecond.sorted(by: { $0.key < $1.key }) {
+                lines.append("conclusive checks/s, \(name)".padded(40) + String(format: "%12.3g", value))
+            }
         }
         lines.append("")
-        lines.append(String(format: "detection latency, nowrite: p50 %.0f µs, p99 %.0f µs (%.0f detections)",
-                            detectionLatencyMicroseconds["50"] ?? .nan, detectionLatencyMicroseconds["99"] ?? .nan, detectionLatencyMicroseconds["count"] ?? 0))
-        for entry in setup {
+        if let latency = detectionLatencyMicroseconds {
+            lines.append(String(format: "detection latency, nowrite: p50 %.0f µs, p99 %.0f µs (%.0f detections)",
+                                latency["50"] ?? .nan, latency["99"] ?? .nan, latency["count"] ?? 0))
+        }
+        for entry in setup ?? [] {
             lines.append(String(format: "setup, %2d GiB data slot: %.3f s, resident memory +%d KiB", entry.dataGiB, entry.seconds, entry.residentGrowthKB))
         }
-        for (name, rate) in earlyCatchRate.sorted(by: { $0.value < $1.value }) {
-            lines.append("early catch rate, \(name): ".padded(56) + String(format: "%.2f%% of publications", 100 * rate))
+        for (name, rate) in (earlyCatchRate ?? [:]).sorted(by: { $0.value < $1.value }) {
+            lines.append("early catch rate, \(name): ".padded(64) + String(format: "%.2f%% of publications", 100 * rate))
         }
-        lines.append("\(manyVCPUs.vcpus) vCPUs on \(manyVCPUs.hostCPUs) CPUs: every vCPU made conclusive checks: \(manyVCPUs.everyVCPUChecked ? "yes" : "NO") (fewest \(manyVCPUs.fewestChecksOfAVCPU)); verdict \(manyVCPUs.verdict.rawValue)")
+        if let manyVCPUs {
+            lines.append("\(manyVCPUs.vcpus) vCPUs on \(manyVCPUs.hostCPUs) CPUs: every vCPU made conclusive checks: \(manyVCPUs.everyVCPUChecked ? "yes" : "NO") (fewest \(manyVCPUs.fewestChecksOfAVCPU)); verdict \(manyVCPUs.verdict.rawValue)")
+        }
         return lines.joined(separator: "\n")
     }
 }

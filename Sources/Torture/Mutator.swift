@@ -79,7 +79,7 @@ final class Mutator: @unchecked Sendable {
 
     /// The mutator thread's body: steps until asked to stop.
     func run() {
-        if configuration.baselineMutator { return runBaseline() }
+        if configuration.baselineMutator { return runComparison() }
         let idle = configuration.operation == .none && configuration.injection == .none
         while !stop.load(ordering: .relaxed) {
             do { try dirtyOracle?.harvestIfDue() } catch {
@@ -88,7 +88,7 @@ final class Mutator: @unchecked Sendable {
             }
             if idle {
                 usleep(dirtyOracle == nil ? 10_000 : 1_000)
-                verifyWrites(pages: [Int(verifierPages.next() % UInt64(configuration.pages))])
+                verifyWrites(page: Int(verifierPages.next() % UInt64(configuration.pages)))
                 continue
             }
             let step = schedule.next()
@@ -98,7 +98,7 @@ final class Mutator: @unchecked Sendable {
                     try swapTranslation(page: step.page)
                 } else {
                     try perform(step)
-                    verifyWrites(pages: [Int(verifierPages.next() % UInt64(configuration.pages))])
+                    verifyWrites(page: Int(verifierPages.next() % UInt64(configuration.pages)))
                 }
             } catch {
                 observations.addHarnessError("mutator: \(step.operation.rawValue) on page \(step.page): \(error)")
@@ -107,9 +107,12 @@ final class Mutator: @unchecked Sendable {
         }
     }
 
-    /// The benchmark's reference: the same steps (pages from the same seed, the same calls, the same publication
-    /// protocol and counter reads) done by the plain-C loop, in batches until asked to stop.
-    private func runBaseline() {
+    /// The benchmark's comparison: slices of engine steps and of the same steps done by the plain-C loop
+    /// (`Sources/Baseline`: pages from the same kind of seeded schedule, the same calls, the same publication
+    /// protocol and counter reads), alternating on the same VM, memory and guest until asked to stop. Each pair of
+    /// slices is one ``ComparisonRound``; the bench takes the median of the pairs' ratios, so that the drifts of a
+    /// nested host cancel within a pair.
+    private func runComparison() {
         let operation: baseline_operation
         switch configuration.operation {
         case .dontneed: operation = BASELINE_DONTNEED
@@ -126,19 +129,51 @@ final class Mutator: @unchecked Sendable {
         var state = baseline_mutator(
             control: control.base, data: backing.region.base.assumingMemoryBound(to: UInt8.self), pages: UInt64(configuration.pages),
             memfd: backing.fd, stats_fd: span.fileDescriptor, stats_offset: Int64(span.offset), stats_length: Int64(span.length),
-            seed: configuration.seed, window_us: UInt64(configuration.windowMicroseconds),
+            seed: configuration.seed ^ 0xc0de, window_us: UInt64(configuration.windowMicroseconds),
             fault_window_us: UInt64(configuration.faultWindowMicroseconds), operation: operation, first_counter: 1 << 40)
-        let batch: UInt64 = 64
+        let slice = Duration.milliseconds(Self.comparisonSliceMilliseconds)
+        var pairs = 0
         while !stop.load(ordering: .relaxed) {
-            let nanoseconds = baseline_mutator_run(&state, batch)
-            guard nanoseconds >= 0 else {
-                observations.addHarnessError("C baseline: errno \(-nanoseconds)")
-                return
+            var round = RunReport.ComparisonRound()
+            for engineTurn in pairs % 2 == 0 ? [true, false] : [false, true] {
+                let started = ContinuousClock.now
+                var steps = 0
+                while ContinuousClock.now - started < slice && !stop.load(ordering: .relaxed) {
+                    if engineTurn {
+                        do { try perform(schedule.next()) } catch {
+                            observations.addHarnessError("mutator: \(configuration.operation.rawValue): \(error)")
+                            return
+                        }
+                        verifyWrites(page: Int(verifierPages.next() % UInt64(configuration.pages)))
+                        steps += 1
+                    } else {
+                        let batch: UInt64 = 16
+                        let nanoseconds = baseline_mutator_run(&state, batch)
+                        guard nanoseconds >= 0 else {
+                            observations.addHarnessError("C baseline: errno \(-nanoseconds)")
+                            return
+                        }
+                        steps += Int(batch)
+                    }
+                }
+                let elapsed = (ContinuousClock.now - started).seconds
+                if engineTurn {
+                    round.engineSteps = steps
+                    round.engineSeconds = elapsed
+                } else {
+                    round.cSteps = steps
+                    round.cSeconds = elapsed
+                    // The C loop published its own generations: the engine's content-kept windows promise those.
+                    for page in 0..<configuration.pages { currentGeneration[page] = ControlWord.counter(control.load(page)) }
+                }
             }
-            // Counts only: the C loop reads the flush counters (to cost the same) but does not attribute them.
-            observations.record(configuration.operation, calls: Int(batch), nanoseconds: UInt64(nanoseconds) / batch, flushRequests: 0, flushes: 0, failed: false)
+            if !stop.load(ordering: .relaxed) { observations.comparisonRounds.withLock { $0.append(round) } }
+            pairs += 1
         }
     }
+
+    /// How long each side of a comparison pair runs.
+    static let comparisonSliceMilliseconds = 200
 
     private func takeCounter() -> UInt64 {
         defer { nextCounter += 1 }
@@ -237,7 +272,7 @@ final class Mutator: @unchecked Sendable {
         if let snapshot, window == .keep { snapshot.restore() }
         if window == .keep {
             raiseFloors(zeroed)
-            verifyWrites(pages: pages.filter { !zeroed.contains($0) })
+            verifyWrites(pages, excluding: zeroed)
         } else if window == .zero {
             raiseFloors(pages)
         }
@@ -252,7 +287,7 @@ final class Mutator: @unchecked Sendable {
         for p in pages { writeAndPublish(page: p, into: backing.address(ofPage: p)) }
         observations.record(
             operation,
-            nanoseconds: UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000),
+            nanoseconds: elapsed.nanoseconds,
             flushRequests: after[0] &- before[0], flushes: after[1] &- before[1], failed: failed)
     }
 
@@ -332,12 +367,14 @@ final class Mutator: @unchecked Sendable {
 
     /// Reads each writer's publication, then its word in each page through the host mapping: the word must be
     /// at least the published number, or a guest write was lost.
-    private func verifyWrites(pages: [Int]) {
+    private func verifyWrites(page: Int) { verifyWrites(page..<(page + 1)) }
+
+    private func verifyWrites(_ pages: Range<Int>, excluding skipped: Range<Int> = 0..<0) {
         let writers = environment.writerStatus.count
         guard writers > 0, configuration.injection != .ptswap else { return }
         for writer in 0..<writers {
             let number = published(writer: writer)
-            for page in pages where number > 0 && number >= floor[page * writers + writer] {
+            for page in pages where number > 0 && number >= floor[page * writers + writer] && !skipped.contains(page) {
                 let word = backing.writerWord(page: page, writer: writer)
                 observations.writeVerifications.wrappingIncrement(ordering: .relaxed)
                 if word < number {

@@ -44,7 +44,7 @@ final class Observations: Sendable {
 
     var elapsed: Double {
         let duration = ContinuousClock.now - start
-        return Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return duration.seconds
     }
 
     func beginOperation(_ operation: Operation, page: Int) {
@@ -122,6 +122,8 @@ final class Observations: Sendable {
     let violationCount = ManagedAtomic<UInt64>(0)
     /// The publications (control words) under which a stale read was seen.
     let caughtPublications = Mutex<Set<UInt64>>([])
+    /// Benchmark runs: the mutator's paired engine / C-baseline slices.
+    let comparisonRounds = Mutex<[RunReport.ComparisonRound]>([])
     static let storedViolations = 1000
 
     func completeRecheck(vcpu: Int, page: Int, survived: Bool, observed: UInt64) {
@@ -149,7 +151,7 @@ final class Observations: Sendable {
         guard let publication = lastPublication.withLock({ $0[page] }), publication.word == word else { return }
         // The mutator notes the time just before it publishes, so a detection can come right after: never negative.
         let elapsed = max(now - publication.at, .zero)
-        let nanoseconds = UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000)
+        let nanoseconds = elapsed.nanoseconds
         detectionLatency.withLock { _ = $0.record(nanoseconds) }
     }
 

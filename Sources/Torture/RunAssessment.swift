@@ -25,7 +25,7 @@ struct RunAssessment {
         let violationCount = observations.violationCount.load(ordering: .relaxed)
         let errors = observations.harnessErrors.withLock { $0 }
         let (verdict, reason) = judge(operations: operations, checks: checks, violations: violationCount, errors: errors)
-        return RunReport(
+        var report = RunReport(
             host: host, configuration: configuration, placement: placement, startedAt: startedAt, durationSeconds: duration,
             interruptedBy: StopRequest.signal.map { $0 == SIGINT ? "SIGINT" : $0 == SIGTERM ? "SIGTERM" : "signal \($0)" },
             operations: operations, checks: checks, publications: observations.publications.load(ordering: .relaxed),
@@ -36,6 +36,8 @@ struct RunAssessment {
             violationCount: violationCount, violations: violations, harnessErrors: errors,
             counters: RunReport.CounterReport(vm: counterSet(vm), vcpus: vcpus.map(counterSet)),
             timeline: timeline, firstSteps: firstSteps, verdict: verdict, verdictReason: reason, exitCode: verdict.exitCode)
+        if configuration.baselineMutator { report.mutatorComparison = observations.comparisonRounds.withLock { $0 } }
+        return report
     }
 
     private func operationReports() -> [RunReport.OperationReport] {

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Torture
 
+extension Benchmark.Section: ExpressibleByArgument {}
+
 /// `mmutorture bench`: throughput, Swift/C ratios, detection latency, setup cost, scale.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,6 +11,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Seconds per torture measurement.")
     var seconds: Double = 5
+
+    @Option(parsing: .upToNextOption, help: "Measure only these sections: \(Benchmark.Section.allCases.map(\.rawValue).joined(separator: ", ")) (default: all).")
+    var only: [Benchmark.Section] = []
 
     @Option(help: "Write the results as JSON here.")
     var json: String?
@@ -24,6 +29,7 @@ struct BenchCommand: ParsableCommand {
         var bench = Benchmark()
         bench.seconds = seconds
         bench.devicePath = device
+        if !only.isEmpty { bench.sections = Set(only) }
         bench.log = { FileHandle.standardError.write(Data("bench: \($0)\n".utf8)) }
         let results: Benchmark.Results
         do { results = try bench.run() } catch let error as TortureRun.SetupError {
