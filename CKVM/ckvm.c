@@ -75,6 +75,7 @@ const int CKVM_MADV_HUGEPAGE = MADV_HUGEPAGE;
 const int CKVM_MADV_COLLAPSE = MADV_COLLAPSE;
 const int CKVM_MADV_PAGEOUT = MADV_PAGEOUT;
 const int CKVM_MADV_COLD = MADV_COLD;
+const int CKVM_MADV_MERGEABLE = MADV_MERGEABLE;
 const int CKVM_FALLOC_FL_PUNCH_HOLE_KEEP_SIZE = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 
 int ckvm_ioctl_value(int fd, unsigned long request, unsigned long value) {

@@ -79,6 +79,7 @@ extern const int CKVM_MADV_HUGEPAGE;
 extern const int CKVM_MADV_COLLAPSE;
 extern const int CKVM_MADV_PAGEOUT;
 extern const int CKVM_MADV_COLD;
+extern const int CKVM_MADV_MERGEABLE;
 extern const int CKVM_FALLOC_FL_PUNCH_HOLE_KEEP_SIZE;
 
 #endif

@@ -31,6 +31,10 @@ public enum Operation: String, CaseIterable, Codable, Sendable {
     case memslot
     /// `ftruncate` the file down to the page (a must-fault window for the cut pages) and back up (zeros).
     case truncate
+    /// Opt-in (`--allow-system-changes`, root): starts ksmd, keeps an identical twin of every republished page so
+    /// that ksmd merges the guest's page with it (replace_page: a notifier invalidation), and counts the host's
+    /// next write to a merged page (a copy-on-write break: another one). Private anonymous memory, `--mode read`.
+    case ksm
     /// Each step picks one of the operations that replace or protect a page on this backing.
     case mix
     /// Every operation that applies to the backing, one after the other, summarised in one table.
@@ -56,6 +60,7 @@ public enum Operation: String, CaseIterable, Codable, Sendable {
         case (.forkCOW, _): backing == .anonymous || backing == .thp
         case (.thp, _): backing == .thp
         case (.truncate, _): backing == .memfd || backing == .file
+        case (.ksm, _): backing == .anonymous
         case (.mix, _): !Operation.mixable(on: backing).isEmpty
         default: true
         }
@@ -68,6 +73,7 @@ public enum Operation: String, CaseIterable, Codable, Sendable {
         case .forkCOW: "copy-on-write needs private memory (--backing anonymous|thp)"
         case .thp: "collapse needs the THP backing (--backing thp)"
         case .truncate: "truncate needs a file (--backing memfd|file)"
+        case .ksm: "KSM merges private anonymous pages (--backing anonymous)"
         default: "the hugetlb backing supports --op none and memslot"
         }
     }
@@ -160,6 +166,9 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     /// Benchmark only: run the mutator's steps in the plain-C baseline (`Sources/Baseline`) instead of the
     /// engine, on the same VM and memory, for dontneed, mprotect and punch.
     public var baselineMutator: Bool = false
+    /// The user's explicit consent to operations that change system-wide settings (ksm starts ksmd), each undone
+    /// when the run ends. Optional so that reports written before it existed still decode; nil means no.
+    public var allowSystemChanges: Bool? = nil
     /// The KVM device to use.
     public var devicePath: String = KVMSystem.defaultDevicePath
 
@@ -186,6 +195,12 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
             throw ConfigurationError(
                 option: "--op", problem: "\(operation.rawValue) does not apply to the \(backing.rawValue) backing",
                 fix: operation.fixFor(backing: backing))
+        }
+        if operation == .ksm && allowSystemChanges != true {
+            throw ConfigurationError(option: "--op", problem: "ksm starts the kernel's same-page merging daemon for the whole host (/sys/kernel/mm/ksm/run)", fix: "add --allow-system-changes (the settings are restored when the run ends)")
+        }
+        if operation == .ksm && mode != .read {
+            throw ConfigurationError(option: "--mode", problem: "KSM merges only pages that stay unchanged between its scans, and guest writers change every page every sweep", fix: "use --mode read with --op ksm")
         }
         if backing == .thp && pages % 512 != 0 {
             throw ConfigurationError(option: "--pages", problem: "the thp backing needs whole 2 MiB huge pages", fix: "use a multiple of 512 pages")

@@ -34,6 +34,8 @@ final class Mutator: @unchecked Sendable {
         var writerStatus: [UnsafeMutablePointer<UInt64>]
         var vm: VirtualMachine
         var dataSlotFlags: MemorySlotFlags
+        /// The ksm operation's twins of the data pages.
+        var ksmTwins: KSMTwins?
     }
 
     let configuration: TortureConfiguration
@@ -99,6 +101,7 @@ final class Mutator: @unchecked Sendable {
                 } else {
                     try perform(step)
                     verifyWrites(page: Int(verifierPages.next() % UInt64(configuration.pages)))
+                    if step.operation == .ksm { usleep(KSMTwins.pauseMicroseconds) }  // time for ksmd to merge
                 }
             } catch {
                 observations.addHarnessError("mutator: \(step.operation.rawValue) on page \(step.page): \(error)")
@@ -259,6 +262,11 @@ final class Mutator: @unchecked Sendable {
         case .memslot:
             try flipDataSlot()
             window = .keep
+        case .ksm:
+            // The page is closed: a write to it now breaks a KSM merge (copy-on-write) before anything is promised.
+            if environment.ksmTwins?.isMerged(page: page) == true { observations.ksmMergedRepublications.wrappingIncrement(ordering: .relaxed) }
+            backing.address(ofPage: page).storeBytes(of: 0, as: UInt64.self)
+            window = nil
         case .truncate:
             try backing.truncate(to: page * 4096)
             holdFaultWindow(pages)
@@ -285,6 +293,9 @@ final class Mutator: @unchecked Sendable {
             for p in pages { control.close(p) }
         }
         for p in pages { writeAndPublish(page: p, into: backing.address(ofPage: p)) }
+        if operation == .ksm, let twins = environment.ksmTwins {
+            twins.copy(page: page)
+        }
         observations.record(
             operation,
             nanoseconds: elapsed.nanoseconds,

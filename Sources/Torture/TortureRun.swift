@@ -48,6 +48,9 @@ public struct TortureRun {
         do { kvm = try KVMSystem(devicePath: configuration.devicePath) } catch let error as KVMError {
             throw .environment(error)
         } catch { throw .harness(error) }
+        if configuration.operation == .ksm, let problem = KSMDaemon.problem() {
+            throw .environment(KVMError(operation: "ksm", errno: geteuid() == 0 ? ENOENT : EPERM, hint: problem))
+        }
         do {
             guard configuration.operation == .all else { return try execute(configuration, kvm: kvm) }
             // Every operation that applies to the backing and can reach KVM on this host, in turn, sharing the
@@ -108,10 +111,14 @@ public struct TortureRun {
             backing: backing, control: control, observations: observations, vmStatistics: vmStats,
             leafEntry: { page in pageTables.leafEntry(for: UInt64(GUEST_DATA_GPA) + UInt64(page) * 4096) },
             decoy: machine.system.base + Int(GUEST_DECOY_GPA), writerStatus: config.mode == .read ? [] : status,
-            vm: machine.vm, dataSlotFlags: dataSlotFlags))
+            vm: machine.vm, dataSlotFlags: dataSlotFlags, ksmTwins: config.operation == .ksm ? try KSMTwins(data: backing) : nil))
         mutator.publishInitialGenerations()
         if config.dirty == .ring { try machine.vm.enableDirtyRings(entries: config.ringEntries) }
         let hugeAtStart = config.backing == .thp ? backing.anonHugePagesKB() : nil
+        // ksm: ksmd on (restored when this run ends, however it ends short of SIGKILL), twins made mergeable.
+        let ksmDaemon = config.operation == .ksm ? try KSMDaemon() : nil
+        defer { ksmDaemon?.restore() }
+        let ksmScansAtStart = KSMDaemon.value("full_scans").flatMap { Int($0) }
 
         // About a dozen heartbeats a second at full speed; each costs one exit round trip.
         let heartbeatSweeps = UInt64(max(1, (1 << 24) / config.pages))
@@ -180,6 +187,13 @@ public struct TortureRun {
                 + (report.lastCollapseError.map { " (last: \($0))" } ?? "")
                 + (report.anonHugePagesKBAtStart == 0 ? "; no huge page was ever formed (THP disabled?)" : ""))
             thp = report
+        }
+        if config.operation == .ksm {
+            let republications = observations.tallies.withLock { $0[.ksm]?.count ?? 0 }
+            let scans = (KSMDaemon.value("full_scans").flatMap { Int($0) } ?? 0) - (ksmScansAtStart ?? 0)
+            notes.append("ksm: \(observations.ksmMergedRepublications.load(ordering: .relaxed)) of \(republications) republications found "
+                + "their page merged by ksmd (the host's write broke the sharing); ksm_merging_pages now "
+                + "\(KSMDaemon.mergingPages().map(String.init) ?? "unknown"); ksmd full scans +\(scans)")
         }
         if config.operation == .cold && config.backing != .thp {
             notes.append("MADV_COLD only moves pages to the inactive list; it unmaps nothing, so KVM is never told")

@@ -72,6 +72,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Negative control to inject: \(Injection.allCases.map(\.rawValue).joined(separator: ", ")).")
     var inject: Injection?
 
+    @Flag(name: .customLong("allow-system-changes"), help: "Allow operations that change system-wide settings for the run (ksm: starts ksmd); each is restored when the run ends. Needs root.")
+    var allowSystemChanges = false
+
     @Flag(name: .customLong("no-pin"), help: "Do not pin the mutator and vCPUs to different CPUs (the run may then prove nothing).")
     var noPin = false
 
@@ -137,6 +140,7 @@ struct RunCommand: ParsableCommand {
         if let hotRepeat { c.hotRepeat = hotRepeat }
         if !antagonist.isEmpty { c.antagonists = antagonist }
         c.pin = !noPin
+        if allowSystemChanges { c.allowSystemChanges = true }
         if let faultWindow { c.faultWindowMicroseconds = faultWindow }
         if let window { c.windowMicroseconds = window }
         c.devicePath = device

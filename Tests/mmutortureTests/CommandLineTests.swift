@@ -108,6 +108,16 @@ struct RunEndToEndTests {
         #expect(shown.status == 0 && shown.stdout.contains("verdict: pass"))
     }
 
+    @Test(.enabled(if: geteuid() == 0 && FileManager.default.fileExists(atPath: "/sys/kernel/mm/ksm/run"), "needs root and CONFIG_KSM"))
+    func ctrlCDuringAKSMRunStillRestoresKsmd() throws {
+        let settings = ["run", "sleep_millisecs", "pages_to_scan"].map { "/sys/kernel/mm/ksm/\($0)" }
+        let read = { settings.map { try? String(contentsOfFile: $0, encoding: .utf8) } }
+        let before = read()
+        let result = try invoke(["run", "--op", "ksm", "--mode", "read", "--allow-system-changes", "--duration", "60", "--quiet", "--device", kvmDevicePath], interruptAfter: 2)
+        #expect(result.status == 0 && result.stdout.contains("stopped by SIGINT"), "\(result.stdout)\(result.stderr)")
+        #expect(read() == before, "ksmd's settings restored after Ctrl-C")
+    }
+
     @Test func aScenarioRunsWithExplicitOptionsOverridingTheFile() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("scenario-\(getpid()).json").path
         let result = try invoke(["run", "--scenario", scenarioPath("seed-2012"), "--duration", "1", "--hot", "4", "--quiet", "--report", path, "--device", kvmDevicePath])

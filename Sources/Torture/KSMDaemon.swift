@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// The kernel's same-page merging daemon (ksmd), switched on for a `ksm` run and set back afterwards.
+///
+/// ksmd is system-wide: `/sys/kernel/mm/ksm/run` starts it for every process that marked memory
+/// `MADV_MERGEABLE`. So mmutorture touches it only under `--allow-system-changes`, as root, and restores every value
+/// it changed when the run ends (also on Ctrl-C or SIGTERM; not on SIGKILL, which nothing survives).
+final class KSMDaemon {
+    static let directory = "/sys/kernel/mm/ksm"
+    /// What the run sets: ksmd on, scanning fast enough that a page left alone for a few tens of milliseconds is
+    /// merged with its identical twin (the data and the twins are a few hundred pages).
+    static let settings: [(name: String, value: String)] = [("sleep_millisecs", "10"), ("pages_to_scan", "1000"), ("run", "1")]
+
+    /// The values found before the run, restored by ``restore()``.
+    private var saved: [(name: String, value: String)] = []
+
+    /// Why ksm cannot run on this host, or nil if it can.
+    static func problem() -> String? {
+        guard FileManager.default.fileExists(atPath: directory + "/run") else {
+            return "this kernel has no KSM (\(directory) is missing; CONFIG_KSM)"
+        }
+        guard geteuid() == 0 else { return "starting ksmd needs root (it writes \(directory)/run)" }
+        return nil
+    }
+
+    /// Starts ksmd with ``settings``, remembering what was there.
+    init() throws {
+        for (name, value) in Self.settings {
+            let path = "\(Self.directory)/\(name)"
+            guard let old = ProcFile.read(path)?.trimmingCharacters(in: .whitespacesAndNewlines) else {
+                restore()
+                throw KSMError(path: path, problem: "cannot be read")
+            }
+            saved.append((name, old))
+            guard Self.write(value, to: path) else {
+                restore()
+                throw KSMError(path: path, problem: "cannot be written (errno \(errno))")
+            }
+        }
+    }
+
+    /// Puts back every value changed, in reverse order (ksmd's `run` first). Safe to call twice.
+    func restore() {
+        for (name, value) in saved.reversed() { _ = Self.write(value, to: "\(Self.directory)/\(name)") }
+        saved = []
+    }
+
+    deinit { restore() }
+
+    /// The current value of a ksm setting or counter (`run`, `full_scans`, `pages_sharing`, …).
+    static func value(_ name: String) -> String? {
+        ProcFile.read("\(directory)/\(name)")?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `ksm_merging_pages` of this process (/proc/self/ksm_stat, Linux 6.1+), or nil.
+    static func mergingPages() -> Int? {
+        guard let stat = ProcFile.read("/proc/self/ksm_stat") else { return nil }
+        for line in stat.split(separator: "\n") where line.hasPrefix("ksm_merging_pages ") {
+            return Int(line.split(separator: " ").last ?? "")
+        }
+        return nil
+    }
+
+    private static func write(_ value: String, to path: String) -> Bool {
+        let fd = open(path, O_WRONLY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return value.withCString { Glibc.write(fd, $0, strlen($0)) } == value.utf8.count
+    }
+}
+
+/// ksmd could not be set up.
+struct KSMError: Error, CustomStringConvertible {
+    var path: String
+    var problem: String
+    var description: String { "\(path) \(problem)" }
+}
