@@ -35,6 +35,11 @@ public enum Operation: String, CaseIterable, Codable, Sendable {
     /// that ksmd merges the guest's page with it (replace_page: a notifier invalidation), and counts the host's
     /// next write to a merged page (a copy-on-write break: another one). Private anonymous memory, `--mode read`.
     case ksm
+    /// Opt-in (`--allow-system-changes`, root): memory-cgroup reclaim of about 64 pages per step (cgroup v2
+    /// `memory.reclaim`, or a v1 child cgroup's limit lowered below its usage), so that the kernel ages the data's
+    /// page cache: `clear_flush_young` on the pages KVM maps, eviction of the cold ones. File backing (without swap
+    /// nothing else is reclaimable).
+    case aging
     /// Each step picks one of the operations that replace or protect a page on this backing.
     case mix
     /// Every operation that applies to the backing, one after the other, summarised in one table.
@@ -61,6 +66,7 @@ public enum Operation: String, CaseIterable, Codable, Sendable {
         case (.thp, _): backing == .thp
         case (.truncate, _): backing == .memfd || backing == .file
         case (.ksm, _): backing == .anonymous
+        case (.aging, _): backing == .file
         case (.mix, _): !Operation.mixable(on: backing).isEmpty
         default: true
         }
@@ -74,6 +80,7 @@ public enum Operation: String, CaseIterable, Codable, Sendable {
         case .thp: "collapse needs the THP backing (--backing thp)"
         case .truncate: "truncate needs a file (--backing memfd|file)"
         case .ksm: "KSM merges private anonymous pages (--backing anonymous)"
+        case .aging: "reclaim ages page cache (--backing file)"
         default: "the hugetlb backing supports --op none and memslot"
         }
     }
@@ -198,6 +205,9 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         }
         if operation == .ksm && allowSystemChanges != true {
             throw ConfigurationError(option: "--op", problem: "ksm starts the kernel's same-page merging daemon for the whole host (/sys/kernel/mm/ksm/run)", fix: "add --allow-system-changes (the settings are restored when the run ends)")
+        }
+        if operation == .aging && allowSystemChanges != true {
+            throw ConfigurationError(option: "--op", problem: "aging reclaims memory through a memory cgroup (v1: moves the harness into a child cgroup it creates)", fix: "add --allow-system-changes (the harness moves back and removes the child when the run ends)")
         }
         if operation == .ksm && mode != .read {
             throw ConfigurationError(option: "--mode", problem: "KSM merges only pages that stay unchanged between its scans, and guest writers change every page every sweep", fix: "use --mode read with --op ksm")

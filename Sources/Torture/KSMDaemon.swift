@@ -35,7 +35,7 @@ final class KSMDaemon {
                 throw KSMError(path: path, problem: "cannot be read")
             }
             saved.append((name, old))
-            guard Self.write(value, to: path) else {
+            guard ProcFile.write(value, to: path) else {
                 restore()
                 throw KSMError(path: path, problem: "cannot be written (errno \(errno))")
             }
@@ -44,7 +44,7 @@ final class KSMDaemon {
 
     /// Puts back every value changed, in reverse order (ksmd's `run` first). Safe to call twice.
     func restore() {
-        for (name, value) in saved.reversed() { _ = Self.write(value, to: "\(Self.directory)/\(name)") }
+        for (name, value) in saved.reversed() { _ = ProcFile.write(value, to: "\(Self.directory)/\(name)") }
         saved = []
     }
 
@@ -62,13 +62,6 @@ final class KSMDaemon {
             return Int(line.split(separator: " ").last ?? "")
         }
         return nil
-    }
-
-    private static func write(_ value: String, to path: String) -> Bool {
-        let fd = open(path, O_WRONLY)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        return value.withCString { Glibc.write(fd, $0, strlen($0)) } == value.utf8.count
     }
 }
 

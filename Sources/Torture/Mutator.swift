@@ -36,6 +36,8 @@ final class Mutator: @unchecked Sendable {
         var dataSlotFlags: MemorySlotFlags
         /// The ksm operation's twins of the data pages.
         var ksmTwins: KSMTwins?
+        /// The aging operation's memory cgroup.
+        var reclaim: ReclaimCgroup?
     }
 
     let configuration: TortureConfiguration
@@ -175,6 +177,9 @@ final class Mutator: @unchecked Sendable {
         }
     }
 
+    /// What one aging step asks the cgroup to reclaim: 64 pages.
+    static let agingBytes = 64 * 4096
+
     /// How long each side of a comparison pair runs.
     static let comparisonSliceMilliseconds = 200
 
@@ -267,6 +272,13 @@ final class Mutator: @unchecked Sendable {
             if environment.ksmTwins?.isMerged(page: page) == true { observations.ksmMergedRepublications.wrappingIncrement(ordering: .relaxed) }
             backing.address(ofPage: page).storeBytes(of: 0, as: UInt64.self)
             window = nil
+        case .aging:
+            if let reclaimed = environment.reclaim?.reclaim(bytes: Self.agingBytes) {
+                observations.reclaimedBytes.wrappingIncrement(by: UInt64(reclaimed), ordering: .relaxed)
+            } else {
+                failed = true  // nothing reclaimable this time (EAGAIN/EBUSY): counted, not fatal
+            }
+            window = .keep
         case .truncate:
             try backing.truncate(to: page * 4096)
             holdFaultWindow(pages)

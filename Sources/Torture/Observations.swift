@@ -122,6 +122,8 @@ final class Observations: Sendable {
     let violationCount = ManagedAtomic<UInt64>(0)
     /// The publications (control words) under which a stale read was seen.
     let caughtPublications = Mutex<Set<UInt64>>([])
+    /// aging: bytes the cgroup's usage dropped by over the reclaim steps.
+    let reclaimedBytes = ManagedAtomic<UInt64>(0)
     /// ksm: republications that found their page merged by ksmd.
     let ksmMergedRepublications = ManagedAtomic<UInt64>(0)
     /// Benchmark runs: the mutator's paired engine / C-baseline slices.

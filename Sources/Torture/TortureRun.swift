@@ -51,6 +51,9 @@ public struct TortureRun {
         if configuration.operation == .ksm, let problem = KSMDaemon.problem() {
             throw .environment(KVMError(operation: "ksm", errno: geteuid() == 0 ? ENOENT : EPERM, hint: problem))
         }
+        if configuration.operation == .aging, case .failure(let problem) = ReclaimCgroup.locate() {
+            throw .environment(KVMError(operation: "aging", errno: geteuid() == 0 ? ENOENT : EPERM, hint: problem.description))
+        }
         do {
             guard configuration.operation == .all else { return try execute(configuration, kvm: kvm) }
             // Every operation that applies to the backing and can reach KVM on this host, in turn, sharing the
@@ -86,6 +89,13 @@ public struct TortureRun {
         try machine.addMemory(slot: UInt32(GUEST_CONTROL_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_CONTROL_GPA)), region: controlRegion)
         let kernelLog = KernelLog()
         let backing = try Backing(kind: config.backing, size: config.dataBytes)
+        // ksm: ksmd on (restored when this run ends, however it ends short of SIGKILL), twins made mergeable.
+        let ksmDaemon = config.operation == .ksm ? try KSMDaemon() : nil
+        defer { ksmDaemon?.restore() }
+        let ksmScansAtStart = KSMDaemon.value("full_scans").flatMap { Int($0) }
+        // aging: the cgroup is set up before the first page is touched, so that the data is charged to it.
+        let reclaim = config.operation == .aging ? try ReclaimCgroup() : nil
+        defer { reclaim?.restore() }
         let clearsDirtyLog = config.antagonists.contains { $0.kind == .clearDirty }
         if config.dirty == .clear || clearsDirtyLog {
             try machine.vm.enableCapability(.manualDirtyLogProtect, arguments: [1])  // MANUAL_PROTECT_ENABLE
@@ -111,14 +121,10 @@ public struct TortureRun {
             backing: backing, control: control, observations: observations, vmStatistics: vmStats,
             leafEntry: { page in pageTables.leafEntry(for: UInt64(GUEST_DATA_GPA) + UInt64(page) * 4096) },
             decoy: machine.system.base + Int(GUEST_DECOY_GPA), writerStatus: config.mode == .read ? [] : status,
-            vm: machine.vm, dataSlotFlags: dataSlotFlags, ksmTwins: config.operation == .ksm ? try KSMTwins(data: backing) : nil))
+            vm: machine.vm, dataSlotFlags: dataSlotFlags, ksmTwins: config.operation == .ksm ? try KSMTwins(data: backing) : nil, reclaim: reclaim))
         mutator.publishInitialGenerations()
         if config.dirty == .ring { try machine.vm.enableDirtyRings(entries: config.ringEntries) }
         let hugeAtStart = config.backing == .thp ? backing.anonHugePagesKB() : nil
-        // ksm: ksmd on (restored when this run ends, however it ends short of SIGKILL), twins made mergeable.
-        let ksmDaemon = config.operation == .ksm ? try KSMDaemon() : nil
-        defer { ksmDaemon?.restore() }
-        let ksmScansAtStart = KSMDaemon.value("full_scans").flatMap { Int($0) }
 
         // About a dozen heartbeats a second at full speed; each costs one exit round trip.
         let heartbeatSweeps = UInt64(max(1, (1 << 24) / config.pages))
@@ -194,6 +200,11 @@ public struct TortureRun {
             notes.append("ksm: \(observations.ksmMergedRepublications.load(ordering: .relaxed)) of \(republications) republications found "
                 + "their page merged by ksmd (the host's write broke the sharing); ksm_merging_pages now "
                 + "\(KSMDaemon.mergingPages().map(String.init) ?? "unknown"); ksmd full scans +\(scans)")
+        }
+        if let reclaim {
+            let tally = observations.tallies.withLock { $0[.aging] ?? Observations.OperationTally() }
+            notes.append("aging through \(reclaim.interface.rawValue) (\(reclaim.directory)): \(tally.count) reclaim steps, "
+                + "\(tally.failed) found nothing to reclaim, usage dropped by \(observations.reclaimedBytes.load(ordering: .relaxed) / 1024) KiB in all")
         }
         if config.operation == .cold && config.backing != .thp {
             notes.append("MADV_COLD only moves pages to the inactive list; it unmaps nothing, so KVM is never told")

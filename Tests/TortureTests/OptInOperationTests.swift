@@ -2,9 +2,9 @@ import Foundation
 import Testing
 @testable import Torture
 
-/// The opt-in ksm operation: refused without consent, and with it, ksmd really merges guest pages under the running
-/// vCPUs, the stale-read control still fires, and every ksm setting is back as it was afterwards.
-struct KSMConsentTests {
+/// The opt-in operations (ksm, aging): refused without consent; with it, they really reach KVM through their own
+/// kernel paths, the controls still fire, and every system change is undone afterwards.
+struct OptInConsentTests {
     func refusal(_ configure: (inout TortureConfiguration) -> Void) -> ConfigurationError? {
         var configuration = TortureConfiguration()
         configuration.operation = .ksm
@@ -21,6 +21,13 @@ struct KSMConsentTests {
         #expect(refusal { $0.backing = .memfd }?.option == "--op")
         #expect(!Torture.Operation.catalogue.contains(.ksm) && !Torture.Operation.mixable(on: .anonymous).contains(.ksm),
                 "opt-in: never part of --op all or mix")
+    }
+
+    @Test func agingNeedsExplicitConsentAndAFileBacking() {
+        #expect(refusal { $0.operation = .aging; $0.backing = .file; $0.mode = .both } == nil)
+        #expect(refusal { $0.operation = .aging; $0.backing = .file; $0.allowSystemChanges = false }?.fix.contains("--allow-system-changes") == true)
+        #expect(refusal { $0.operation = .aging; $0.backing = .anonymous }?.fix.contains("--backing file") == true)
+        #expect(!Torture.Operation.catalogue.contains(.aging))
     }
 }
 
@@ -51,5 +58,35 @@ struct KSMRunTests {
         let report = try ksmRun(inject: .nowrite)
         #expect(report.verdict == .controlFired, "\(report.summary)")
         #expect(report.violationCount > 0)
+    }
+}
+
+/// Runs only where the harness can reclaim through a memory cgroup (root; cgroup v1, or v2 with memory.reclaim).
+let agingProblem: String? = { if case .failure(let error) = ReclaimCgroup.locate() { error.description } else { nil } }()
+
+@Suite(.requiresKVM, .serialized, .enabled(if: agingProblem == nil, Comment(rawValue: agingProblem ?? "")))
+struct AgingRunTests {
+    func agingRun(inject: Injection = .none) throws -> RunReport {
+        try shortRun(.aging, on: .file, inject: inject, seconds: 3, seed: 12) { $0.allowSystemChanges = true }
+    }
+
+    @Test func reclaimAgesTheGuestsPagesAndTheHarnessGoesBackToItsCgroup() throws {
+        let before = ProcFile.read("/proc/self/cgroup")
+        let report = try agingRun()
+        #expect(ProcFile.read("/proc/self/cgroup") == before, "back in the cgroup it started in")
+        #expect(report.verdict == .pass, "\(report.summary)")
+        let aging = try #require(report.operations.first { $0.name == "aging" })
+        #expect(aging.exercised && aging.flushRequests > 0, "clear_flush_young or eviction reached KVM: \(aging.evidence)")
+        let note = try #require(report.notes.first { $0.hasPrefix("aging through ") })
+        #expect(!note.contains("usage dropped by 0 KiB"), "reclaim freed something: \(note)")
+        if let directory = note.split(separator: "(").dropFirst().first?.split(separator: ")").first, directory.contains("mmutorture-") {
+            #expect(!FileManager.default.fileExists(atPath: String(directory)), "the child cgroup is removed")
+        }
+    }
+
+    @Test(arguments: [Injection.nowrite, .losewrite])
+    func theControlsStillFireUnderReclaim(inject: Injection) throws {
+        let report = try agingRun(inject: inject)
+        #expect(report.verdict == .controlFired, "\(report.summary)")
     }
 }
