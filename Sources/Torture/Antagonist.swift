@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Atomics
+import CKVM
 import Guests
 import KVM
 import Synchronization
@@ -17,6 +18,8 @@ final class Antagonist: @unchecked Sendable {
     /// What the antagonists act on.
     struct Context {
         var vm: VirtualMachine
+        /// The data's host memory, for the notifier-path kinds.
+        var backing: Backing
         /// Pages of the data slot (the dirty log's granularity).
         var dataPages: Int
         /// The pages the antagonists aim at: the hot set, or all of them.
@@ -35,7 +38,9 @@ final class Antagonist: @unchecked Sendable {
     let idleActions = ManagedAtomic<UInt64>(0)
     private let context: Context
     private var schedule: SeededGenerator
-    /// The kernel counters this kind of action moves, read around each action, and their summed movement.
+    /// The kernel counters this kind of action moves, read around each action, and their summed movement. The
+    /// antagonists share the mutator's CPU, so an action that sleeps (reclaim, fork) can let the mutator run
+    /// mid-call and its flushes be counted here too; each kind's tests therefore run it beside `--op none`.
     private let counterNames: [String]
     private let counters: StatisticCounters?
     private let moved: [ManagedAtomic<UInt64>]
@@ -108,15 +113,41 @@ final class Antagonist: @unchecked Sendable {
             let worker = context.workers[Int(schedule.next() % UInt64(context.workers.count))]
             worker.requestMMUReset()
             return Action(plan: "reset vCPU \(worker.index)")
+        case .fork:
+            try HostMemory.forkChildThatExits()
+            return Action(plan: "fork")
+        case .pageout:
+            let (first, count) = randomRange()
+            let plan = "pageout \(first)..<\(first + count)"
+            return Action(plan: plan, idle: !advise(first, count, CKVM_MADV_PAGEOUT, "madvise(MADV_PAGEOUT)"))
+        case .collapse:
+            let first = Int(schedule.next() % UInt64(context.targetPages)) / 512 * 512
+            return Action(plan: "collapse \(first)", idle: !advise(first, 512, CKVM_MADV_COLLAPSE, "madvise(MADV_COLLAPSE)"))
+        }
+    }
+
+    /// 64 to 256 pages from a random 64-page boundary among the target pages, within the data.
+    private func randomRange() -> (first: Int, count: Int) {
+        let blocks = (context.targetPages + 63) / 64
+        let first = Int(schedule.next() % UInt64(blocks)) * 64
+        return (first, min(64 * (1 + Int(schedule.next() % 4)), context.dataPages - first))
+    }
+
+    /// `madvise` of data pages; false where the kernel found nothing it could do right now (a page the mutator has
+    /// unmapped or moved away meanwhile, a collapse that must wait): those actions count as idle, not as errors.
+    private func advise(_ first: Int, _ count: Int, _ advice: Int32, _ name: String) -> Bool {
+        do {
+            try HostMemory.madvise(context.backing.address(ofPage: first), count * 4096, advice, name: name)
+            return true
+        } catch {
+            return false
         }
     }
 
     /// `KVM_CLEAR_DIRTY_LOG` on 64 to 256 pages from a random 64-page boundary among the target pages: KVM
     /// write-protects again whichever of them the guests dirtied, and flushes.
     private func clearDirtyRange() throws -> Action {
-        let blocks = (context.targetPages + 63) / 64
-        let first = Int(schedule.next() % UInt64(blocks)) * 64
-        let count = min(64 * (1 + Int(schedule.next() % 4)), context.dataPages - first)
+        let (first, count) = randomRange()
         var bitmap = DirtyBitmap(pageCount: count)
         for page in 0..<count { bitmap.mark(page) }
         let plan = "clear \(first)..<\(first + count)"
@@ -181,7 +212,7 @@ extension AntagonistSpec.Kind {
     /// The VM statistics whose movement around an action shows that it reached KVM's MMU.
     var evidenceCounters: [String] {
         switch self {
-        case .dirtyToggle, .clearDirty: ["remote_tlb_flush_requests"]
+        case .dirtyToggle, .clearDirty, .fork, .pageout, .collapse: ["remote_tlb_flush_requests"]
         case .memslotChurn: ["remote_tlb_flush_requests", "mmu_shadow_zapped"]
         case .mmuReset: []
         }

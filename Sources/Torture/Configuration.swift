@@ -242,6 +242,12 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         if let owner = antagonists.first(where: { $0.kind.ownsDataSlotLog }), dirty != .off || operation == .memslot || operation == .all {
             throw ConfigurationError(option: "--antagonist", problem: "\(owner.kind.rawValue) changes the data slot's dirty log, which --dirty and the memslot operation also own", fix: "drop --dirty, or use another --op")
         }
+        if antagonists.contains(where: { $0.kind == .fork }) && ![.anonymous, .thp].contains(backing) {
+            throw ConfigurationError(option: "--antagonist", problem: "fork makes private pages copy-on-write, and the \(backing.rawValue) backing is shared", fix: "use --backing anonymous or thp")
+        }
+        if antagonists.contains(where: { $0.kind == .collapse }) && backing != .thp {
+            throw ConfigurationError(option: "--antagonist", problem: "collapse forms huge pages, which needs the thp backing", fix: "use --backing thp")
+        }
         if antagonists.contains(where: { $0.kind == .clearDirty }) && mode == .read {
             throw ConfigurationError(option: "--antagonist", problem: "clear-dirty re-protects pages the guests wrote, and --mode read writes none", fix: "use --mode write or both")
         }
@@ -293,6 +299,14 @@ public struct AntagonistSpec: Codable, Sendable, Equatable {
         /// Toggle CR0.WP of a random vCPU through `KVM_SET_SREGS` on the vCPU's own thread: an MMU context reset
         /// (new shadow roots), as the kernel's mmu_stress_test does.
         case mmuReset = "cr0-wp"
+        /// `fork()` with a child that exits at once: every private page of the harness becomes copy-on-write (a
+        /// notifier invalidation of the whole data range), racing the mutator. Private backings.
+        case fork
+        /// `MADV_PAGEOUT` of up to 256 target pages: reclaim unmaps them where it can (file backing; anonymous
+        /// memory only with swap).
+        case pageout
+        /// `MADV_COLLAPSE` of the 2 MiB range of a random target page (thp backing).
+        case collapse
 
         /// Whether it changes the data slot's dirty-logging state, which `--dirty` and the memslot operation own.
         var ownsDataSlotLog: Bool { self == .dirtyToggle || self == .clearDirty }

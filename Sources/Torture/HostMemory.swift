@@ -11,6 +11,16 @@ enum HostMemory {
         if result != 0 { throw KVMError(operation: name, errno: errno, context: "\(address), \(length) bytes") }
     }
 
+    /// `fork()`, with a child that does nothing but `_exit` (all a child of a multithreaded process may safely
+    /// do): the parent's private pages all become copy-on-write, its PTEs write-protected under the mmu notifiers.
+    static func forkChildThatExits() throws {
+        let child = fork()
+        if child == 0 { _exit(0) }
+        guard child > 0 else { throw KVMError(operation: "fork", errno: errno) }
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+    }
+
     static func madvise(_ address: UnsafeMutableRawPointer, _ length: Int, _ advice: Int32, name: String) throws {
         try check(Glibc.madvise(address, length, advice), name, address, length)
     }

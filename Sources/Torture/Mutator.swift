@@ -243,7 +243,7 @@ final class Mutator: @unchecked Sendable {
             try backing.moveBack(page: page)
             window = .keep
         case .forkCOW:
-            try forkChildThatExits()
+            try HostMemory.forkChildThatExits()
             window = .keep
         case .thp:
             alternate.toggle()
@@ -334,15 +334,6 @@ final class Mutator: @unchecked Sendable {
                 controlBefore: 0, controlAfter: 0, window: "read-only", expected: old, observed: new, time: observations.elapsed,
                 operationInFlight: "mprotect-ro on page \(page)", recentOperations: observations.recentOperations(page: page)))
         }
-    }
-
-    /// `fork()`, with a child that does nothing but `_exit`: the parent's private pages all become copy-on-write.
-    private func forkChildThatExits() throws {
-        let child = fork()
-        if child == 0 { _exit(0) }
-        guard child > 0 else { throw KVMError(operation: "fork", errno: errno) }
-        var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
     }
 
     /// Deletes and re-adds the data slot, or moves it away and back, while the vCPUs run. Meanwhile the guests'

@@ -158,7 +158,7 @@ public struct TortureRun {
         let mutatorThread = try OSThread(name: "mutator", cpu: placement.mutatorCPU) { mutator.run() }
         // Antagonists share the mutator's CPU: every flush they cause must reach the vCPUs elsewhere.
         let antagonistContext = Antagonist.Context(
-            vm: machine.vm, dataPages: config.dataBytes / 4096, targetPages: config.hotPages > 0 ? config.hotPages : config.pages,
+            vm: machine.vm, backing: backing, dataPages: config.dataBytes / 4096, targetPages: config.hotPages > 0 ? config.hotPages : config.pages,
             workers: workers, statistics: vmStats, observations: observations)
         let antagonists = config.antagonists.enumerated().map { index, spec in
             Antagonist(spec: spec, index: index, seed: config.seed, context: antagonistContext)
