@@ -83,8 +83,14 @@ public struct DoctorReport: Codable, Sendable {
             check: "hugetlb", status: facts.freeHugePages > 0 ? .ok : .info, detail: "\(facts.freeHugePages) free 2 MiB huge pages",
             fix: facts.freeHugePages > 0 ? nil : "sysctl vm.nr_hugepages=N (as root) for the hugetlb backing"))
         findings.append(Finding(check: "swap", status: .info, detail: facts.swap ? "swap present" : "no swap: MADV_PAGEOUT of private anonymous memory unmaps nothing"))
-        findings.append(Finding(check: "ksm", status: .info, detail: facts.ksmAvailable ? "KSM available (run=\(facts.ksmRun)); mmutorture has no ksm operation yet" : "KSM not built in"))
-        findings.append(Finding(check: "damon", status: .info, detail: facts.damonAvailable ? "DAMON sysfs present; mmutorture has no aging operation yet" : "DAMON not built in"))
+        findings.append(Finding(check: "ksm", status: .info, detail: KSMDaemon.problem().map { "--op ksm cannot run: \($0)" }
+            ?? "--op ksm --allow-system-changes can run: it starts ksmd (run=\(facts.ksmRun) now) and restores its settings at the end"))
+        switch ReclaimCgroup.locate() {
+        case .success(let (interface, path)):
+            findings.append(Finding(check: "aging", status: .info, detail: "--op aging --backing file --allow-system-changes can run: reclaim through the \(interface.rawValue) at \(path)"))
+        case .failure(let problem):
+            findings.append(Finding(check: "aging", status: .info, detail: "--op aging cannot run: \(problem)"))
+        }
         return DoctorReport(
             devicePath: devicePath, host: host, findings: findings,
             operations: exercisability(facts: facts), canRun: canRun)
@@ -143,7 +149,6 @@ struct HostFacts {
     var swap: Bool
     var ksmAvailable: Bool
     var ksmRun: String
-    var damonAvailable: Bool
 
     static func current() -> HostFacts {
         let thp = ProcFile.read("/sys/kernel/mm/transparent_hugepage/enabled")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unavailable"
@@ -154,7 +159,6 @@ struct HostFacts {
             freeHugePages: Int(ProcFile.read("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0,
             swap: swaps > 1,
             ksmAvailable: FileManager.default.fileExists(atPath: "/sys/kernel/mm/ksm/run"),
-            ksmRun: ProcFile.read("/sys/kernel/mm/ksm/run")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "",
-            damonAvailable: FileManager.default.fileExists(atPath: "/sys/kernel/mm/damon/admin"))
+            ksmRun: ProcFile.read("/sys/kernel/mm/ksm/run")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
     }
 }
