@@ -48,6 +48,9 @@ public final class VCPU: @unchecked Sendable {
     /// keeps ownership: do not close it, and do not use it after the vCPU is released.
     public var fileDescriptor: Int32 { fd }
 
+    /// The vCPU's mapped `struct kvm_run`, lent read-only on the same terms, for code that reads exits itself.
+    public var runStructure: UnsafeRawPointer { UnsafeRawPointer(runMapping) }
+
     // MARK: Registers
 
     /// `KVM_GET_REGS`.

@@ -6,6 +6,7 @@ import Foundation
 import GuestRuntime
 import Guests
 import KVM
+import Synchronization
 
 /// `mmutorture bench`: how much the harness lands per second, and what the Swift layers cost against the same
 /// work in plain C (`Sources/Baseline`), measured in one run on one machine so that only ratios are compared.
@@ -81,8 +82,8 @@ public struct Benchmark {
                     throw TortureRun.SetupError.harness(KVMError(operation: "bench", errno: 0, context: "no comparison rounds for \(operation.rawValue)", hint: "use --seconds 0.5 or more"))
                 }
                 steps[operation.rawValue] = Comparison(
-                    swiftPerSecond: median(rounds.map { Double($0.engineSteps) / $0.engineSeconds }),
-                    cPerSecond: median(rounds.map { Double($0.cSteps) / $0.cSeconds }), ratio: median(rounds.map(\.ratio)))
+                    swiftPerSecond: Self.median(rounds.map { Double($0.engineSteps) / $0.engineSeconds }),
+                    cPerSecond: Self.median(rounds.map { Double($0.cSteps) / $0.cSeconds }), ratio: Self.median(rounds.map(\.ratio)))
             }
             results.mutatorSteps = steps
         }
@@ -164,12 +165,23 @@ public struct Benchmark {
     private func exitRoundTrip(kvm: KVMSystem) throws -> Comparison {
         let machine = try GuestMachine(kvm: kvm, program: .pingpong)
         let vcpu = try machine.createVCPU(id: 0)
-        let iterations = 4000
+        // On a thread pinned where a torture run's vCPU would be, so that migrations do not add to the noise.
+        let result = Mutex<Result<Comparison, Error>?>(nil)
+        let thread = try OSThread(name: "bench-exits", cpu: Placement(vcpus: 1, pin: true).vcpuCPUs.first ?? nil) {
+            let outcome = Result { try Benchmark.exitRounds(vcpu) }
+            result.withLock { $0 = outcome }
+        }
+        guard thread.join(timeout: 600) else { throw KVMError(operation: "bench", errno: ETIMEDOUT, context: "exit round trips did not finish") }
+        return try result.withLock { $0 }!.get()
+    }
+
+    private static func exitRounds(_ vcpu: VCPU) throws -> Comparison {
+        let iterations = 2000
         for _ in 0..<200 { _ = try vcpu.run() }
         // Paired rounds, alternating which goes first; the ratio is the median of the rounds' ratios, so that the
         // slow drifts of a nested host cancel within each pair instead of deciding a best-of.
         var swiftTimes: [Double] = [], cTimes: [Double] = []
-        for round in 0..<12 {
+        for round in 0..<24 {
             for swiftTurn in round % 2 == 0 ? [true, false] : [false, true] {
                 if swiftTurn {
                     let start = ContinuousClock.now
@@ -179,7 +191,7 @@ public struct Benchmark {
                     let elapsed = ContinuousClock.now - start
                     swiftTimes.append(elapsed.seconds)
                 } else {
-                    let nanoseconds = baseline_exit_round_trips(vcpu.fileDescriptor, UInt64(iterations))
+                    let nanoseconds = baseline_exit_round_trips(vcpu.fileDescriptor, vcpu.runStructure, UInt64(iterations))
                     guard nanoseconds > 0 else { throw KVMError(operation: "KVM_RUN (C baseline)", errno: Int32(-nanoseconds)) }
                     cTimes.append(Double(nanoseconds) / 1e9)
                 }
@@ -190,7 +202,7 @@ public struct Benchmark {
         return Comparison(swiftPerSecond: swift, cPerSecond: c, ratio: ratio)
     }
 
-    private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+    private static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
     /// Creating and starting a VM with a large data slot: only touched pages may cost memory.
     private func setupCost(kvm: KVMSystem, gibibytes: Int) throws -> Setup {

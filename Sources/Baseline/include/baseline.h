@@ -5,9 +5,10 @@
 
 #include <stdint.h>
 
-// KVM_RUN `iterations` times on a vCPU whose guest exits on every iteration (guests/pingpong.S). Returns the
-// elapsed nanoseconds, or -errno if a KVM_RUN failed.
-int64_t baseline_exit_round_trips(int vcpu_fd, uint64_t iterations);
+// KVM_RUN `iterations` times on a vCPU whose guest exits on every iteration (guests/pingpong.S), reading each exit
+// as any VMM must (exit reason, direction, port and the data byte from `run`, the vCPU's mapped struct kvm_run).
+// Returns the elapsed nanoseconds, -errno if a KVM_RUN failed, or -EPROTO for an exit that is not the port write.
+int64_t baseline_exit_round_trips(int vcpu_fd, const void *run, uint64_t iterations);
 
 // The mutator's step for the benchmark, in C: `ops` of the same invalidations as the engine's mutator, on the
 // same memory, with the same publication protocol and the same kernel-counter reads around each call.
