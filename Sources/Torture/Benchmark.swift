@@ -25,6 +25,8 @@ public struct Benchmark {
         public var host: HostFingerprint
         public var exitRoundTrip: Comparison?
         public var mutatorSteps: [String: Comparison]?
+        /// The same slices with the C loop on both sides: how far from 1 the method itself strays.
+        public var mutatorNoiseFloor: [String: Comparison]?
         /// Conclusive checks per second, by scenario ("none, 1 vCPU", …).
         public var checksPerSecond: [String: Double]?
         public var detectionLatencyMicroseconds: [String: Double]?
@@ -74,18 +76,15 @@ public struct Benchmark {
             results.exitRoundTrip = try exitRoundTrip(kvm: kvm)
         }
         if sections.contains(.mutator) {
-            var steps: [String: Comparison] = [:]
+            var steps: [String: Comparison] = [:], floor: [String: Comparison] = [:]
             for (operation, backing) in [(Operation.dontneed, BackingKind.anonymous), (.mprotect, .anonymous), (.punch, .memfd)] {
                 log("mutator steps: \(operation.rawValue), engine vs C in paired slices")
-                let rounds = try torture(operation, backing: backing, baseline: true).mutatorComparison ?? []
-                guard !rounds.isEmpty else {
-                    throw TortureRun.SetupError.harness(KVMError(operation: "bench", errno: 0, context: "no comparison rounds for \(operation.rawValue)", hint: "use --seconds 0.5 or more"))
-                }
-                steps[operation.rawValue] = Comparison(
-                    swiftPerSecond: Self.median(rounds.map { Double($0.engineSteps) / $0.engineSeconds }),
-                    cPerSecond: Self.median(rounds.map { Double($0.cSteps) / $0.cSeconds }), ratio: Self.median(rounds.map(\.ratio)))
+                steps[operation.rawValue] = try mutatorComparison(operation, backing: backing, againstItself: false)
+                log("mutator steps: \(operation.rawValue), C vs C in the same slices (the method's noise floor)")
+                floor[operation.rawValue] = try mutatorComparison(operation, backing: backing, againstItself: true)
             }
             results.mutatorSteps = steps
+            results.mutatorNoiseFloor = floor
         }
         if sections.contains(.checks) {
             var checks: [String: Double] = [:]
@@ -129,6 +128,17 @@ public struct Benchmark {
         return results
     }
 
+    /// Paired slices of the engine's steps and the C loop's (or, `againstItself`, the C loop's in both).
+    private func mutatorComparison(_ operation: Operation, backing: BackingKind, againstItself: Bool) throws -> Comparison {
+        let rounds = try torture(operation, backing: backing, baseline: true, againstItself: againstItself).mutatorComparison ?? []
+        guard !rounds.isEmpty else {
+            throw TortureRun.SetupError.harness(KVMError(operation: "bench", errno: 0, context: "no comparison rounds for \(operation.rawValue)", hint: "use --seconds 0.5 or more"))
+        }
+        return Comparison(
+            swiftPerSecond: Self.median(rounds.map { Double($0.engineSteps) / $0.engineSeconds }),
+            cPerSecond: Self.median(rounds.map { Double($0.cSteps) / $0.cSeconds }), ratio: Self.median(rounds.map(\.ratio)))
+    }
+
     /// The setups whose `early` catch rates are compared: the default, a hot set, and hot sets with antagonists
     /// (those that act without guest writes: the early control needs --mode read).
     static let earlySetups: [(String, Int, [AntagonistSpec])] = [
@@ -143,6 +153,7 @@ public struct Benchmark {
     /// A torture run with the stale-read checkers only (the C baseline does not write).
     private func torture(
         _ operation: Operation, backing: BackingKind = .anonymous, vcpus: Int = 1, injection: Injection = .none, baseline: Bool = false,
+        againstItself: Bool = false,
         hot: Int = 0, antagonists: [AntagonistSpec] = []
     ) throws -> RunReport {
         var configuration = TortureConfiguration()
@@ -154,6 +165,7 @@ public struct Benchmark {
         configuration.duration = seconds
         configuration.seed = 20261128
         configuration.baselineMutator = baseline
+        configuration.baselineAgainstItself = againstItself ? true : nil
         configuration.hotPages = hot
         configuration.antagonists = antagonists
         configuration.devicePath = devicePath
@@ -230,7 +242,10 @@ extension Benchmark.Results {
             lines.append(name.padded(40) + String(format: "%12.0f/s %12.0f/s %9.3f", comparison.swiftPerSecond, comparison.cPerSecond, comparison.ratio))
         }
         if let exitRoundTrip { row("exit round trips (KVM_RUN)", exitRoundTrip) }
-        for (name, comparison) in (mutatorSteps ?? [:]).sorted(by: { $0.key < $1.key }) { row("mutator steps: \(name)", comparison) }
+        for (name, comparison) in (mutatorSteps ?? [:]).sorted(by: { $0.key < $1.key }) {
+            row("mutator steps: \(name)", comparison)
+            if let floor = mutatorNoiseFloor?[name] { row("  same slices, C against C", floor) }
+        }
         if let checksPerSecond {
             lines.append("")
             for (name, value) in checksPerSecond.sorted(by: { $0.key < $1.key }) {

@@ -173,6 +173,9 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     /// Benchmark only: run the mutator's steps in the plain-C baseline (`Sources/Baseline`) instead of the
     /// engine, on the same VM and memory, for dontneed, mprotect and punch.
     public var baselineMutator: Bool = false
+    /// Benchmark only, with `baselineMutator`: the engine's slices run the C loop too, so the comparison measures
+    /// the method's own noise and bias (an A/A control). Optional so that older reports decode.
+    public var baselineAgainstItself: Bool? = nil
     /// The user's explicit consent to operations that change system-wide settings (ksm starts ksmd), each undone
     /// when the run ends. Optional so that reports written before it existed still decode; nil means no.
     public var allowSystemChanges: Bool? = nil

@@ -116,7 +116,8 @@ final class Mutator: @unchecked Sendable {
     /// (`Sources/Baseline`: pages from the same kind of seeded schedule, the same calls, the same publication
     /// protocol and counter reads), alternating on the same VM, memory and guest until asked to stop. Each pair of
     /// slices is one ``ComparisonRound``; the bench takes the median of the pairs' ratios, so that the drifts of a
-    /// nested host cancel within a pair.
+    /// nested host cancel within a pair. With `baselineAgainstItself` both slices run the C loop: the method's own
+    /// noise floor.
     private func runComparison() {
         let operation: baseline_operation
         switch configuration.operation {
@@ -144,7 +145,7 @@ final class Mutator: @unchecked Sendable {
                 let started = ContinuousClock.now
                 var steps = 0
                 while ContinuousClock.now - started < slice && !stop.load(ordering: .relaxed) {
-                    if engineTurn {
+                    if engineTurn && configuration.baselineAgainstItself != true {
                         do { try perform(schedule.next()) } catch {
                             observations.addHarnessError("mutator: \(configuration.operation.rawValue): \(error)")
                             return
