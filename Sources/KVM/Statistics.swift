@@ -111,9 +111,19 @@ public struct StatisticCounters: Sendable {
 
     /// The counters' current values (the first u64 of each statistic), in the order they were asked for.
     public func read() throws -> [UInt64] {
-        var words = [UInt64](repeating: 0, count: length / 8)
-        try words.withUnsafeMutableBytes { try Syscall.pread(reader.fd, into: $0, offset: start, name: "KVM_GET_STATS_FD data") }
-        return indices.map { words[$0] }
+        var values = [UInt64](repeating: 0, count: indices.count)
+        try read(into: &values)
+        return values
+    }
+
+    /// Reads the counters into `values` (as many as were asked for), allocating nothing: for callers that bracket
+    /// every operation with a read.
+    public func read(into values: inout [UInt64]) throws {
+        precondition(values.count == indices.count, "one value per counter")
+        try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: length / 8) { words in
+            try Syscall.pread(reader.fd, into: UnsafeMutableRawBufferPointer(words), offset: start, name: "KVM_GET_STATS_FD data")
+            for (slot, index) in indices.enumerated() { values[slot] = words[index] }
+        }
     }
 }
 

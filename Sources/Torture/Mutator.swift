@@ -56,6 +56,9 @@ final class Mutator: @unchecked Sendable {
     private var floor: [UInt64]
     /// `remote_tlb_flush_requests` and `remote_tlb_flush`, read around every operation.
     private let flushCounters: StatisticCounters?
+    /// Their values around the current operation (kept, so that reading them allocates nothing).
+    private var countersBefore: [UInt64] = [0, 0]
+    private var countersAfter: [UInt64] = [0, 0]
     private var decoyOwner: Int?
     private var alternate = false
     /// The errno of the last failed MADV_COLLAPSE, for the report.
@@ -205,7 +208,7 @@ final class Mutator: @unchecked Sendable {
         defer { observations.endOperation() }
         for p in pages { control.close(p) }
         let snapshot = configuration.injection == .losewrite ? PageSnapshot(backing.address(ofPage: page)) : nil
-        let before = (try? flushCounters?.read()) ?? [0, 0]
+        try? flushCounters?.read(into: &countersBefore)
         let started = ContinuousClock.now
         var failed = false
         let window: ControlWord.Kind?
@@ -289,7 +292,7 @@ final class Mutator: @unchecked Sendable {
             preconditionFailure("the schedule resolves \(operation) to single operations")
         }
         let elapsed = ContinuousClock.now - started
-        let after = (try? flushCounters?.read()) ?? [0, 0]
+        try? flushCounters?.read(into: &countersAfter)
         if let snapshot, window == .keep { snapshot.restore() }
         if window == .keep {
             raiseFloors(zeroed)
@@ -312,7 +315,7 @@ final class Mutator: @unchecked Sendable {
         observations.record(
             operation,
             nanoseconds: elapsed.nanoseconds,
-            flushRequests: after[0] &- before[0], flushes: after[1] &- before[1], failed: failed)
+            flushRequests: countersAfter[0] &- countersBefore[0], flushes: countersAfter[1] &- countersBefore[1], failed: failed)
     }
 
     /// While the pages are unmapped, PROT_NONE or truncated: any guest read that succeeds now is a violation.

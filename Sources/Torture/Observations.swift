@@ -21,7 +21,7 @@ final class Observations: Sendable {
     }
 
     let start: ContinuousClock.Instant = .now
-    let tallies = Mutex<[Operation: OperationTally]>([:])
+    let tallies = Mutex(OperationTallies())
     let violations = Mutex<[Violation]>([])
     let harnessErrors = Mutex<[String]>([])
     /// Kernel log lines reporting a problem (WARNING:, BUG:, Call Trace) logged during the run.
@@ -37,10 +37,7 @@ final class Observations: Sendable {
     let ringFullExits = ManagedAtomic<UInt64>(0)
     /// The operation in flight, as `Operation` index + 1 in the high half and the page in the low half; 0 = none.
     let inFlight = ManagedAtomic<UInt64>(0)
-    /// Kept raw on the hot path; formatted only for a violation.
-    private struct HistoryEntry { var time: Double; var operation: Operation }
-    private let history: Mutex<[Int: [HistoryEntry]]> = Mutex([:])
-    static let historyDepth = 6
+    private let history = Mutex(OperationHistory())
 
     var elapsed: Double {
         let duration = ContinuousClock.now - start
@@ -48,13 +45,9 @@ final class Observations: Sendable {
     }
 
     func beginOperation(_ operation: Operation, page: Int) {
-        let index = UInt64(Self.operationIndex[operation]! + 1)
-        inFlight.store(index << 32 | UInt64(page), ordering: .releasing)
-        let entry = HistoryEntry(time: elapsed, operation: operation)
-        history.withLock { table in
-            // Mutated in place through the subscript: a copy out and back would reallocate on every step.
-            Self.append(entry, to: &table[page, default: []])
-        }
+        inFlight.store(UInt64(operation.index + 1) << 32 | UInt64(page), ordering: .releasing)
+        let time = elapsed
+        history.withLock { $0.append(operation, at: time, page: page) }
     }
 
     func endOperation() { inFlight.store(0, ordering: .releasing) }
@@ -66,13 +59,6 @@ final class Observations: Sendable {
         return (Operation.allCases[Int(value >> 32) - 1], Int(value & 0xffff_ffff))
     }
 
-    private static let operationIndex = Dictionary(uniqueKeysWithValues: Operation.allCases.enumerated().map { ($1, $0) })
-
-    private static func append(_ entry: HistoryEntry, to list: inout [HistoryEntry]) {
-        if list.count == historyDepth { list.removeFirst() }
-        list.append(entry)
-    }
-
     /// Tallies `calls` calls of `operation` that took `nanoseconds` each.
     /// The operation in flight as a violation reports it ("dontneed on page 7"), or nil.
     var operationInFlightDescription: String? {
@@ -81,9 +67,9 @@ final class Observations: Sendable {
 
     func record(_ operation: Operation, calls: Int = 1, nanoseconds: UInt64, flushRequests: UInt64, flushes: UInt64, failed: Bool) {
         tallies.withLock { table in
-            // In place: copying the tally out and back would copy its histogram's buckets on every call.
-            Self.add(to: &table[operation, default: OperationTally()], calls: calls, nanoseconds: nanoseconds,
-                     flushRequests: flushRequests, flushes: flushes, failed: failed)
+            table.update(operation) { tally in
+                Self.add(to: &tally, calls: calls, nanoseconds: nanoseconds, flushRequests: flushRequests, flushes: flushes, failed: failed)
+            }
         }
     }
 
@@ -103,12 +89,12 @@ final class Observations: Sendable {
     func recordFault(mmio: Bool = false) {
         (mmio ? mmioExits : efaults).wrappingIncrement(ordering: .relaxed)
         if let (operation, _) = currentOperation {
-            tallies.withLock { $0[operation, default: OperationTally()].faults += 1 }
+            tallies.withLock { $0.update(operation) { $0.faults += 1 } }
         }
     }
 
     func recentOperations(page: Int) -> [String] {
-        history.withLock { $0[page] ?? [] }.map { String(format: "%.6fs %@", $0.time, $0.operation.rawValue) }
+        history.withLock { $0.entries(page: page) }.map { String(format: "%.6fs %@", $0.time, $0.operation.rawValue) }
     }
 
     /// Every violation counts; the first `storedViolations` keep their detail, so a broken host (or an injected
