@@ -18,7 +18,8 @@ struct RunCommand: ParsableCommand {
         abstract: "Run the stale-read and lost-write torture against /dev/kvm.",
         discussion: """
             Exit codes: 0 pass (or an injected fault caught), 1 violation found, 2 not exercised, \
-            3 injected fault missed, 64 usage error, 69 KVM unavailable, 70 harness error.
+            3 injected fault missed, 64 usage error, 65 bad scenario file, 66 unreadable scenario file, \
+            69 KVM (or an opt-in operation) unavailable, 70 harness error.
             """)
 
     @Option(help: "Preset: quick (5 s mix), ci (every operation in turn, 60 s), soak (30 min mix, checkpoints every 60 s). Explicit options override it.")
