@@ -147,18 +147,16 @@ struct HostFacts {
     var thpEnabled: Bool
     var freeHugePages: Int
     var swap: Bool
-    var ksmAvailable: Bool
     var ksmRun: String
 
     static func current() -> HostFacts {
-        let thp = ProcFile.read("/sys/kernel/mm/transparent_hugepage/enabled")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unavailable"
+        let thp = ProcFile.value("/sys/kernel/mm/transparent_hugepage/enabled") ?? "unavailable"
         let selected = thp.split(separator: " ").first { $0.hasPrefix("[") }.map { String($0.dropFirst().dropLast()) } ?? "unavailable"
         let swaps = ProcFile.read("/proc/swaps")?.split(separator: "\n").count ?? 1
         return HostFacts(
             thpMode: selected, thpEnabled: selected == "always" || selected == "madvise",
-            freeHugePages: Int(ProcFile.read("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0,
+            freeHugePages: Int(ProcFile.value("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") ?? "") ?? 0,
             swap: swaps > 1,
-            ksmAvailable: FileManager.default.fileExists(atPath: "/sys/kernel/mm/ksm/run"),
-            ksmRun: ProcFile.read("/sys/kernel/mm/ksm/run")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+            ksmRun: KSMDaemon.value("run") ?? "")
     }
 }

@@ -27,9 +27,9 @@ public struct HostFingerprint: Codable, Sendable, Equatable {
         var name = utsname()
         uname(&name)
         let release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let tdpMMU = read("/sys/module/kvm/parameters/tdp_mmu")
-        let ept = read("/sys/module/kvm_intel/parameters/ept")
-        let npt = read("/sys/module/kvm_amd/parameters/npt")
+        let tdpMMU = ProcFile.value("/sys/module/kvm/parameters/tdp_mmu")
+        let ept = ProcFile.value("/sys/module/kvm_intel/parameters/ept")
+        let npt = ProcFile.value("/sys/module/kvm_amd/parameters/npt")
         let pvm = FileManager.default.fileExists(atPath: "/sys/module/kvm_pvm")
         let twoDimensional = [ept, npt].contains { (value: String?) in value == "Y" || value == "1" }
         let mode: String
@@ -40,7 +40,7 @@ public struct HostFingerprint: Codable, Sendable, Equatable {
         } else {
             mode = "unknown"
         }
-        let cpuinfo = read("/proc/cpuinfo") ?? ""
+        let cpuinfo = ProcFile.value("/proc/cpuinfo") ?? ""
         let flags = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") } ?? ""
         let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
             .map { $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" }
@@ -51,9 +51,5 @@ public struct HostFingerprint: Codable, Sendable, Equatable {
             kernelRelease: release, kvmAPIVersion: (try? kvm.apiVersion()) ?? 0, mmuMode: mode, pvm: pvm,
             nested: flags.split(separator: " ").contains("hypervisor"), tdpMMUParameter: tdpMMU, cpuModel: model,
             cpus: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), capabilities: capabilities, thpMode: facts.thpMode, swap: facts.swap)
-    }
-
-    private static func read(_ path: String) -> String? {
-        ProcFile.read(path)?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -30,7 +30,7 @@ final class KSMDaemon {
     init() throws {
         for (name, value) in Self.settings {
             let path = "\(Self.directory)/\(name)"
-            guard let old = ProcFile.read(path)?.trimmingCharacters(in: .whitespacesAndNewlines) else {
+            guard let old = ProcFile.value(path) else {
                 restore()
                 throw KSMError(path: path, problem: "cannot be read")
             }
@@ -52,7 +52,7 @@ final class KSMDaemon {
 
     /// The current value of a ksm setting or counter (`run`, `full_scans`, `pages_sharing`, …).
     static func value(_ name: String) -> String? {
-        ProcFile.read("\(directory)/\(name)")?.trimmingCharacters(in: .whitespacesAndNewlines)
+        ProcFile.value("\(directory)/\(name)")
     }
 
     /// `ksm_merging_pages` of this process (/proc/self/ksm_stat, Linux 6.1+), or nil.

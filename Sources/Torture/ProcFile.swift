@@ -14,6 +14,11 @@ enum ProcFile {
         return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
     }
 
+    /// A one-value file (a /sys setting or counter) without its trailing newline, or nil if it cannot be read.
+    static func value(_ path: String) -> String? {
+        read(path)?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Writes `value` to a /proc, /sys or cgroup file in one write(2), as the kernel wants; false (errno set) if
     /// the file cannot be opened or the kernel refuses the value.
     static func write(_ value: String, to path: String) -> Bool {

@@ -77,7 +77,7 @@ final class ReclaimCgroup {
 
     private func usage() -> Int? {
         let file = interface == .childLimit ? "/memory.usage_in_bytes" : "/memory.current"
-        return ProcFile.read(directory + file).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        return ProcFile.value(directory + file).flatMap { Int($0) }
     }
 
     /// Moves the process back and removes the child cgroup (v1). Safe to call twice.
