@@ -72,6 +72,24 @@ public enum Operation: String, CaseIterable, Codable, Sendable {
         }
     }
 
+    /// For the opt-in operations: the system-wide change they make, and how the run undoes it.
+    var systemChange: (what: String, undo: String)? {
+        switch self {
+        case .ksm: ("starts the kernel's same-page merging daemon for the whole host (/sys/kernel/mm/ksm/run)", "the settings are restored when the run ends")
+        case .aging: ("reclaims memory through a memory cgroup (v1: moves the harness into a child cgroup it creates)", "the harness moves back and removes the child when the run ends")
+        default: nil
+        }
+    }
+
+    /// Why an opt-in operation cannot run on this host, or nil.
+    var hostProblem: String? {
+        switch self {
+        case .ksm: KSMDaemon.problem()
+        case .aging: if case .failure(let problem) = ReclaimCgroup.locate() { problem.description } else { nil }
+        default: nil
+        }
+    }
+
     /// What to tell a user who asks for the operation on a backing it does not apply to.
     func fixFor(backing: BackingKind) -> String {
         switch self {
@@ -206,11 +224,8 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
                 option: "--op", problem: "\(operation.rawValue) does not apply to the \(backing.rawValue) backing",
                 fix: operation.fixFor(backing: backing))
         }
-        if operation == .ksm && allowSystemChanges != true {
-            throw ConfigurationError(option: "--op", problem: "ksm starts the kernel's same-page merging daemon for the whole host (/sys/kernel/mm/ksm/run)", fix: "add --allow-system-changes (the settings are restored when the run ends)")
-        }
-        if operation == .aging && allowSystemChanges != true {
-            throw ConfigurationError(option: "--op", problem: "aging reclaims memory through a memory cgroup (v1: moves the harness into a child cgroup it creates)", fix: "add --allow-system-changes (the harness moves back and removes the child when the run ends)")
+        if let change = operation.systemChange, allowSystemChanges != true {
+            throw ConfigurationError(option: "--op", problem: "\(operation.rawValue) \(change.what)", fix: "add --allow-system-changes (\(change.undo))")
         }
         if operation == .ksm && mode != .read {
             throw ConfigurationError(option: "--mode", problem: "KSM merges only pages that stay unchanged between its scans, and guest writers change every page every sweep", fix: "use --mode read with --op ksm")

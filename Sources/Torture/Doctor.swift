@@ -83,7 +83,7 @@ public struct DoctorReport: Codable, Sendable {
             check: "hugetlb", status: facts.freeHugePages > 0 ? .ok : .info, detail: "\(facts.freeHugePages) free 2 MiB huge pages",
             fix: facts.freeHugePages > 0 ? nil : "sysctl vm.nr_hugepages=N (as root) for the hugetlb backing"))
         findings.append(Finding(check: "swap", status: .info, detail: facts.swap ? "swap present" : "no swap: MADV_PAGEOUT of private anonymous memory unmaps nothing"))
-        findings.append(Finding(check: "ksm", status: .info, detail: KSMDaemon.problem().map { "--op ksm cannot run: \($0)" }
+        findings.append(Finding(check: "ksm", status: .info, detail: Operation.ksm.hostProblem.map { "--op ksm cannot run: \($0)" }
             ?? "--op ksm --allow-system-changes can run: it starts ksmd (run=\(facts.ksmRun) now) and restores its settings at the end"))
         switch ReclaimCgroup.locate() {
         case .success(let (interface, path)):

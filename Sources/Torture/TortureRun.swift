@@ -48,11 +48,8 @@ public struct TortureRun {
         do { kvm = try KVMSystem(devicePath: configuration.devicePath) } catch let error as KVMError {
             throw .environment(error)
         } catch { throw .harness(error) }
-        if configuration.operation == .ksm, let problem = KSMDaemon.problem() {
-            throw .environment(KVMError(operation: "ksm", errno: geteuid() == 0 ? ENOENT : EPERM, hint: problem))
-        }
-        if configuration.operation == .aging, case .failure(let problem) = ReclaimCgroup.locate() {
-            throw .environment(KVMError(operation: "aging", errno: geteuid() == 0 ? ENOENT : EPERM, hint: problem.description))
+        if let problem = configuration.operation.hostProblem {
+            throw .environment(KVMError(operation: configuration.operation.rawValue, errno: geteuid() == 0 ? ENOENT : EPERM, hint: problem))
         }
         do {
             guard configuration.operation == .all else { return try execute(configuration, kvm: kvm) }

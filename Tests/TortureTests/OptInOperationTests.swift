@@ -32,7 +32,7 @@ struct OptInConsentTests {
 }
 
 /// Runs only where ksmd can be started (root, CONFIG_KSM); otherwise skipped with the reason.
-@Suite(.requiresKVM, .serialized, .enabled(if: KSMDaemon.problem() == nil, Comment(rawValue: KSMDaemon.problem() ?? "")))
+@Suite(.requiresKVM, .serialized, .enabled(if: Torture.Operation.ksm.hostProblem == nil, Comment(rawValue: Torture.Operation.ksm.hostProblem ?? "")))
 struct KSMRunTests {
     static let settingNames = KSMDaemon.settings.map(\.name)
 
@@ -62,9 +62,7 @@ struct KSMRunTests {
 }
 
 /// Runs only where the harness can reclaim through a memory cgroup (root; cgroup v1, or v2 with memory.reclaim).
-let agingProblem: String? = { if case .failure(let error) = ReclaimCgroup.locate() { error.description } else { nil } }()
-
-@Suite(.requiresKVM, .serialized, .enabled(if: agingProblem == nil, Comment(rawValue: agingProblem ?? "")))
+@Suite(.requiresKVM, .serialized, .enabled(if: Torture.Operation.aging.hostProblem == nil, Comment(rawValue: Torture.Operation.aging.hostProblem ?? "")))
 struct AgingRunTests {
     func agingRun(inject: Injection = .none) throws -> RunReport {
         try shortRun(.aging, on: .file, inject: inject, seconds: 3, seed: 12) { $0.allowSystemChanges = true }
