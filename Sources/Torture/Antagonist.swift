@@ -31,7 +31,6 @@ final class Antagonist: @unchecked Sendable {
     }
 
     let spec: AntagonistSpec
-    let index: Int
     let stop = ManagedAtomic<Bool>(false)
     let actions = ManagedAtomic<UInt64>(0)
     /// Actions that found nothing to do (a clear of the dirty log while dirty logging was off).
@@ -52,7 +51,6 @@ final class Antagonist: @unchecked Sendable {
 
     init(spec: AntagonistSpec, index: Int, seed: UInt64, context: Context) {
         self.spec = spec
-        self.index = index
         self.context = context
         self.schedule = Antagonist.schedule(seed: seed, index: index)
         self.counterNames = spec.kind.evidenceCounters

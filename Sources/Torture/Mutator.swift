@@ -95,7 +95,7 @@ final class Mutator: @unchecked Sendable {
             }
             if idle {
                 usleep(dirtyOracle == nil ? 10_000 : 1_000)
-                verifyWrites(page: Int(verifierPages.next() % UInt64(configuration.pages)))
+                verifyRandomPage()
                 continue
             }
             let step = schedule.next()
@@ -104,8 +104,7 @@ final class Mutator: @unchecked Sendable {
                 if configuration.injection == .ptswap {
                     try swapTranslation(page: step.page)
                 } else {
-                    try perform(step)
-                    verifyWrites(page: Int(verifierPages.next() % UInt64(configuration.pages)))
+                    try performAndVerify(step)
                     if step.operation == .ksm { usleep(KSMTwins.pauseMicroseconds) }  // time for ksmd to merge
                 }
             } catch {
@@ -149,11 +148,10 @@ final class Mutator: @unchecked Sendable {
                 var steps = 0
                 while ContinuousClock.now - started < slice && !stop.load(ordering: .relaxed) {
                     if engineTurn && configuration.baselineAgainstItself != true {
-                        do { try perform(schedule.next()) } catch {
+                        do { try performAndVerify(schedule.next()) } catch {
                             observations.addHarnessError("mutator: \(configuration.operation.rawValue): \(error)")
                             return
                         }
-                        verifyWrites(page: Int(verifierPages.next() % UInt64(configuration.pages)))
                         steps += 1
                     } else {
                         let batch: UInt64 = 16
@@ -385,7 +383,17 @@ final class Mutator: @unchecked Sendable {
 
     /// Reads each writer's publication, then its word in each page through the host mapping: the word must be
     /// at least the published number, or a guest write was lost.
-    private func verifyWrites(page: Int) { verifyWrites(page..<(page + 1)) }
+    /// One engine step: the operation, then the lost-write check of one random page (every step, so that writes
+    /// are verified on pages no operation touched lately too).
+    private func performAndVerify(_ step: Step) throws {
+        try perform(step)
+        verifyRandomPage()
+    }
+
+    private func verifyRandomPage() {
+        let page = Int(verifierPages.next() % UInt64(configuration.pages))
+        verifyWrites(page..<(page + 1))
+    }
 
     private func verifyWrites(_ pages: Range<Int>, excluding skipped: Range<Int> = 0..<0) {
         let writers = environment.writerStatus.count

@@ -59,12 +59,12 @@ final class Observations: Sendable {
         return (Operation.allCases[Int(value >> 32) - 1], Int(value & 0xffff_ffff))
     }
 
-    /// Tallies `calls` calls of `operation` that took `nanoseconds` each.
     /// The operation in flight as a violation reports it ("dontneed on page 7"), or nil.
     var operationInFlightDescription: String? {
         currentOperation.map { "\($0.0.rawValue) on page \($0.1)" }
     }
 
+    /// Tallies `calls` calls of `operation` that took `nanoseconds` each.
     func record(_ operation: Operation, calls: Int = 1, nanoseconds: UInt64, flushRequests: UInt64, flushes: UInt64, failed: Bool) {
         tallies.withLock { table in
             table.update(operation) { tally in
