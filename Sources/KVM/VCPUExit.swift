@@ -5,13 +5,13 @@ import CKVM
 /// EFAULT), and ``unknown(reason:)`` for exits newer than the headers. (rust-vmm kvm-ioctls' `VcpuExit`.)
 public enum VCPUExit: Equatable, Sendable {
     /// `KVM_EXIT_IO`, direction out: the guest wrote `data` (size × count bytes) to `port`.
-    case ioOut(port: UInt16, size: Int, data: [UInt8])
+    case ioOut(port: UInt16, size: Int, data: ExitData)
     /// `KVM_EXIT_IO`, direction in: the guest reads `size` × `count` bytes from `port`.
     case ioIn(port: UInt16, size: Int, count: Int)
     /// `KVM_EXIT_MMIO` read: the guest read `length` bytes at an address no slot maps.
     case mmioRead(address: GuestPhysicalAddress, length: Int)
     /// `KVM_EXIT_MMIO` write: the guest wrote `data` at an address no slot maps (or a read-only slot).
-    case mmioWrite(address: GuestPhysicalAddress, data: [UInt8])
+    case mmioWrite(address: GuestPhysicalAddress, data: ExitData)
     /// `KVM_EXIT_HLT`.
     case hlt
     /// `KVM_EXIT_SHUTDOWN`: a triple fault, e.g. an exception at CPL3 with no IDT.
@@ -45,14 +45,14 @@ public enum VCPUExit: Equatable, Sendable {
                 let offset = Int(io.data_offset)
                 guard offset >= 0, offset + length <= mappingSize else { return .unknown(reason: state.exit_reason) }
                 let bytes = UnsafeRawBufferPointer(start: run + offset, count: length)
-                return .ioOut(port: io.port, size: Int(io.size), data: Array(bytes))
+                return .ioOut(port: io.port, size: Int(io.size), data: ExitData(bytes))
             }
             return .ioIn(port: io.port, size: Int(io.size), count: Int(io.count))
         case KVM_EXIT_MMIO:
             let mmio = state.mmio
             let length = min(Int(mmio.len), 8)
             if mmio.is_write != 0 {
-                let data = withUnsafeBytes(of: mmio.data) { Array($0.prefix(length)) }
+                let data = withUnsafeBytes(of: mmio.data) { ExitData(UnsafeRawBufferPointer(rebasing: $0.prefix(length))) }
                 return .mmioWrite(address: GuestPhysicalAddress(mmio.phys_addr), data: data)
             }
             return .mmioRead(address: GuestPhysicalAddress(mmio.phys_addr), length: length)

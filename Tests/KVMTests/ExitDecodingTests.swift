@@ -29,6 +29,36 @@ struct ExitDecodingTests {
         #expect(exit == .ioOut(port: 0x3f8, size: 2, data: [0xde, 0xad, 0xbe, 0xef]))
     }
 
+    @Test func aStringPortWriteLongerThanTheInlineBytesKeepsEveryByte() {
+        let bytes = (0..<40).map { UInt8($0 * 3) }
+        let exit = decode { run, page in
+            run.exit_reason = UInt32(KVM_EXIT_IO)
+            run.io.direction = UInt8(KVM_EXIT_IO_OUT)
+            run.io.size = 4
+            run.io.count = 10
+            run.io.port = 0x3f8
+            run.io.data_offset = 4096
+            for (index, byte) in bytes.enumerated() { page.storeBytes(of: byte, toByteOffset: 4096 + index, as: UInt8.self) }
+        }
+        guard case .ioOut(_, _, let data) = exit else { Issue.record("decoded \(exit)"); return }
+        #expect(Array(data) == bytes)
+        #expect(data.withUnsafeBytes { Array($0) } == bytes)
+    }
+
+    @Test func exitDataHoldsUpToEightBytesAndComparesByContent() {
+        let four: ExitData = [0xde, 0xad, 0xbe, 0xef]
+        #expect(four.count == 4 && four[0] == 0xde && four[3] == 0xef)
+        #expect(four.withUnsafeBytes { Array($0) } == [0xde, 0xad, 0xbe, 0xef])
+        #expect(four == ExitData([0xde, 0xad, 0xbe, 0xef] as [UInt8]))
+        #expect(four != [0xde, 0xad, 0xbe])
+        #expect(four != [0xde, 0xad, 0xbe, 0xef, 0])  // a trailing zero is a byte, not padding
+        #expect(ExitData([]).isEmpty)
+        let nine: ExitData = [1, 2, 3, 4, 5, 6, 7, 8, 9]
+        #expect(Array(nine) == [1, 2, 3, 4, 5, 6, 7, 8, 9])
+        #expect(Set([four, ExitData([0xde, 0xad, 0xbe, 0xef] as [UInt8]), nine]).count == 2)
+        #expect(four.description == "[222, 173, 190, 239]")
+    }
+
     @Test func ioOutWhoseDataLiesOutsideTheMappingIsNotTrusted() {
         let exit = decode { run, _ in
             run.exit_reason = UInt32(KVM_EXIT_IO)

@@ -9,7 +9,7 @@ struct HelloGuestTests {
         let machine = try GuestMachine(kvm: try openKVM(), program: .hello)
         let vcpu = try machine.createVCPU(id: 0)
         let exits = try runUntilDone(vcpu)
-        let hello = withUnsafeBytes(of: UInt32(GUEST_HELLO_DATA).littleEndian) { Array($0) }
+        let hello = withUnsafeBytes(of: UInt32(GUEST_HELLO_DATA).littleEndian) { ExitData($0) }
         #expect(exits == [.ioOut(port: UInt16(GUEST_PORT_HELLO), size: 4, data: hello)])
     }
 

@@ -128,7 +128,7 @@ func collectValues(machine: GuestMachine, count: Int, address: UInt64) throws ->
 }
 
 extension VCPUExit {
-    var outData: [UInt8] { if case .ioOut(_, _, let data) = self { data } else { [] } }
+    var outData: [UInt8] { if case .ioOut(_, _, let data) = self { Array(data) } else { [] } }
 }
 
 @Suite(.requiresKVM)
