@@ -97,7 +97,8 @@ public final class StatisticsReader: @unchecked Sendable {
 }
 
 /// A few statistics of a ``StatisticsReader``, read together with one `pread` of the bytes that span them: cheap
-/// enough to bracket every operation of a torture run, where a full ``StatisticsReader/read()`` would allocate.
+/// enough to bracket every operation of a torture run (with a ``StatisticSample``, which allocates nothing per
+/// read), where a full ``StatisticsReader/read()`` would decode every statistic.
 public struct StatisticCounters: Sendable {
     let reader: StatisticsReader
     let start: Int
@@ -111,19 +112,9 @@ public struct StatisticCounters: Sendable {
 
     /// The counters' current values (the first u64 of each statistic), in the order they were asked for.
     public func read() throws -> [UInt64] {
-        var values = [UInt64](repeating: 0, count: indices.count)
-        try read(into: &values)
-        return values
-    }
-
-    /// Reads the counters into `values` (as many as were asked for), allocating nothing: for callers that bracket
-    /// every operation with a read.
-    public func read(into values: inout [UInt64]) throws {
-        precondition(values.count == indices.count, "one value per counter")
-        try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: length / 8) { words in
-            try Syscall.pread(reader.fd, into: UnsafeMutableRawBufferPointer(words), offset: start, name: "KVM_GET_STATS_FD data")
-            for (slot, index) in indices.enumerated() { values[slot] = words[index] }
-        }
+        let sample = StatisticSample(self)
+        try sample.capture()
+        return indices.indices.map { sample[$0] }
     }
 }
 

@@ -36,6 +36,26 @@ struct StatisticsTests {
         #expect((delta["remote_tlb_flush_requests"] ?? 0) + (delta["remote_tlb_flush"] ?? 0) > 0)
     }
 
+    @Test func aSampleCapturesTheCountersItWasMadeFor() throws {
+        let (machine, data) = try machineWithData(try openKVM(), program: .poke, dataPages: 64)
+        let vcpu = try machine.createVCPU(id: 0, arguments: [dataAddress.rawValue, 64, 1, 4096])
+        _ = try runUntilDone(vcpu)
+        let stats = try machine.vm.statistics()
+        let counters = try #require(stats.counters(["remote_tlb_flush_requests", "remote_tlb_flush"]))
+        #expect(stats.counters(["remote_tlb_flush", "no_such_statistic"]) == nil)
+        let before = StatisticSample(counters), after = StatisticSample(counters)
+        #expect(before[0] == 0 && before[1] == 0, "nothing captured yet")
+        try before.capture()
+        #expect(madvise(data.base, 64 * 4096, MADV_DONTNEED) == 0)
+        try after.capture()
+        // The same values a full read decodes, in the order asked for, and the zap moved the requests.
+        let full = try stats.read()
+        #expect(after[0] == UInt64(full["remote_tlb_flush_requests"]!))
+        #expect(after[1] == UInt64(full["remote_tlb_flush"]!))
+        #expect(after[0] > before[0])
+        #expect(try counters.read() == [after[0], after[1]])
+    }
+
     @Test func theCPL3GuestRunsNativelyNotEmulated() throws {
         // 100 million loop iterations. Were each instruction emulated, insn_emulation would move by ~2e8; run
         // natively, only a few exits (timer ticks, preemption) happen.
