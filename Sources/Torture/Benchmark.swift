@@ -188,12 +188,12 @@ public struct Benchmark {
     }
 
     private static func exitRounds(_ vcpu: VCPU) throws -> Comparison {
-        let iterations = 2000
+        let iterations = 200
         for _ in 0..<200 { _ = try vcpu.run() }
-        // Paired rounds, alternating which goes first; the ratio is the median of the rounds' ratios, so that the
-        // slow drifts of a nested host cancel within each pair instead of deciding a best-of.
+        // Many short paired rounds (about 10 ms each), alternating which goes first; the ratio is the median of the
+        // rounds' ratios, so that the drifts of a nested host cancel within each pair instead of deciding a best-of.
         var swiftTimes: [Double] = [], cTimes: [Double] = []
-        for round in 0..<24 {
+        for round in 0..<240 {
             for swiftTurn in round % 2 == 0 ? [true, false] : [false, true] {
                 if swiftTurn {
                     let start = ContinuousClock.now

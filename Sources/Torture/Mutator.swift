@@ -54,17 +54,18 @@ final class Mutator: @unchecked Sendable {
     /// Per page and writer: the published sequence number from which the writer's word must have survived (a
     /// content-replacing operation legitimately zeroes the words written before it).
     private var floor: [UInt64]
-    /// `remote_tlb_flush_requests` and `remote_tlb_flush`, read around every operation.
+    /// `remote_tlb_flush_requests` and `remote_tlb_flush`, read right before and right after every operation.
     private let flushCounters: StatisticCounters?
-    /// Their values around the current operation (kept, so that reading them allocates nothing).
-    private var countersBefore: [UInt64] = [0, 0]
-    private var countersAfter: [UInt64] = [0, 0]
+    private let countersBefore: StatisticSample?
+    private let countersAfter: StatisticSample?
     private var decoyOwner: Int?
     private var alternate = false
     /// The errno of the last failed MADV_COLLAPSE, for the report.
     private(set) var lastCollapseError: String?
     /// The dirty-log oracle, harvesting between steps when `--dirty` is on.
     var dirtyOracle: DirtyOracle?
+    /// The next step, drawn during the current step's window (see `perform`); nil: draw it when it is taken.
+    private var drawnStep: Step?
     /// The first steps of the schedule, kept to show that a seed replays.
     private(set) var firstSteps: [Step] = []
     static let recordedSteps = 64
@@ -77,6 +78,8 @@ final class Mutator: @unchecked Sendable {
         self.currentGeneration = Array(repeating: 0, count: configuration.pages)
         self.floor = Array(repeating: 0, count: configuration.pages * max(1, environment.writerStatus.count))
         self.flushCounters = environment.vmStatistics?.counters(["remote_tlb_flush_requests", "remote_tlb_flush"])
+        self.countersBefore = flushCounters.map(StatisticSample.init)
+        self.countersAfter = flushCounters.map(StatisticSample.init)
     }
 
     /// Writes and publishes a first generation on every page, before any guest runs.
@@ -98,13 +101,13 @@ final class Mutator: @unchecked Sendable {
                 verifyRandomPage()
                 continue
             }
-            let step = schedule.next()
+            let step = nextStep()
             if firstSteps.count < Self.recordedSteps { firstSteps.append(step) }
             do {
                 if configuration.injection == .ptswap {
                     try swapTranslation(page: step.page)
                 } else {
-                    try performAndVerify(step)
+                    try perform(step)
                     if step.operation == .ksm { usleep(KSMTwins.pauseMicroseconds) }  // time for ksmd to merge
                 }
             } catch {
@@ -146,22 +149,23 @@ final class Mutator: @unchecked Sendable {
             for engineTurn in pairs % 2 == 0 ? [true, false] : [false, true] {
                 let started = ContinuousClock.now
                 var steps = 0
+                // Both sides step in batches of the same size and read the clock only between batches.
                 while ContinuousClock.now - started < slice && !stop.load(ordering: .relaxed) {
                     if engineTurn && configuration.baselineAgainstItself != true {
-                        do { try performAndVerify(schedule.next()) } catch {
+                        do {
+                            for _ in 0..<Self.comparisonBatch { try perform(nextStep()) }
+                        } catch {
                             observations.addHarnessError("mutator: \(configuration.operation.rawValue): \(error)")
                             return
                         }
-                        steps += 1
                     } else {
-                        let batch: UInt64 = 16
-                        let nanoseconds = baseline_mutator_run(&state, batch)
+                        let nanoseconds = baseline_mutator_run(&state, UInt64(Self.comparisonBatch))
                         guard nanoseconds >= 0 else {
                             observations.addHarnessError("C baseline: errno \(-nanoseconds)")
                             return
                         }
-                        steps += Int(batch)
                     }
+                    steps += Self.comparisonBatch
                 }
                 let elapsed = (ContinuousClock.now - started).seconds
                 if engineTurn {
@@ -182,8 +186,17 @@ final class Mutator: @unchecked Sendable {
     /// What one aging step asks the cgroup to reclaim: 64 pages.
     static let agingBytes = 64 * 4096
 
+    /// How many steps each side of a comparison takes between two reads of the clock.
+    static let comparisonBatch = 16
+
     /// How long each side of a comparison pair runs.
-    static let comparisonSliceMilliseconds = 200
+    static let comparisonSliceMilliseconds = 10
+
+    /// The schedule's next step.
+    private func nextStep() -> Step {
+        defer { drawnStep = nil }
+        return drawnStep ?? schedule.next()
+    }
 
     private func takeCounter() -> UInt64 {
         defer { nextCounter += 1 }
@@ -206,7 +219,7 @@ final class Mutator: @unchecked Sendable {
         defer { observations.endOperation() }
         for p in pages { control.close(p) }
         let snapshot = configuration.injection == .losewrite ? PageSnapshot(backing.address(ofPage: page)) : nil
-        try? flushCounters?.read(into: &countersBefore)
+        try? countersBefore?.capture()
         let started = ContinuousClock.now
         var failed = false
         let window: ControlWord.Kind?
@@ -290,7 +303,9 @@ final class Mutator: @unchecked Sendable {
             preconditionFailure("the schedule resolves \(operation) to single operations")
         }
         let elapsed = ContinuousClock.now - started
-        try? flushCounters?.read(into: &countersAfter)
+        try? countersAfter?.capture()
+        // In the page's history before anything below can report a violation on it (the lost-write check).
+        observations.noteOperation(operation, page: page, startedAt: started)
         if let snapshot, window == .keep { snapshot.restore() }
         if window == .keep {
             raiseFloors(zeroed)
@@ -298,22 +313,39 @@ final class Mutator: @unchecked Sendable {
         } else if window == .zero {
             raiseFloors(pages)
         }
+        /// The step's bookkeeping: done while its window is open, time the step waits anyway, so that only the
+        /// republication and the next step's close and counter read stand between one operation and the next.
+        /// (Each flush finds the vCPU either still out of the guest from the previous one or back in it, and then
+        /// has to interrupt it: a longer gap between operations costs an extra interrupt of the running vCPU.)
+        func account() {
+            observations.record(
+                operation,
+                nanoseconds: elapsed.nanoseconds,
+                flushRequests: counterMovement(0), flushes: counterMovement(1), failed: failed)
+            verifyRandomPage(outside: pages)
+            if drawnStep == nil { drawnStep = schedule.next() }
+        }
         if let window {
             for p in pages {
                 let kind = zeroed.contains(p) ? .zero : window
                 control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
             }
-            spin(microseconds: configuration.windowMicroseconds)
+            let closes = ContinuousClock.now + .microseconds(configuration.windowMicroseconds)
+            account()
+            spin(until: closes)
             for p in pages { control.close(p) }
         }
         for p in pages { writeAndPublish(page: p, into: backing.address(ofPage: p)) }
         if operation == .ksm, let twins = environment.ksmTwins {
             twins.copy(page: page)
         }
-        observations.record(
-            operation,
-            nanoseconds: elapsed.nanoseconds,
-            flushRequests: countersAfter[0] &- countersBefore[0], flushes: countersAfter[1] &- countersBefore[1], failed: failed)
+        if window == nil { account() }
+    }
+
+    /// How far flush counter `slot` moved around the last operation.
+    private func counterMovement(_ slot: Int) -> UInt64 {
+        guard let before = countersBefore, let after = countersAfter else { return 0 }
+        return after[slot] &- before[slot]
     }
 
     /// While the pages are unmapped, PROT_NONE or truncated: any guest read that succeeds now is a violation.
@@ -381,20 +413,16 @@ final class Mutator: @unchecked Sendable {
         }
     }
 
+    /// The lost-write check of one random page, every step, so that writes are verified on pages no operation
+    /// touched lately too. A page among `busy` (the step's own, in its window) is left out: its floors were just
+    /// raised or its words just verified, and reading it now could map it back under the operation.
+    private func verifyRandomPage(outside busy: Range<Int> = 0..<0) {
+        let page = Int(verifierPages.next() % UInt64(configuration.pages))
+        if !busy.contains(page) { verifyWrites(page..<(page + 1)) }
+    }
+
     /// Reads each writer's publication, then its word in each page through the host mapping: the word must be
     /// at least the published number, or a guest write was lost.
-    /// One engine step: the operation, then the lost-write check of one random page (every step, so that writes
-    /// are verified on pages no operation touched lately too).
-    private func performAndVerify(_ step: Step) throws {
-        try perform(step)
-        verifyRandomPage()
-    }
-
-    private func verifyRandomPage() {
-        let page = Int(verifierPages.next() % UInt64(configuration.pages))
-        verifyWrites(page..<(page + 1))
-    }
-
     private func verifyWrites(_ pages: Range<Int>, excluding skipped: Range<Int> = 0..<0) {
         let writers = environment.writerStatus.count
         guard writers > 0, configuration.injection != .ptswap else { return }
@@ -423,19 +451,21 @@ final class Mutator: @unchecked Sendable {
         let generation = ControlWord.make(.generation, counter)
         // SAFETY: `frame` is one mapped, 8-aligned 4 KiB page of guest memory; writer words are not touched.
         let words = frame.assumingMemoryBound(to: UInt64.self)
+        let republication = currentGeneration[page] != 0
+        // The bookkeeping comes before the page write: only the publication may follow it (see `perform`).
+        currentGeneration[page] = counter
+        observations.publications.wrappingIncrement(ordering: .relaxed)
         if configuration.injection != .none { observations.notePublication(page: page, word: generation) }
         switch configuration.injection {
-        case .nowrite where currentGeneration[page] != 0:
+        case .nowrite where republication:
             control.publish(page, generation)  // promise content that was never written
-        case .early where currentGeneration[page] != 0:
+        case .early where republication:
             control.publish(page, generation)  // promise first, write after: a narrow race
             words.update(repeating: generation, count: Int(GUEST_READER_WORDS))
         default:
             words.update(repeating: generation, count: Int(GUEST_READER_WORDS))
             control.publish(page, generation)
         }
-        currentGeneration[page] = counter
-        observations.publications.wrappingIncrement(ordering: .relaxed)
     }
 
     /// The ptswap negative control: point the guest's own PTE for a page at the decoy frame (or back), write the
@@ -448,6 +478,7 @@ final class Mutator: @unchecked Sendable {
             throw KVMError(operation: "ptswap", errno: 0, context: "page \(target) has no 4 KiB guest PTE")
         }
         observations.beginOperation(.none, page: target)
+        observations.noteOperation(.none, page: target, startedAt: .now)
         defer { observations.endOperation() }
         control.close(target)
         let flags = entry.pointee & 0xfff
@@ -467,7 +498,10 @@ final class Mutator: @unchecked Sendable {
 
     private func spin(microseconds: Int) {
         guard microseconds > 0 else { return }
-        let deadline = ContinuousClock.now + .microseconds(microseconds)
+        spin(until: ContinuousClock.now + .microseconds(microseconds))
+    }
+
+    private func spin(until deadline: ContinuousClock.Instant) {
         while ContinuousClock.now < deadline {}
     }
 }

@@ -44,9 +44,15 @@ final class Observations: Sendable {
         return duration.seconds
     }
 
+    /// Marks `operation` on `page` as in flight (one atomic store: it precedes the operation's calls).
     func beginOperation(_ operation: Operation, page: Int) {
         inFlight.store(UInt64(operation.index + 1) << 32 | UInt64(page), ordering: .releasing)
-        let time = elapsed
+    }
+
+    /// Adds an operation that started at `instant` to its page's history (after its calls: off the path between
+    /// one operation and the next).
+    func noteOperation(_ operation: Operation, page: Int, startedAt instant: ContinuousClock.Instant) {
+        let time = (instant - start).seconds
         history.withLock { $0.append(operation, at: time, page: page) }
     }
 
