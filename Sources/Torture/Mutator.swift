@@ -64,8 +64,6 @@ final class Mutator: @unchecked Sendable {
     private(set) var lastCollapseError: String?
     /// The dirty-log oracle, harvesting between steps when `--dirty` is on.
     var dirtyOracle: DirtyOracle?
-    /// The next step, drawn during the current step's window (see `perform`); nil: draw it when it is taken.
-    private var drawnStep: Step?
     /// The first steps of the schedule, kept to show that a seed replays.
     private(set) var firstSteps: [Step] = []
     static let recordedSteps = 64
@@ -91,6 +89,7 @@ final class Mutator: @unchecked Sendable {
     func run() {
         if configuration.baselineMutator { return runComparison() }
         let idle = configuration.operation == .none && configuration.injection == .none
+        var step = schedule.next()
         while !stop.load(ordering: .relaxed) {
             do { try dirtyOracle?.harvestIfDue() } catch {
                 observations.addHarnessError("dirty-log harvest: \(error)")
@@ -101,14 +100,15 @@ final class Mutator: @unchecked Sendable {
                 verifyRandomPage()
                 continue
             }
-            let step = nextStep()
             if firstSteps.count < Self.recordedSteps { firstSteps.append(step) }
             do {
                 if configuration.injection == .ptswap {
                     try swapTranslation(page: step.page)
+                    step = schedule.next()
                 } else {
-                    try perform(step)
+                    let next = try perform(step)
                     if step.operation == .ksm { usleep(KSMTwins.pauseMicroseconds) }  // time for ksmd to merge
+                    step = next
                 }
             } catch {
                 observations.addHarnessError("mutator: \(step.operation.rawValue) on page \(step.page): \(error)")
@@ -143,6 +143,7 @@ final class Mutator: @unchecked Sendable {
             seed: configuration.seed ^ 0xc0de, window_us: UInt64(configuration.windowMicroseconds),
             fault_window_us: UInt64(configuration.faultWindowMicroseconds), operation: operation, first_counter: 1 << 40)
         let slice = Duration.milliseconds(Self.comparisonSliceMilliseconds)
+        var step = schedule.next()
         var pairs = 0
         while !stop.load(ordering: .relaxed) {
             var round = RunReport.ComparisonRound()
@@ -153,7 +154,7 @@ final class Mutator: @unchecked Sendable {
                 while ContinuousClock.now - started < slice && !stop.load(ordering: .relaxed) {
                     if engineTurn && configuration.baselineAgainstItself != true {
                         do {
-                            for _ in 0..<Self.comparisonBatch { try perform(nextStep()) }
+                            for _ in 0..<Self.comparisonBatch { step = try perform(step) }
                         } catch {
                             observations.addHarnessError("mutator: \(configuration.operation.rawValue): \(error)")
                             return
@@ -192,12 +193,6 @@ final class Mutator: @unchecked Sendable {
     /// How long each side of a comparison pair runs.
     static let comparisonSliceMilliseconds = 10
 
-    /// The schedule's next step.
-    private func nextStep() -> Step {
-        defer { drawnStep = nil }
-        return drawnStep ?? schedule.next()
-    }
-
     private func takeCounter() -> UInt64 {
         defer { nextCounter += 1 }
         return nextCounter
@@ -212,7 +207,8 @@ final class Mutator: @unchecked Sendable {
         }
     }
 
-    private func perform(_ step: Step) throws {
+    /// Performs one step. Returns the schedule's next step, drawn during this step's window (below).
+    private func perform(_ step: Step) throws -> Step {
         let (operation, page) = (step.operation, step.page)
         let pages = affectedPages(operation, page: page)
         observations.beginOperation(operation, page: page)
@@ -317,13 +313,14 @@ final class Mutator: @unchecked Sendable {
         /// republication and the next step's close and counter read stand between one operation and the next.
         /// (Each flush finds the vCPU either still out of the guest from the previous one or back in it, and then
         /// has to interrupt it: a longer gap between operations costs an extra interrupt of the running vCPU.)
+        var next: Step?
         func account() {
             observations.record(
                 operation,
                 nanoseconds: elapsed.nanoseconds,
                 flushRequests: counterMovement(0), flushes: counterMovement(1), failed: failed)
             verifyRandomPage(outside: pages)
-            if drawnStep == nil { drawnStep = schedule.next() }
+            next = schedule.next()
         }
         if let window {
             for p in pages {
@@ -340,6 +337,7 @@ final class Mutator: @unchecked Sendable {
             twins.copy(page: page)
         }
         if window == nil { account() }
+        return next ?? schedule.next()
     }
 
     /// How far flush counter `slot` moved around the last operation.

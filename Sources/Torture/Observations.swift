@@ -36,8 +36,13 @@ final class Observations: Sendable {
     /// `KVM_EXIT_DIRTY_RING_FULL` exits: the vCPU waited for the harvester.
     let ringFullExits = ManagedAtomic<UInt64>(0)
     /// The operation in flight, as `Operation` index + 1 in the high half and the page in the low half; 0 = none.
-    let inFlight = ManagedAtomic<UInt64>(0)
+    /// An `UnsafeAtomic` (destroyed in deinit), not a `ManagedAtomic`: the mutator stores it twice per step between
+    /// two invalidations, where a managed atomic's retain, release and dynamic dispatch add time that decides
+    /// whether the next flush must interrupt the running vCPU (see `Mutator.perform`).
+    private let inFlight = UnsafeAtomic<UInt64>.create(0)
     private let history = Mutex(OperationHistory())
+
+    deinit { inFlight.destroy() }
 
     var elapsed: Double {
         let duration = ContinuousClock.now - start
