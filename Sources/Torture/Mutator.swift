@@ -216,7 +216,7 @@ final class Mutator: @unchecked Sendable {
         for p in pages { control.close(p) }
         let snapshot = configuration.injection == .losewrite ? PageSnapshot(backing.address(ofPage: page)) : nil
         try? countersBefore?.capture()
-        let started = ContinuousClock.now
+        let started = MonotonicClock.now()
         var failed = false
         let window: ControlWord.Kind?
         /// Pages of a content-kept operation that were replaced nonetheless (the thp split).
@@ -298,7 +298,7 @@ final class Mutator: @unchecked Sendable {
         case .mix, .all:
             preconditionFailure("the schedule resolves \(operation) to single operations")
         }
-        let elapsed = ContinuousClock.now - started
+        let nanoseconds = MonotonicClock.now() &- started
         try? countersAfter?.capture()
         // In the page's history before anything below can report a violation on it (the lost-write check).
         observations.noteOperation(operation, page: page, startedAt: started)
@@ -317,7 +317,7 @@ final class Mutator: @unchecked Sendable {
         func account() {
             observations.record(
                 operation,
-                nanoseconds: elapsed.nanoseconds,
+                nanoseconds: nanoseconds,
                 flushRequests: counterMovement(0), flushes: counterMovement(1), failed: failed)
             verifyRandomPage(outside: pages)
             next = schedule.next()
@@ -327,9 +327,9 @@ final class Mutator: @unchecked Sendable {
                 let kind = zeroed.contains(p) ? .zero : window
                 control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
             }
-            let closes = ContinuousClock.now + .microseconds(configuration.windowMicroseconds)
+            let closes = MonotonicClock.now() + UInt64(configuration.windowMicroseconds) * 1000
             account()
-            spin(until: closes)
+            MonotonicClock.spin(until: closes)
             for p in pages { control.close(p) }
         }
         for p in pages { writeAndPublish(page: p, into: backing.address(ofPage: p)) }
@@ -476,7 +476,7 @@ final class Mutator: @unchecked Sendable {
             throw KVMError(operation: "ptswap", errno: 0, context: "page \(target) has no 4 KiB guest PTE")
         }
         observations.beginOperation(.none, page: target)
-        observations.noteOperation(.none, page: target, startedAt: .now)
+        observations.noteOperation(.none, page: target, startedAt: MonotonicClock.now())
         defer { observations.endOperation() }
         control.close(target)
         let flags = entry.pointee & 0xfff
@@ -496,11 +496,7 @@ final class Mutator: @unchecked Sendable {
 
     private func spin(microseconds: Int) {
         guard microseconds > 0 else { return }
-        spin(until: ContinuousClock.now + .microseconds(microseconds))
-    }
-
-    private func spin(until deadline: ContinuousClock.Instant) {
-        while ContinuousClock.now < deadline {}
+        MonotonicClock.spin(until: MonotonicClock.now() + UInt64(microseconds) * 1000)
     }
 }
 

@@ -20,7 +20,8 @@ final class Observations: Sendable {
         var latency = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
     }
 
-    let start: ContinuousClock.Instant = .now
+    /// When the run started (``MonotonicClock`` nanoseconds): times in the report count from here.
+    let start = MonotonicClock.now()
     let tallies = Mutex(OperationTallies())
     let violations = Mutex<[Violation]>([])
     let harnessErrors = Mutex<[String]>([])
@@ -44,9 +45,11 @@ final class Observations: Sendable {
 
     deinit { inFlight.destroy() }
 
+    /// Seconds from the run's start to `nanoseconds` (a ``MonotonicClock`` reading).
+    func seconds(at nanoseconds: UInt64) -> Double { Double(nanoseconds &- start) / 1e9 }
+
     var elapsed: Double {
-        let duration = ContinuousClock.now - start
-        return duration.seconds
+        seconds(at: MonotonicClock.now())
     }
 
     /// Marks `operation` on `page` as in flight (one atomic store: it precedes the operation's calls).
@@ -56,8 +59,8 @@ final class Observations: Sendable {
 
     /// Adds an operation that started at `instant` to its page's history (after its calls: off the path between
     /// one operation and the next).
-    func noteOperation(_ operation: Operation, page: Int, startedAt instant: ContinuousClock.Instant) {
-        let time = (instant - start).seconds
+    func noteOperation(_ operation: Operation, page: Int, startedAt nanoseconds: UInt64) {
+        let time = seconds(at: nanoseconds)
         history.withLock { $0.append(operation, at: time, page: page) }
     }
 
@@ -138,21 +141,22 @@ final class Observations: Sendable {
 
     // MARK: Detection latency (injected runs): from a faulty publication to the violation the host records.
 
-    private let lastPublication = Mutex<[Int: (word: UInt64, at: ContinuousClock.Instant)]>([:])
+    /// Each page's latest publication under injection: the word and when (``MonotonicClock`` nanoseconds).
+    private let lastPublication = Mutex<[Int: (word: UInt64, at: UInt64)]>([:])
     let detectionLatency = Mutex(Histogram<UInt64>(numberOfSignificantValueDigits: .three))
 
     func notePublication(page: Int, word: UInt64) {
-        lastPublication.withLock { $0[page] = (word, .now) }
+        let now = MonotonicClock.now()
+        lastPublication.withLock { $0[page] = (word, now) }
     }
 
     /// Records how long after its publication a violation under `word` on `page` was seen, if that publication
     /// is still the page's latest (otherwise the time would belong to another one).
     func noteDetection(page: Int, word: UInt64) {
-        let now = ContinuousClock.now
+        let now = MonotonicClock.now()
         guard let publication = lastPublication.withLock({ $0[page] }), publication.word == word else { return }
         // The mutator notes the time just before it publishes, so a detection can come right after: never negative.
-        let elapsed = max(now - publication.at, .zero)
-        let nanoseconds = elapsed.nanoseconds
+        let nanoseconds = now > publication.at ? now - publication.at : 0
         detectionLatency.withLock { _ = $0.record(nanoseconds) }
     }
 
