@@ -42,4 +42,10 @@ struct ConfigurationTests {
         #expect(Set(a.map(\.operation)) == Set(Torture.Operation.mixable(on: .file)))
         #expect(a.allSatisfy { $0.page >= 0 && $0.page < configuration.pages })
     }
+
+    @Test func everyOperationsIndexIsItsPlaceInAllCases() {
+        for (place, operation) in Torture.Operation.allCases.enumerated() {
+            #expect(operation.index == place, "\(operation)")
+        }
+    }
 }
