@@ -16,30 +16,27 @@ struct ExitDecodingTests {
         return VCPUExit.decode(page, mappingSize: size)
     }
 
-    @Test func ioOutCarriesPortSizeAndTheBytesAtDataOffset() {
-        let exit = decode { run, page in
+    /// A port write of `bytes` (`count` items of `size` bytes) to port 0x3f8, its data in the page after kvm_run.
+    func decodePortWrite(size: UInt8, count: UInt32, bytes: [UInt8]) -> VCPUExit {
+        decode { run, page in
             run.exit_reason = UInt32(KVM_EXIT_IO)
             run.io.direction = UInt8(KVM_EXIT_IO_OUT)
-            run.io.size = 2
-            run.io.count = 2
+            run.io.size = size
+            run.io.count = count
             run.io.port = 0x3f8
             run.io.data_offset = 4096
-            for (index, byte) in [0xde, 0xad, 0xbe, 0xef].enumerated() { page.storeBytes(of: UInt8(byte), toByteOffset: 4096 + index, as: UInt8.self) }
+            for (index, byte) in bytes.enumerated() { page.storeBytes(of: byte, toByteOffset: 4096 + index, as: UInt8.self) }
         }
+    }
+
+    @Test func ioOutCarriesPortSizeAndTheBytesAtDataOffset() {
+        let exit = decodePortWrite(size: 2, count: 2, bytes: [0xde, 0xad, 0xbe, 0xef])
         #expect(exit == .ioOut(port: 0x3f8, size: 2, data: [0xde, 0xad, 0xbe, 0xef]))
     }
 
     @Test func aStringPortWriteLongerThanTheInlineBytesKeepsEveryByte() {
         let bytes = (0..<40).map { UInt8($0 * 3) }
-        let exit = decode { run, page in
-            run.exit_reason = UInt32(KVM_EXIT_IO)
-            run.io.direction = UInt8(KVM_EXIT_IO_OUT)
-            run.io.size = 4
-            run.io.count = 10
-            run.io.port = 0x3f8
-            run.io.data_offset = 4096
-            for (index, byte) in bytes.enumerated() { page.storeBytes(of: byte, toByteOffset: 4096 + index, as: UInt8.self) }
-        }
+        let exit = decodePortWrite(size: 4, count: 10, bytes: bytes)
         guard case .ioOut(_, _, let data) = exit else { Issue.record("decoded \(exit)"); return }
         #expect(Array(data) == bytes)
         #expect(data.withUnsafeBytes { Array($0) } == bytes)
