@@ -15,6 +15,9 @@ enum MonotonicClock {
         return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
     }
 
+    /// The reading `microseconds` from now.
+    static func deadline(microseconds: Int) -> UInt64 { now() + UInt64(microseconds) * 1000 }
+
     /// Spins until `deadline` (nanoseconds of this clock).
     static func spin(until deadline: UInt64) {
         while now() < deadline {}

@@ -55,7 +55,6 @@ final class Mutator: @unchecked Sendable {
     /// content-replacing operation legitimately zeroes the words written before it).
     private var floor: [UInt64]
     /// `remote_tlb_flush_requests` and `remote_tlb_flush`, read right before and right after every operation.
-    private let flushCounters: StatisticCounters?
     private let countersBefore: StatisticSample?
     private let countersAfter: StatisticSample?
     private var decoyOwner: Int?
@@ -75,7 +74,7 @@ final class Mutator: @unchecked Sendable {
         self.verifierPages = SeededGenerator(seed: configuration.seed ^ 0x5eed_0f_7e41f1e5)
         self.currentGeneration = Array(repeating: 0, count: configuration.pages)
         self.floor = Array(repeating: 0, count: configuration.pages * max(1, environment.writerStatus.count))
-        self.flushCounters = environment.vmStatistics?.counters(["remote_tlb_flush_requests", "remote_tlb_flush"])
+        let flushCounters = environment.vmStatistics?.counters(["remote_tlb_flush_requests", "remote_tlb_flush"])
         self.countersBefore = flushCounters.map(StatisticSample.init)
         self.countersAfter = flushCounters.map(StatisticSample.init)
     }
@@ -133,7 +132,7 @@ final class Mutator: @unchecked Sendable {
             observations.addHarnessError("the C baseline implements dontneed, mprotect and punch, not \(configuration.operation.rawValue)")
             return
         }
-        guard let span = flushCounters?.span else {
+        guard let span = countersBefore?.counters.span else {
             observations.addHarnessError("the C baseline needs the VM's statistics")
             return
         }
@@ -327,7 +326,7 @@ final class Mutator: @unchecked Sendable {
                 let kind = zeroed.contains(p) ? .zero : window
                 control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
             }
-            let closes = MonotonicClock.now() + UInt64(configuration.windowMicroseconds) * 1000
+            let closes = MonotonicClock.deadline(microseconds: configuration.windowMicroseconds)
             account()
             MonotonicClock.spin(until: closes)
             for p in pages { control.close(p) }
@@ -496,7 +495,7 @@ final class Mutator: @unchecked Sendable {
 
     private func spin(microseconds: Int) {
         guard microseconds > 0 else { return }
-        MonotonicClock.spin(until: MonotonicClock.now() + UInt64(microseconds) * 1000)
+        MonotonicClock.spin(until: MonotonicClock.deadline(microseconds: microseconds))
     }
 }
 

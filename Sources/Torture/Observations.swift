@@ -57,7 +57,7 @@ final class Observations: Sendable {
         inFlight.store(UInt64(operation.index + 1) << 32 | UInt64(page), ordering: .releasing)
     }
 
-    /// Adds an operation that started at `instant` to its page's history (after its calls: off the path between
+    /// Adds an operation that started at `nanoseconds` (a ``MonotonicClock`` reading) to its page's history (after its calls: off the path between
     /// one operation and the next).
     func noteOperation(_ operation: Operation, page: Int, startedAt nanoseconds: UInt64) {
         let time = seconds(at: nanoseconds)
