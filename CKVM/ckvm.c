@@ -4,6 +4,9 @@
 #include "ckvm.h"
 
 #include <fcntl.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <linux/falloc.h>
 #include <pthread.h>
 #include <sched.h>
@@ -114,4 +117,14 @@ int ckvm_fallocate(int fd, int mode, off_t offset, off_t length) {
 
 void *ckvm_mremap_fixed(void *old_address, size_t old_size, size_t new_size, void *new_address) {
     return mremap(old_address, old_size, new_size, MREMAP_FIXED | MREMAP_MAYMOVE, new_address);
+}
+
+int ckvm_tsc_is_invariant(void) {
+#if defined(__x86_64__)
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(0x80000007, &eax, &ebx, &ecx, &edx)) return 0;
+    return (edx >> 8) & 1;
+#else
+    return 0;
+#endif
 }

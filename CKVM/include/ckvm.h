@@ -82,4 +82,18 @@ extern const int CKVM_MADV_COLD;
 extern const int CKVM_MADV_MERGEABLE;
 extern const int CKVM_FALLOC_FL_PUNCH_HOLE_KEEP_SIZE;
 
+// The CPU's time-stamp counter (RDTSC), inline so that reading it touches no page but the caller's: a
+// clock_gettime right after a system call costs a few hundred cycles here (the vDSO's code and data pages),
+// RDTSC about 30. 0 off x86-64.
+static inline uint64_t ckvm_read_tsc(void) {
+#if defined(__x86_64__)
+    return __builtin_ia32_rdtsc();
+#else
+    return 0;
+#endif
+}
+// Whether CPUID says the time-stamp counter is invariant (leaf 0x80000007, EDX bit 8: the same rate in every
+// P-, C- and T-state), i.e. a clock. 0 when it is not, or off x86-64.
+int ckvm_tsc_is_invariant(void);
+
 #endif

@@ -215,7 +215,7 @@ final class Mutator: @unchecked Sendable {
         for p in pages { control.close(p) }
         let snapshot = configuration.injection == .losewrite ? PageSnapshot(backing.address(ofPage: page)) : nil
         try? countersBefore?.capture()
-        let started = MonotonicClock.now()
+        let started = observations.clock.now()
         var failed = false
         let window: ControlWord.Kind?
         /// Pages of a content-kept operation that were replaced nonetheless (the thp split).
@@ -297,7 +297,7 @@ final class Mutator: @unchecked Sendable {
         case .mix, .all:
             preconditionFailure("the schedule resolves \(operation) to single operations")
         }
-        let nanoseconds = MonotonicClock.now() &- started
+        let ended = observations.clock.now()
         try? countersAfter?.capture()
         // In the page's history before anything below can report a violation on it (the lost-write check).
         observations.noteOperation(operation, page: page, startedAt: started)
@@ -316,7 +316,7 @@ final class Mutator: @unchecked Sendable {
         func account() {
             observations.record(
                 operation,
-                nanoseconds: nanoseconds,
+                nanoseconds: observations.clock.nanoseconds(from: started, to: ended),
                 flushRequests: counterMovement(0), flushes: counterMovement(1), failed: failed)
             verifyRandomPage(outside: pages)
             next = schedule.next()
@@ -475,7 +475,7 @@ final class Mutator: @unchecked Sendable {
             throw KVMError(operation: "ptswap", errno: 0, context: "page \(target) has no 4 KiB guest PTE")
         }
         observations.beginOperation(.none, page: target)
-        observations.noteOperation(.none, page: target, startedAt: MonotonicClock.now())
+        observations.noteOperation(.none, page: target, startedAt: observations.clock.now())
         defer { observations.endOperation() }
         control.close(target)
         let flags = entry.pointee & 0xfff

@@ -20,8 +20,10 @@ final class Observations: Sendable {
         var latency = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
     }
 
+    /// Times the mutator's calls; its origin is the run's start.
+    let clock = TickClock()
     /// When the run started (``MonotonicClock`` nanoseconds): times in the report count from here.
-    let start = MonotonicClock.now()
+    var start: UInt64 { clock.originNanoseconds }
     let tallies = Mutex(OperationTallies())
     let violations = Mutex<[Violation]>([])
     let harnessErrors = Mutex<[String]>([])
@@ -57,11 +59,10 @@ final class Observations: Sendable {
         inFlight.store(UInt64(operation.index + 1) << 32 | UInt64(page), ordering: .releasing)
     }
 
-    /// Adds an operation that started at `nanoseconds` (a ``MonotonicClock`` reading) to its page's history (after its calls: off the path between
-    /// one operation and the next).
-    func noteOperation(_ operation: Operation, page: Int, startedAt nanoseconds: UInt64) {
-        let time = seconds(at: nanoseconds)
-        history.withLock { $0.append(operation, at: time, page: page) }
+    /// Adds an operation that started at `ticks` (a ``clock`` reading) to its page's history (right after its
+    /// calls, before the page's window opens: a violation reported in it finds the operation).
+    func noteOperation(_ operation: Operation, page: Int, startedAt ticks: UInt64) {
+        history.withLock { $0.append(operation, at: ticks, page: page) }
     }
 
     func endOperation() { inFlight.store(0, ordering: .releasing) }
@@ -108,7 +109,9 @@ final class Observations: Sendable {
     }
 
     func recentOperations(page: Int) -> [String] {
-        history.withLock { $0.entries(page: page) }.map { String(format: "%.6fs %@", $0.time, $0.operation.rawValue) }
+        history.withLock { $0.entries(page: page) }.map {
+            String(format: "%.6fs %@", seconds(at: clock.monotonic($0.ticks)), $0.operation.rawValue)
+        }
     }
 
     /// Every violation counts; the first `storedViolations` keep their detail, so a broken host (or an injected

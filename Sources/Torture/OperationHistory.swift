@@ -3,7 +3,8 @@
 /// is reported.
 struct OperationHistory: Sendable {
     struct Entry: Sendable {
-        var time: Double
+        /// When the operation started: an ``Observations/clock`` reading, converted only when a report asks.
+        var ticks: UInt64
         var operation: Operation
     }
 
@@ -12,13 +13,13 @@ struct OperationHistory: Sendable {
     /// Per page: how many entries it has had in all (the ring's next slot is that modulo ``depth``).
     private var appended: [Int] = []
 
-    mutating func append(_ operation: Operation, at time: Double, page: Int) {
+    mutating func append(_ operation: Operation, at ticks: UInt64, page: Int) {
         if page >= appended.count {
             let pages = max(page + 1, appended.count * 2)
             appended += Array(repeating: 0, count: pages - appended.count)
-            entries += Array(repeating: Entry(time: 0, operation: .none), count: pages * Self.depth - entries.count)
+            entries += Array(repeating: Entry(ticks: 0, operation: .none), count: pages * Self.depth - entries.count)
         }
-        entries[page * Self.depth + appended[page] % Self.depth] = Entry(time: time, operation: operation)
+        entries[page * Self.depth + appended[page] % Self.depth] = Entry(ticks: ticks, operation: operation)
         appended[page] += 1
     }
 
