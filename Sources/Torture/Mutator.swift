@@ -299,21 +299,25 @@ final class Mutator: @unchecked Sendable {
         }
         let ended = observations.clock.now()
         try? countersAfter?.capture()
-        // In the page's history before anything below can report a violation on it (the lost-write check).
-        observations.noteOperation(operation, page: page, startedAt: started)
         if let snapshot, window == .keep { snapshot.restore() }
-        if window == .keep {
-            raiseFloors(zeroed)
-            verifyWrites(pages, excluding: zeroed)
-        } else if window == .zero {
-            raiseFloors(pages)
-        }
-        /// The step's bookkeeping: done while its window is open, time the step waits anyway, so that only the
-        /// republication and the next step's close and counter read stand between one operation and the next.
+        /// The step's bookkeeping (the page's history, the lost-write check, the tallies, a random page's check, the
+        /// next step's draw): done while its window is open, time the step waits anyway, so that only the counter
+        /// read and the window's publication follow the operation, and only the republication and the next step's
+        /// close and counter read precede the next one.
         /// (Each flush finds the vCPU either still out of the guest from the previous one or back in it, and then
         /// has to interrupt it: a longer gap between operations costs an extra interrupt of the running vCPU.)
         var next: Step?
         func account() {
+            // The page's history first: the lost-write check below may report a violation on the page. (A guest
+            // reporting one in the window before this finds the operation as the one in flight.)
+            observations.noteOperation(operation, page: page, startedAt: started)
+            // Nothing verifies these pages between the operation and here: the floors may rise this late.
+            if window == .keep {
+                raiseFloors(zeroed)
+                verifyWrites(pages, excluding: zeroed)
+            } else if window == .zero {
+                raiseFloors(pages)
+            }
             observations.record(
                 operation,
                 nanoseconds: observations.clock.nanoseconds(from: started, to: ended),

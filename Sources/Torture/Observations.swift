@@ -59,8 +59,9 @@ final class Observations: Sendable {
         inFlight.store(UInt64(operation.index + 1) << 32 | UInt64(page), ordering: .releasing)
     }
 
-    /// Adds an operation that started at `ticks` (a ``clock`` reading) to its page's history (right after its
-    /// calls, before the page's window opens: a violation reported in it finds the operation).
+    /// Adds an operation that started at `ticks` (a ``clock`` reading) to its page's history. The mutator does
+    /// this in the step's window, before its lost-write check of the page; a guest reporting a violation earlier
+    /// finds the operation in flight (``operationInFlightDescription``).
     func noteOperation(_ operation: Operation, page: Int, startedAt ticks: UInt64) {
         history.withLock { $0.append(operation, at: ticks, page: page) }
     }
