@@ -13,18 +13,26 @@ public final class StatisticSample: @unchecked Sendable {
     // @unchecked: the buffer is written by `capture()` and read by the subscript; a sample belongs to one thread.
     public let counters: StatisticCounters
     private let words: UnsafeMutableRawBufferPointer
+    // The span, copied out of `counters` so that `capture()` touches this object and the buffer only.
+    private let fileDescriptor: Int32
+    private let offset: off_t
 
     public init(_ counters: StatisticCounters) {
         self.counters = counters
         words = .allocate(byteCount: counters.length, alignment: 8)
         words.initializeMemory(as: UInt8.self, repeating: 0)
+        fileDescriptor = counters.reader.fd
+        offset = off_t(counters.start)
     }
 
     deinit { words.deallocate() }
 
-    /// Reads the span now.
+    /// Reads the span now: one `pread`, as a C loop would write it; only a short read or EINTR (neither seen in
+    /// practice) goes through the retrying ``Syscall/pread(_:into:offset:name:)``.
     public func capture() throws {
-        try Syscall.pread(counters.reader.fd, into: words, offset: counters.start, name: "KVM_GET_STATS_FD data")
+        if Glibc.pread(fileDescriptor, words.baseAddress, words.count, offset) != words.count {
+            try Syscall.pread(fileDescriptor, into: words, offset: counters.start, name: "KVM_GET_STATS_FD data")
+        }
     }
 
     /// The counter at `slot` (in the order ``StatisticsReader/counters(_:)`` was asked for) as of the last
