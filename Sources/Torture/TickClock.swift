@@ -7,8 +7,8 @@ import CKVM
 /// after it both follow a system call (the counter read), and there `clock_gettime` costs 250-350 cycles on this
 /// machine (its vDSO code and data pages are cold again) against RDTSC's 30. That time sits between one
 /// invalidation and the next, where it decides whether the next flush has to interrupt the running vCPU (see
-/// `Mutator.perform`); measured with RDTSC around each phase, the two clock reads were most of the engine's extra
-/// time there.
+/// `Mutator.perform`); measured with RDTSC around each phase, the two clock reads were about a third of the
+/// engine's extra time there.
 ///
 /// Ticks become nanoseconds only where time does not matter (in a step's window, or when a report is written), at
 /// the rate measured from the clock's origin to that moment: no calibration at start, and the longer the run the
@@ -37,7 +37,9 @@ struct TickClock: Sendable {
     /// The ``MonotonicClock`` reading at which the tick counter read `ticks`.
     func monotonic(_ ticks: UInt64) -> UInt64 {
         guard countsCycles else { return ticks }
-        return originNanoseconds &+ UInt64((Double(ticks &- originTicks) * nanosecondsPerTick()).rounded())
+        // Signed: a reading taken before the origin maps to before it, not to the far future.
+        let offset = (Double(Int64(bitPattern: ticks &- originTicks)) * nanosecondsPerTick()).rounded()
+        return UInt64(bitPattern: Int64(bitPattern: originNanoseconds) &+ Int64(offset))
     }
 
     /// Nanoseconds from tick reading `start` to `end`.

@@ -18,6 +18,15 @@ struct TickClockTests {
         #expect(clock.monotonic(clock.originTicks) == clock.originNanoseconds || !clock.countsCycles)
     }
 
+    @Test func aReadingFromBeforeTheOriginMapsToBeforeIt() {
+        let early = TickClock()
+        let reading = early.now()
+        MonotonicClock.spin(until: MonotonicClock.deadline(microseconds: 100))
+        let later = TickClock()
+        let mapped = later.monotonic(reading)
+        #expect(mapped < later.originNanoseconds && later.originNanoseconds - mapped < 10_000_000, "\(mapped) vs \(later.originNanoseconds)")
+    }
+
     @Test func thisMachinesInvariantTimeStampCounterIsUsed() {
         // Every x86-64 host this runs on in CI has an invariant TSC (CPUID 0x80000007 EDX bit 8, /proc/cpuinfo's
         // nonstop_tsc); elsewhere the clock falls back to CLOCK_MONOTONIC and this records which.
