@@ -31,7 +31,7 @@ public final class StatisticSample: @unchecked Sendable {
     /// practice) goes through the retrying ``Syscall/pread(_:into:offset:name:)``.
     public func capture() throws {
         if Glibc.pread(fileDescriptor, words.baseAddress, words.count, offset) != words.count {
-            try Syscall.pread(fileDescriptor, into: words, offset: counters.start, name: "KVM_GET_STATS_FD data")
+            try Syscall.pread(fileDescriptor, into: words, offset: Int(offset), name: "KVM_GET_STATS_FD data")
         }
     }
 

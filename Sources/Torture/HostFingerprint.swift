@@ -41,7 +41,6 @@ public struct HostFingerprint: Codable, Sendable, Equatable {
             mode = "unknown"
         }
         let cpuinfo = ProcFile.value("/proc/cpuinfo") ?? ""
-        let flags = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") } ?? ""
         let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
             .map { $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" }
         let facts = HostFacts.current()
@@ -49,7 +48,13 @@ public struct HostFingerprint: Codable, Sendable, Equatable {
         for capability in Capability.known { capabilities[capability.name] = (try? kvm.checkExtension(capability)) ?? 0 }
         return HostFingerprint(
             kernelRelease: release, kvmAPIVersion: (try? kvm.apiVersion()) ?? 0, mmuMode: mode, pvm: pvm,
-            nested: flags.split(separator: " ").contains("hypervisor"), tdpMMUParameter: tdpMMU, cpuModel: model,
+            nested: cpuFlags(cpuinfo: cpuinfo).contains("hypervisor"), tdpMMUParameter: tdpMMU, cpuModel: model,
             cpus: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), capabilities: capabilities, thpMode: facts.thpMode, swap: facts.swap)
+    }
+
+    /// The first CPU's feature flags as /proc/cpuinfo lists them (`hypervisor`, `nonstop_tsc`, …).
+    static func cpuFlags(cpuinfo: String = ProcFile.value("/proc/cpuinfo") ?? "") -> [Substring] {
+        let line = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") } ?? ""
+        return line.split(separator: " ")
     }
 }

@@ -32,8 +32,7 @@ struct TickClockTests {
         // nonstop_tsc); elsewhere the clock falls back to CLOCK_MONOTONIC and this records which.
         let clock = TickClock()
         #if arch(x86_64)
-        let flags = (ProcFile.value("/proc/cpuinfo") ?? "").split(separator: "\n").first { $0.hasPrefix("flags") } ?? ""
-        #expect(clock.countsCycles == flags.split(separator: " ").contains("nonstop_tsc"), "CPUID and /proc/cpuinfo agree")
+        #expect(clock.countsCycles == HostFingerprint.cpuFlags().contains("nonstop_tsc"), "CPUID and /proc/cpuinfo agree")
         #else
         #expect(!clock.countsCycles)
         #endif
