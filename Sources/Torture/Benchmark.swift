@@ -23,6 +23,8 @@ public struct Benchmark {
     /// What the bench measured; sections left out (`--only`) are nil.
     public struct Results: Codable, Sendable {
         public var host: HostFingerprint
+        /// Seconds per torture measurement (`--seconds`): the mutator comparisons' pairs grow with it.
+        public var seconds: Double
         public var exitRoundTrip: Comparison?
         public var mutatorSteps: [String: Comparison]?
         /// The same slices with the C loop on both sides: how far from 1 the method itself strays.
@@ -34,14 +36,34 @@ public struct Benchmark {
         public var manyVCPUs: ManyVCPUs?
         /// `--inject early`: caught publications / publications, by setup (the sensitivity to microsecond windows).
         public var earlyCatchRate: [String: Double]?
+        /// The project's targets for the sections measured, judged on this run (`BenchmarkTarget`).
+        public var targets: [BenchmarkTarget] = []
     }
 
     /// The same work through the Swift harness and through the C baseline: per-second rates and their ratio.
     public struct Comparison: Codable, Sendable {
         public var swiftPerSecond: Double
         public var cPerSecond: Double
-        /// Swift / C: 1 means the Swift layers cost nothing.
+        /// Swift / C, the median of the pairs' ratios: 1 means the Swift layers cost nothing.
         public var ratio: Double
+        /// The 95% interval of that median, and how many pairs it rests on: whether this run can decide a target.
+        public var ratioLow: Double
+        public var ratioHigh: Double
+        public var pairs: Int
+
+        /// From paired measurements: the rates are the medians of each side's rates, the ratio the median of the
+        /// pairs' ratios (so that a nested host's drifts cancel within each pair instead of deciding a best-of).
+        init(swiftRates: [Double], cRates: [Double], ratios: [Double]) throws {
+            guard let swift = MedianInterval(swiftRates), let c = MedianInterval(cRates), let ratio = MedianInterval(ratios) else {
+                throw KVMError(operation: "bench", errno: 0, context: "no paired measurements")
+            }
+            swiftPerSecond = swift.median
+            cPerSecond = c.median
+            self.ratio = ratio.median
+            ratioLow = ratio.low
+            ratioHigh = ratio.high
+            pairs = ratio.count
+        }
     }
 
     public struct Setup: Codable, Sendable {
@@ -70,7 +92,7 @@ public struct Benchmark {
 
     public func run() throws -> Results {
         let kvm = try KVMSystem(devicePath: devicePath)
-        var results = Results(host: HostFingerprint.current(kvm: kvm))
+        var results = Results(host: HostFingerprint.current(kvm: kvm), seconds: seconds)
         if sections.contains(.exits) {
             log("exit round trip: Swift vs C")
             results.exitRoundTrip = try exitRoundTrip(kvm: kvm)
@@ -125,6 +147,7 @@ public struct Benchmark {
                 vcpus: 64, hostCPUs: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), everyVCPUChecked: fewest > 0,
                 fewestChecksOfAVCPU: fewest, verdict: many.verdict)
         }
+        results.targets = results.judgeTargets()
         return results
     }
 
@@ -134,9 +157,9 @@ public struct Benchmark {
         guard !rounds.isEmpty else {
             throw TortureRun.SetupError.harness(KVMError(operation: "bench", errno: 0, context: "no comparison rounds for \(operation.rawValue)", hint: "use --seconds 0.5 or more"))
         }
-        return Comparison(
-            swiftPerSecond: Self.median(rounds.map { Double($0.engineSteps) / $0.engineSeconds }),
-            cPerSecond: Self.median(rounds.map { Double($0.cSteps) / $0.cSeconds }), ratio: Self.median(rounds.map(\.ratio)))
+        return try Comparison(
+            swiftRates: rounds.map { Double($0.engineSteps) / $0.engineSeconds }, cRates: rounds.map { Double($0.cSteps) / $0.cSeconds },
+            ratios: rounds.map(\.ratio))
     }
 
     /// The setups whose `early` catch rates are compared: the default, a hot set, and hot sets with antagonists
@@ -209,12 +232,10 @@ public struct Benchmark {
                 }
             }
         }
-        let ratio = median(zip(swiftTimes, cTimes).map { $1 / $0 })
-        let swift = Double(iterations) / median(swiftTimes), c = Double(iterations) / median(cTimes)
-        return Comparison(swiftPerSecond: swift, cPerSecond: c, ratio: ratio)
+        return try Comparison(
+            swiftRates: swiftTimes.map { Double(iterations) / $0 }, cRates: cTimes.map { Double(iterations) / $0 },
+            ratios: zip(swiftTimes, cTimes).map { $1 / $0 })
     }
-
-    private static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
     /// Creating and starting a VM with a large data slot: only touched pages may cost memory.
     private func setupCost(kvm: KVMSystem, gibibytes: Int) throws -> Setup {
@@ -237,9 +258,11 @@ public struct Benchmark {
 
 extension Benchmark.Results {
     public var table: String {
-        var lines = ["measurement                                   Swift             C    Swift/C"]
+        var lines = ["measurement                                   Swift             C    Swift/C    95% interval   pairs"]
         func row(_ name: String, _ comparison: Benchmark.Comparison) {
-            lines.append(name.padded(40) + String(format: "%12.0f/s %12.0f/s %9.3f", comparison.swiftPerSecond, comparison.cPerSecond, comparison.ratio))
+            lines.append(name.padded(40) + String(
+                format: "%12.0f/s %12.0f/s %9.3f  [%.3f, %.3f] %6d", comparison.swiftPerSecond, comparison.cPerSecond, comparison.ratio,
+                comparison.ratioLow, comparison.ratioHigh, comparison.pairs))
         }
         if let exitRoundTrip { row("exit round trips (KVM_RUN)", exitRoundTrip) }
         for (name, comparison) in (mutatorSteps ?? [:]).sorted(by: { $0.key < $1.key }) {
@@ -265,6 +288,11 @@ extension Benchmark.Results {
         }
         if let manyVCPUs {
             lines.append("\(manyVCPUs.vcpus) vCPUs on \(manyVCPUs.hostCPUs) CPUs: every vCPU made conclusive checks: \(manyVCPUs.everyVCPUChecked ? "yes" : "NO") (fewest \(manyVCPUs.fewestChecksOfAVCPU)); verdict \(manyVCPUs.verdict.rawValue)")
+        }
+        if !targets.isEmpty {
+            if lines.last != "" { lines.append("") }
+            lines.append("targets (BENCHMARKS.md), judged on this run; a ratio on its 95% interval:")
+            for target in targets { lines.append("  " + target.outcome.rawValue.padded(10) + target.name + ": " + target.evidence) }
         }
         return lines.joined(separator: "\n")
     }

@@ -1,0 +1,82 @@
+import Foundation
+
+/// One of the project's performance targets (BENCHMARKS.md), judged on one bench run.
+///
+/// A ratio target is judged on the 95% interval of the median ratio, not on the median alone: a 0.5 s run rests on
+/// about 25 pairs whose ratios scatter from 0.3 to 3 on a nested host, so its median can land at 0.92 or 1.08 by
+/// chance (`MedianInterval`). Such a run says "undecided" and how long a run would decide, instead of a verdict the
+/// next run contradicts. Targets without an interval (checks per second, latency, setup, scale) are judged on the
+/// measured value.
+public struct BenchmarkTarget: Codable, Sendable, Equatable {
+    public enum Outcome: String, Codable, Sendable {
+        /// The whole 95% interval (or the measured value) is on the right side of the bound.
+        case met
+        /// The whole interval (or the value) is on the wrong side.
+        case missed
+        /// The interval straddles the bound: this run cannot tell.
+        case undecided
+    }
+
+    /// The target, as BENCHMARKS.md states it ("mutator steps Swift/C ≥ 0.95: dontneed").
+    public var name: String
+    public var outcome: Outcome
+    /// What it was judged on: the interval and its pairs, or the value.
+    public var evidence: String
+}
+
+extension Benchmark.Results {
+    /// The targets whose sections this run measured, judged (`Benchmark.run()` stores them in `targets`).
+    func judgeTargets() -> [BenchmarkTarget] {
+        var targets: [BenchmarkTarget] = []
+        if let exitRoundTrip { targets.append(ratioTarget("exit round trip Swift/C ≥ 0.97", exitRoundTrip, atLeast: 0.97)) }
+        for (name, comparison) in (mutatorSteps ?? [:]).sorted(by: { $0.key < $1.key }) {
+            targets.append(ratioTarget("mutator steps Swift/C ≥ 0.95: \(name)", comparison, atLeast: 0.95))
+        }
+        if let rate = checksPerSecond?["none, 1 vCPU"] {
+            targets.append(valueTarget("conclusive checks/s, no operation, 1 vCPU ≥ 2e8", rate >= 2e8, String(format: "%.3g/s", rate)))
+        }
+        if let p50 = detectionLatencyMicroseconds?["50"] {
+            targets.append(valueTarget("nowrite detection latency p50 ≤ 50 ms (256 pages)", p50 <= 50_000, String(format: "p50 %.1f ms", p50 / 1000)))
+        }
+        if let largest = setup?.max(by: { $0.dataGiB < $1.dataGiB }), largest.dataGiB >= 16 {
+            targets.append(valueTarget(
+                "a \(largest.dataGiB) GiB data slot starts in < 1 s, the harness growing < 64 MiB", largest.seconds < 1 && largest.residentGrowthKB < 64 << 10,
+                String(format: "%.3f s, +%d KiB", largest.seconds, largest.residentGrowthKB)))
+        }
+        if let manyVCPUs {
+            targets.append(valueTarget(
+                "\(manyVCPUs.vcpus) vCPUs on \(manyVCPUs.hostCPUs) CPUs: every vCPU makes conclusive checks", manyVCPUs.everyVCPUChecked,
+                "fewest \(manyVCPUs.fewestChecksOfAVCPU) checks of a vCPU"))
+        }
+        return targets
+    }
+
+    /// Judged by `Comparison.outcome(atLeast:)`; an undecided one says how many `--seconds` would narrow the interval
+    /// enough (its width shrinks as 1/√pairs, and the pairs grow
+    /// with the run; an estimate, not a promise).
+    private func ratioTarget(_ name: String, _ comparison: Benchmark.Comparison, atLeast bound: Double) -> BenchmarkTarget {
+        var evidence = String(format: "median %.3f, 95%% interval [%.3f, %.3f], %d pairs", comparison.ratio, comparison.ratioLow, comparison.ratioHigh, comparison.pairs)
+        let outcome = comparison.outcome(atLeast: bound)
+        if outcome == .undecided {
+            let margin = abs(comparison.ratio - bound), halfWidth = (comparison.ratioHigh - comparison.ratioLow) / 2
+            if margin > 0.002 && halfWidth > 0 {
+                evidence += String(format: "; about --seconds %.0f would decide it", (seconds * pow(halfWidth / margin, 2)).rounded(.up))
+            }
+        }
+        return BenchmarkTarget(name: name, outcome: outcome, evidence: evidence)
+    }
+
+    private func valueTarget(_ name: String, _ met: Bool, _ evidence: String) -> BenchmarkTarget {
+        BenchmarkTarget(name: name, outcome: met ? .met : .missed, evidence: evidence)
+    }
+}
+
+extension Benchmark.Comparison {
+    /// Swift/C ≥ `bound`, judged on the median's 95% interval: met when its lower end reaches the bound, missed when
+    /// its upper end does not, undecided when it straddles it.
+    public func outcome(atLeast bound: Double) -> BenchmarkTarget.Outcome {
+        if ratioLow >= bound { return .met }
+        if ratioHigh < bound { return .missed }
+        return .undecided
+    }
+}
