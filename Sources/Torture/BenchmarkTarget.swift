@@ -43,6 +43,9 @@ extension Benchmark.Results {
                 "a \(largest.dataGiB) GiB data slot starts in < 1 s, the harness growing < 64 MiB", largest.seconds < 1 && largest.residentGrowthKB < 64 << 10,
                 String(format: "%.3f s, +%d KiB", largest.seconds, largest.residentGrowthKB)))
         }
+        if let best = earlyCatchRate?.max(by: { $0.value < $1.value }) {
+            targets.append(valueTarget("early catch rate ≥ 5% with the best setup", best.value >= 0.05, String(format: "%.1f%%", 100 * best.value) + ", \(best.key)"))
+        }
         if let manyVCPUs {
             targets.append(valueTarget(
                 "\(manyVCPUs.vcpus) vCPUs on \(manyVCPUs.hostCPUs) CPUs: every vCPU makes conclusive checks", manyVCPUs.everyVCPUChecked,
