@@ -6,8 +6,8 @@ import Glibc
 ///
 /// The bench compares Swift and C by the median of many paired ratios, and a nested host makes each pair's ratio
 /// scatter widely (0.3 to 3 for 10 ms mutator slices here). How far the median itself can be trusted depends on how
-/// many pairs there were: 25 pairs (a 0.5 s run) leave it several percent either way, a few thousand pin it to about
-/// one. The interval says which: it is the pair of order statistics `[x(j), x(n+1-j)]` that covers the true median
+/// many pairs there were: 25 pairs (a 0.5 s run) leave it several percent either way, a few thousand pin it to half a
+/// percent. The interval says which: it is the pair of order statistics `[x(j), x(n+1-j)]` that covers the true median
 /// with probability at least 95% whatever the distribution (the sign-test interval; the number of samples below the
 /// median is binomial(n, 1/2)). With fewer than 6 samples no such pair exists, and the interval is the whole range.
 public struct MedianInterval: Codable, Sendable, Equatable {
