@@ -76,6 +76,13 @@ struct CommandLineTests {
         #expect(both.status == 64 && both.stderr.contains("choose one"))
     }
 
+    @Test func benchRefusesANonPositiveDurationAndAnUnknownSection() throws {
+        let zero = try invoke(["bench", "--seconds", "0"])
+        #expect(zero.status == 64 && zero.stderr.contains("--seconds"), "\(zero.stderr)")
+        let unknown = try invoke(["bench", "--only", "latencies"])
+        #expect(unknown.status == 64 && unknown.stderr.contains("exits"), "\(unknown.stderr)")
+    }
+
     @Test func reportShowRefusesAFileThatIsNotAReport() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-report-\(getpid()).json").path
         try Data("{\"tool\": \"something else\"}".utf8).write(to: URL(fileURLWithPath: path))
@@ -116,6 +123,29 @@ struct RunEndToEndTests {
         let result = try invoke(["run", "--op", "ksm", "--mode", "read", "--allow-system-changes", "--duration", "60", "--quiet", "--device", kvmDevicePath], interruptAfter: 2)
         #expect(result.status == 0 && result.stdout.contains("stopped by SIGINT"), "\(result.stdout)\(result.stderr)")
         #expect(read() == before, "ksmd's settings restored after Ctrl-C")
+    }
+
+    /// The bench's Swift/C comparisons carry their pairs and intervals, and the targets it judges are the ones it
+    /// measured, each ratio judged on its interval (at 0.5 s the mutator's are usually undecided; not asserted).
+    @Test func benchJudgesTheTargetsOfTheSectionsItMeasured() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(getpid()).json").path
+        let result = try invoke(["bench", "--only", "exits", "mutator", "--seconds", "0.5", "--json", path, "--device", kvmDevicePath])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("95% interval") && result.stdout.contains("targets (BENCHMARKS.md)"), "\(result.stdout)")
+        let results = try JSONDecoder().decode(Benchmark.Results.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        let exits = try #require(results.exitRoundTrip)
+        #expect(exits.pairs == 240 && exits.ratioLow <= exits.ratio && exits.ratio <= exits.ratioHigh)
+        let steps = try #require(results.mutatorSteps)
+        #expect(Set(steps.keys) == ["dontneed", "mprotect", "punch"] && steps.values.allSatisfy { $0.pairs >= 6 }, "\(steps)")
+        #expect(results.checksPerSecond == nil && results.setup == nil, "sections not asked for are not measured")
+        #expect(results.targets.map(\.name) == [
+            "exit round trip Swift/C ≥ 0.97", "mutator steps Swift/C ≥ 0.95: dontneed", "mutator steps Swift/C ≥ 0.95: mprotect",
+            "mutator steps Swift/C ≥ 0.95: punch",
+        ])
+        #expect(results.targets[0].outcome == exits.outcome(atLeast: 0.97))
+        for (target, name) in zip(results.targets.dropFirst(), ["dontneed", "mprotect", "punch"]) {
+            #expect(target.outcome == steps[name]!.outcome(atLeast: 0.95), "\(target)")
+        }
     }
 
     @Test func aScenarioRunsWithExplicitOptionsOverridingTheFile() throws {
