@@ -3,7 +3,7 @@ import Foundation
 /// One of the project's performance targets (BENCHMARKS.md), judged on one bench run.
 ///
 /// A ratio target is judged on the 95% interval of the median ratio, not on the median alone: a 0.5 s run rests on
-/// about 25 pairs whose ratios scatter from 0.3 to 3 on a nested host, so its median can land at 0.92 or 1.08 by
+/// about 25 pairs whose ratios scatter from 0.3 to 4 on a nested host, so its median can land at 0.92 or 1.08 by
 /// chance (`MedianInterval`). Such a run says "undecided" and how long a run would decide, instead of a verdict the
 /// next run contradicts. Targets without an interval (checks per second, latency, setup, scale) are judged on the
 /// measured value.
