@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds kvm.ko, kvm-amd.ko and kvm-intel.ko from the cached source with one patch applied (none for stock),
+# out of tree against the same version's headers, and a pr_info marker in kvm_init naming the variant, so the
+# console proves which build loaded. Cached: OUT/.ready is kept, so a second call is free.
+# Usage: build-variant.sh SOURCE HEADERS NAME PATCH|- OUT
+set -euo pipefail
+source=$1 headers=$2 name=$3 patchfile=$4 out=$5
+[ -e "$out/.ready" ] && exit 0
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/arch/x86" "$work/include/trace"
+cp -r "$source/arch/x86/kvm" "$work/arch/x86/"
+cp -r "$source/virt" "$work/"
+
+if [ "$patchfile" != "-" ]; then
+    # A patch may only touch KVM: anything else would not be in the modules this builds.
+    outside=$(grep -E '^\+\+\+ ' "$patchfile" | awk '{print $2}' | sed -E 's|^[ab]/||' | grep -vE '^(arch/x86/kvm|virt/kvm)/' || true)
+    if [ -n "$outside" ]; then
+        echo "lab: $patchfile changes files outside arch/x86/kvm and virt/kvm: $outside" >&2
+        exit 65
+    fi
+    grep -qE '^\+\+\+ ' "$patchfile" || { echo "lab: $patchfile is not a unified diff (no '+++' line)" >&2; exit 65; }
+    if ! patch -p1 -d "$work" --batch --forward --no-backup-if-mismatch -s < "$patchfile" > "$work/patch.log" 2>&1; then
+        echo "lab: $patchfile does not apply to this kernel's source ($(basename "$source")):" >&2
+        sed 's/^/    /' "$work/patch.log" >&2
+        exit 65
+    fi
+fi
+
+# The marker: the first statement of kvm_init.
+awk -v name="$name" '
+    /^int kvm_init\(/ { inside = 1 }
+    { print }
+    inside && /^\{/ { print "\tpr_info(\"mmutorture-lab: kvm variant " name "\\n\");"; inside = 0; done = 1 }
+    END { if (!done) exit 1 }' "$work/virt/kvm/kvm_main.c" > "$work/kvm_main.c" \
+    || { echo "lab: kvm_init not found in virt/kvm/kvm_main.c" >&2; exit 70; }
+mv "$work/kvm_main.c" "$work/virt/kvm/kvm_main.c"
+
+# Out of tree, the KVM Makefile's $(srctree) paths must point at the copy, and the trace headers'
+# TRACE_INCLUDE_PATH (../../arch/x86/kvm) must resolve from an include directory two levels below it.
+sed -i 's|^ccflags-y += -I \$(srctree)/arch/x86/kvm$|ccflags-y += -I $(src) -I $(src)/../../../include/trace|; s|include \$(srctree)/virt/kvm/Makefile.kvm|include $(src)/../../../virt/kvm/Makefile.kvm|' \
+    "$work/arch/x86/kvm/Makefile"
+if ! make -s -C "$headers" M="$work/arch/x86/kvm" -j"$(nproc)" modules > "$work/build.log" 2>&1; then
+    echo "lab: building variant $name failed:" >&2
+    grep -E 'error|Error' "$work/build.log" | head -20 | sed 's/^/    /' >&2
+    exit 65
+fi
+mkdir -p "$out"
+for module in kvm kvm-amd kvm-intel; do
+    strip --strip-debug -o "$out/$module.ko" "$work/arch/x86/kvm/$module.ko"
+done
+touch "$out/.ready"
