@@ -33,12 +33,15 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // The kernel bug lab: QEMU, a distribution kernel and rebuilt KVM modules around the torture.
+        .target(name: "Lab", dependencies: ["Torture"]),
         .executableTarget(
             name: "mmutorture",
-            dependencies: ["Torture", "KVM", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Torture", "KVM", "Lab", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "KVMTests", dependencies: ["KVM", "Guests", "GuestRuntime", "CKVM"]),
         .testTarget(name: "TortureTests", dependencies: ["Torture", "KVM", "Guests", "GuestRuntime"]),
         .testTarget(name: "mmutortureTests", dependencies: ["Torture", "KVM"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "Torture"]),
     ]
 )

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the lab's initramfs in two cached parts that the kernel reads as one (concatenated cpio archives):
-#   base: busybox, the mmutorture binary with the C libraries it needs, the init, the stock helper modules
+#   base: busybox, the mmutorture binary with the C libraries it needs, the init, the stock helper modules,
+#         the shipped scenarios (in /scenarios)
 #   boot: the variant's KVM modules, the plan (one workload per line: NAME ARGS...) and boot.conf
-# Usage: initramfs.sh base BINARY MODULES_DIR INIT OUT
+# Usage: initramfs.sh base BINARY MODULES_DIR INIT SCENARIOS_DIR OUT
 #        initramfs.sh boot VARIANT_DIR PLAN VARIANT MMU OUT
 set -euo pipefail
 need() { command -v "$1" >/dev/null || { echo "lab: $1 is missing; install it with: apt-get install $2" >&2; exit 69; }; }
@@ -11,11 +12,12 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 case $1 in
 base)
-    binary=$2 modules=$3 init=$4 out=$5
+    binary=$2 modules=$3 init=$4 scenarios=$5 out=$6
     busybox=/bin/busybox
     [ -x "$busybox" ] && "$busybox" --list | grep -x insmod >/dev/null && ! ldd "$busybox" >/dev/null 2>&1 \
         || { echo "lab: a static busybox is missing; install it with: apt-get install busybox-static" >&2; exit 69; }
-    mkdir -p "$work"/{bin,sbin,lab/modules,proc,sys,dev,tmp,lib64,lib/x86_64-linux-gnu}
+    mkdir -p "$work"/{bin,sbin,lab/modules,proc,sys,dev,tmp,lib64,lib/x86_64-linux-gnu,scenarios}
+    cp "$scenarios"/*.json "$work/scenarios/"
     cp "$busybox" "$work/bin/busybox"
     cp "$init" "$work/init"; chmod +x "$work/init"
     strip -o "$work/mmutorture" "$binary"

@@ -194,6 +194,7 @@ extension RunReport {
 public enum ReportFile: Sendable {
     case run(RunReport)
     case merged(MergedReport)
+    case lab(LabReport)
 
     /// Reads and checks a report file: readable, JSON, an mmutorture report, of a schema version this tool reads.
     public static func read(from path: String) throws -> ReportFile {
@@ -204,17 +205,20 @@ public enum ReportFile: Sendable {
             throw ReportError(path: path, problem: "is not JSON (or is truncated)")
         }
         let tool = object["tool"] as? String
-        guard tool == "mmutorture" || tool == "mmutorture-merged" else {
+        let versions = ["mmutorture": RunReport.currentSchemaVersion, "mmutorture-merged": MergedReport.currentSchemaVersion,
+                        "mmutorture-lab": LabReport.currentSchemaVersion]
+        guard let tool, let expected = versions[tool] else {
             throw ReportError(path: path, problem: "is JSON but not an mmutorture report")
         }
-        let expected = tool == "mmutorture" ? RunReport.currentSchemaVersion : MergedReport.currentSchemaVersion
         guard let version = object["schemaVersion"] as? Int, version == expected else {
             throw ReportError(path: path, problem: "has schema version \(object["schemaVersion"] ?? "none"); this tool reads version \(expected)")
         }
         do {
-            return tool == "mmutorture"
-                ? .run(try JSONDecoder().decode(RunReport.self, from: data))
-                : .merged(try JSONDecoder().decode(MergedReport.self, from: data))
+            switch tool {
+            case "mmutorture": return .run(try JSONDecoder().decode(RunReport.self, from: data))
+            case "mmutorture-merged": return .merged(try JSONDecoder().decode(MergedReport.self, from: data))
+            default: return .lab(try JSONDecoder().decode(LabReport.self, from: data))
+            }
         } catch {
             throw ReportError(path: path, problem: "does not match report schema \(expected): \(error)")
         }
@@ -225,6 +229,7 @@ public enum ReportFile: Sendable {
         switch self {
         case .run(let report): [report]
         case .merged(let merged): merged.runs
+        case .lab(let lab): lab.rows.compactMap(\.report)
         }
     }
 
@@ -232,6 +237,7 @@ public enum ReportFile: Sendable {
         switch self {
         case .run(let report): report.summary
         case .merged(let merged): merged.summary
+        case .lab(let lab): lab.summary
         }
     }
 }

@@ -6,6 +6,6 @@ struct MMUTorture: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mmutorture",
         abstract: "Torture KVM's mmu-notifier invalidations and report whether any vCPU reached an invalidated page.",
-        subcommands: [RunCommand.self, DoctorCommand.self, ReportCommand.self, BenchCommand.self],
+        subcommands: [RunCommand.self, DoctorCommand.self, ReportCommand.self, BenchCommand.self, LabCommand.self],
         defaultSubcommand: RunCommand.self)
 }

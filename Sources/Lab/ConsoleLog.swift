@@ -1,0 +1,69 @@
+import Torture
+
+/// The guest's serial console as the lab reads it: the init's markers (`mmutorture-lab: workload NAME start`,
+/// `... end exit=N`, `all workloads done`, `FATAL ...`) and the kernel's reports of its own bugs, each attributed
+/// to the workload during which it was logged.
+struct ConsoleLog {
+    struct Finding {
+        var workload: String?
+        var finding: LabReport.KernelFinding
+        /// BUG, Oops, panic, soft lockup, RCU stall, general protection fault: the guest may not recover.
+        var fatal: Bool
+        /// The console line it starts on.
+        var line: Int
+    }
+
+    var started: [String] = []
+    var ended: [String: Int32] = [:]
+    var allDone = false
+    var fatalMessages: [String] = []
+    var findings: [Finding] = []
+    var lines: [String] = []
+
+    /// Problems the kernel reports about itself; the first group may leave the guest hung.
+    static let fatalPatterns = ["BUG:", "kernel BUG at", "Oops", "Kernel panic", "soft lockup", "rcu_preempt detected stall",
+                                "rcu_sched detected stall", "detected stalls on CPUs", "general protection fault", "hung_task", "blocked for more than"]
+    static let warningPatterns = ["WARNING:"]
+
+    init(_ text: String) {
+        lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            ConsoleLog.withoutTimestamp(String($0).replacingOccurrences(of: "\r", with: ""))
+        }
+        var current: String?
+        for (index, line) in lines.enumerated() {
+            if let marker = line.range(of: "mmutorture-lab: ") {
+                let words = line[marker.upperBound...].split(separator: " ").map(String.init)
+                if words.count >= 3, words[0] == "workload", words[2] == "start" {
+                    current = words[1]
+                    started.append(words[1])
+                } else if words.count >= 4, words[0] == "workload", words[2] == "end" {
+                    ended[words[1]] = Int32(words[3].dropFirst("exit=".count)) ?? -1
+                    current = nil
+                } else if words.first == "all" {
+                    allDone = true
+                } else if words.first == "FATAL" {
+                    fatalMessages.append(words.dropFirst().joined(separator: " "))
+                }
+                continue
+            }
+            let fatal = ConsoleLog.fatalPatterns.contains { line.contains($0) }
+            guard fatal || ConsoleLog.warningPatterns.contains(where: { line.contains($0) }) else { continue }
+            // One finding per report: the trace lines that follow belong to it, not to a finding of their own.
+            if let last = findings.last, index - last.line < 40, !fatal || last.fatal { continue }
+            let trace = lines[(index + 1)..<min(lines.count, index + 16)].filter { !$0.isEmpty }
+            findings.append(Finding(workload: current ?? started.last, finding: .init(title: line.trimmingCharacters(in: .whitespaces), trace: trace), fatal: fatal, line: index))
+        }
+    }
+
+    func findings(of workload: String) -> [Finding] { findings.filter { $0.workload == workload } }
+
+    /// The last lines of the console, for a boot that did not end cleanly.
+    func tail(_ count: Int) -> [String] { Array(lines.filter { !$0.isEmpty }.suffix(count)) }
+
+    /// "[   13.670005] text" without the bracketed timestamp.
+    static func withoutTimestamp(_ line: String) -> String {
+        guard line.hasPrefix("["), let close = line.firstIndex(of: "]") else { return line }
+        return String(line[line.index(after: close)...].drop { $0 == " " })
+    }
+}
+

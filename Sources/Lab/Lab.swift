@@ -1,0 +1,163 @@
+import Foundation
+import Torture
+
+/// `mmutorture lab`: boots a distribution kernel under QEMU with KVM modules rebuilt from its own source (stock,
+/// or with one bug injected), runs the torture inside against the guest's own /dev/kvm, and reports per
+/// (variant, MMU, workload, seed) whether the kernel kept its promise, and what caught it when it did not.
+public struct Lab {
+    public struct Configuration: Sendable {
+        public var variants: [Variant]
+        /// `tdp` (kvm_amd npt=1 / kvm_intel ept=1) and `shadow` (npt=0 / ept=0).
+        public var mmus: [String]
+        /// Nil: the catalogue for stock and user patches, the targeted workloads for a mutant.
+        public var workloads: [Workload]?
+        public var seeds: [UInt64]
+        public var seconds: Double
+        /// 1-based shard index and count.
+        public var shard: (index: Int, count: Int)
+        public var accel: String
+        public var cacheDirectory: String
+        /// The static mmutorture binary for the guest; nil: this binary if it is static, else built.
+        public var binary: String?
+        public var assets: LabAssets
+
+        public init(variants: [Variant], mmus: [String], workloads: [Workload]?, seeds: [UInt64], seconds: Double,
+                    shard: (index: Int, count: Int), accel: String, cacheDirectory: String, binary: String?, assets: LabAssets) {
+            self.variants = variants
+            self.mmus = mmus
+            self.workloads = workloads
+            self.seeds = seeds
+            self.seconds = seconds
+            self.shard = shard
+            self.accel = accel
+            self.cacheDirectory = cacheDirectory
+            self.binary = binary
+            self.assets = assets
+        }
+    }
+
+    public var configuration: Configuration
+    public var progress: (String) -> Void = { _ in }
+    /// Called with the report after every boot, so an interrupted lab still leaves what it found.
+    public var checkpoint: (LabReport) -> Void = { _ in }
+
+    public init(configuration: Configuration) { self.configuration = configuration }
+
+    public func run() throws -> LabReport {
+        let c = configuration
+        _ = try QEMUBoot.requireQEMU()
+        let matrix = LabMatrix(variants: c.variants, mmus: c.mmus, workloads: c.workloads, seeds: c.seeds)
+            .shard(c.shard.index, of: c.shard.count)
+        progress("lab: \(matrix.cells.count) runs (shard \(c.shard.index)/\(c.shard.count)), \(c.seconds) s each, QEMU \(c.accel)")
+        try FileManager.default.createDirectory(atPath: c.cacheDirectory, withIntermediateDirectories: true)
+        let kernel = LabProcess.keyValues(try c.assets.run("fetch.sh", [c.cacheDirectory]))
+        guard let version = kernel["version"], let abi = kernel["abi"], let image = kernel["kernel"], let headers = kernel["headers"],
+              let modules = kernel["modules"], let source = kernel["source"] else {
+            throw LabError.failed("fetch.sh did not say where the kernel is")
+        }
+        progress("lab: kernel \(version) (\(abi))")
+
+        let work = URL(fileURLWithPath: c.cacheDirectory).appendingPathComponent("runs/\(getpid())")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let base = work.appendingPathComponent("base.cpio").path
+        try c.assets.run("initramfs.sh", ["base", try guestBinary(), modules, c.assets.path("init"),
+                                          c.assets.packageRoot.appendingPathComponent("scenarios").path, base])
+
+        var report = LabReport(kernelVersion: version, kernelABI: abi, accel: c.accel, secondsPerWorkload: c.seconds,
+                               startedAt: ISO8601DateFormatter().string(from: Date()), variants: c.variants.map(\.info))
+        report.rows = matrix.cells.map { cell in
+            LabReport.Row(variant: cell.variant.name, mmu: cell.mmu, workload: cell.workload.name, seed: cell.seed,
+                          arguments: innerArguments(cell))
+        }
+        var builtModules: [String: String] = [:]
+        var rowIndex = 0
+        for group in matrix.groups {
+            let variant = group[0].variant
+            if builtModules[variant.name] == nil {
+                builtModules[variant.name] = try build(variant, version: version, source: source, headers: headers)
+            }
+            var pending = Array(group.indices)
+            var boots = 0
+            while !pending.isEmpty && boots < group.count && !StopRequest.isRequested {
+                boots += 1
+                let cells = pending.map { group[$0] }
+                progress("lab: boot \(variant.name) on \(group[0].mmu): \(cells.map(\.runName).joined(separator: ", "))")
+                let outcome = try boot(cells, modules: builtModules[variant.name]!, base: base, image: image, work: work)
+                report.boots.append(LabReport.Boot(
+                    variant: variant.name, mmu: group[0].mmu, workloads: cells.map(\.runName), seconds: outcome.seconds,
+                    ended: outcome.ended, consoleTail: outcome.ended == "poweroff" ? [] : outcome.console.tail(40)))
+                var stillPending: [Int] = []
+                for index in pending {
+                    let cell = group[index]
+                    let row = LabJudge.row(report.rows[rowIndex + index], cell: cell, outcome: outcome)
+                    report.rows[rowIndex + index] = row
+                    if row.verdict == .notRun && outcome.ended != "interrupted" { stillPending.append(index) }
+                }
+                // A boot that ran nothing is not retried: the next would die the same way.
+                if stillPending.count == pending.count { break }
+                pending = stillPending
+                checkpoint(report)
+            }
+            rowIndex += group.count
+        }
+        return report
+    }
+
+    /// The arguments of the inner `mmutorture run` for a cell.
+    func innerArguments(_ cell: LabMatrix.Cell) -> [String] {
+        cell.workload.arguments + ["--duration", String(configuration.seconds), "--seed", String(cell.seed)]
+    }
+
+    private func build(_ variant: Variant, version: String, source: String, headers: String) throws -> String {
+        let patchText = variant.patch.flatMap { FileManager.default.contents(atPath: $0) } ?? Data()
+        let script = FileManager.default.contents(atPath: configuration.assets.path("build-variant.sh")) ?? Data()
+        let key = LabHash.hex(patchText + script)
+        let out = "\(configuration.cacheDirectory)/modules/\(version)/\(variant.name)-\(key.prefix(12))"
+        if !FileManager.default.fileExists(atPath: out + "/.ready") { progress("lab: building KVM modules: \(variant.name)") }
+        try configuration.assets.run("build-variant.sh", [source, headers, variant.name, variant.patch ?? "-", out])
+        return out
+    }
+
+    private func boot(_ cells: [LabMatrix.Cell], modules: String, base: String, image: String, work: URL) throws -> QEMUBoot.Outcome {
+        let directory = work.appendingPathComponent("boot-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let plan = cells.map { ([$0.runName] + innerArguments($0)).joined(separator: " ") }.joined(separator: "\n") + "\n"
+        try Data(plan.utf8).write(to: directory.appendingPathComponent("plan"))
+        let part = directory.appendingPathComponent("boot.cpio").path
+        try configuration.assets.run("initramfs.sh", ["boot", modules, directory.appendingPathComponent("plan").path,
+                                                       cells[0].variant.name, cells[0].mmu, part])
+        // The kernel reads concatenated cpio archives as one.
+        let initrd = directory.appendingPathComponent("initrd.cpio")
+        var image_ = try Data(contentsOf: URL(fileURLWithPath: base))
+        image_.append(try Data(contentsOf: URL(fileURLWithPath: part)))
+        try image_.write(to: initrd)
+        let qemu = QEMUBoot(kernel: image, initrd: initrd.path, accel: configuration.accel, directory: directory,
+                            workloadDeadline: configuration.seconds * 2 + 120)
+        let outcome = try qemu.run(progress: progress)
+        try? FileManager.default.removeItem(at: initrd)
+        return outcome
+    }
+
+    /// The guest's binary: the one given, this one if it carries the Swift runtime statically, else a static
+    /// release build of the source tree the assets came from.
+    private func guestBinary() throws -> String {
+        if let binary = configuration.binary {
+            guard FileManager.default.isExecutableFile(atPath: binary) else { throw LabError.usage("--binary \(binary): not an executable file") }
+            return binary
+        }
+        let maps = (try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? ""
+        if !maps.contains("libswiftCore.so") { return URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path }
+        let root = configuration.assets.packageRoot.path
+        progress("lab: building the guest's binary (swift build -c release --static-swift-stdlib)")
+        let swift = ProcessInfo.processInfo.environment["PATH"].flatMap { path in
+            path.split(separator: ":").map { "\($0)/swift" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        }
+        guard let swift else { throw LabError.unavailable("swift is not on PATH; give a static binary with --binary") }
+        let scratch = "\(root)/.build-lab"
+        try LabProcess.output(swift, ["build", "-c", "release", "--static-swift-stdlib", "--scratch-path", scratch,
+                                      "--package-path", root, "--product", "mmutorture"], what: "swift build")
+            .split(separator: "\n").last.map { progress("lab: \($0)") }
+        return "\(scratch)/release/mmutorture"
+    }
+}

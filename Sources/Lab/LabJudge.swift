@@ -1,0 +1,74 @@
+import Foundation
+import Torture
+
+/// Turns what came out of a boot (the console and the report channel) into a workload's row: the inner
+/// report's verdict and violations, the console's kernel findings during the workload, and a verdict of its
+/// own when the guest hung or died under it.
+enum LabJudge {
+    static func row(_ empty: LabReport.Row, cell: LabMatrix.Cell, outcome: QEMUBoot.Outcome) -> LabReport.Row {
+        var row = empty
+        let name = cell.runName
+        let console = outcome.console
+        guard console.started.contains(name) else {
+            row.reason = console.fatalMessages.first.map { "the guest could not run workloads: \($0)" }
+                ?? (outcome.ended == "interrupted" ? "interrupted before it started" : "the guest ended (\(outcome.ended)) before this workload started")
+            return row
+        }
+        row.kernelFindings = console.findings(of: name).map(\.finding)
+        if let final = outcome.channel.last("report", of: name) {
+            row.reportSource = "final"
+            row.report = decode(final.data)
+        } else if let checkpoint = outcome.channel.last("checkpoint", of: name) {
+            row.reportSource = "checkpoint"
+            row.report = decode(checkpoint.data)
+        }
+        row.innerExitCode = console.ended[name]
+        var oracles: [String] = []
+        if let report = row.report {
+            for violation in report.violations { row.violationsByKind[violation.kind, default: 0] += 1 }
+            row.secondsToFirstViolation = report.violations.map(\.time).min()
+            row.conclusiveChecks = report.checks.conclusive
+            oracles = row.violationsByKind.keys.sorted()
+        }
+        let kernelSaidSo = !row.kernelFindings.isEmpty || !(row.report?.kernelFindings.isEmpty ?? true)
+        if kernelSaidSo { oracles.append("kernel-finding") }
+        row.caughtBy = oracles
+        let finished = console.ended[name] != nil
+        switch (row.report?.verdict, finished) {
+        case (.violation?, _):
+            row.verdict = .violation
+            row.reason = row.report!.verdictReason
+        case (_, false):
+            row.verdict = .kernelBug
+            row.reason = "the guest \(outcome.ended == "watchdog" ? "hung (stopped by the lab's watchdog)" : "died (\(outcome.ended))") during this workload"
+                + (row.kernelFindings.first.map { ": \($0.title)" } ?? "") + "; report from its \(row.reportSource)"
+            row.caughtBy.append("guest-hang")
+        case (_, true) where kernelSaidSo:
+            row.verdict = .kernelBug
+            row.reason = "kernel: " + (row.kernelFindings.first?.title ?? row.report?.kernelFindings.first ?? "")
+        case (nil, true):
+            row.verdict = .harnessError
+            row.reason = "the inner run wrote no report (exit \(console.ended[name]!)): "
+                + (outcome.channel.last("stdout", of: name).map { String(decoding: $0.data, as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " / ") } ?? "no output")
+        case (let verdict?, true):
+            row.verdict = switch verdict {
+            case .pass: .pass
+            case .notExercised: .notExercised
+            default: .harnessError
+            }
+            row.reason = row.report!.verdictReason
+        }
+        return row
+    }
+
+    private static func decode(_ data: Data) -> RunReport? { try? JSONDecoder().decode(RunReport.self, from: data) }
+}
+
+/// FNV-1a, 64 bits: the cache key of a module build (patch text and build script), not a security measure.
+enum LabHash {
+    static func hex(_ data: Data) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in data { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return String(hash, radix: 16)
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Torture
+
+/// One QEMU boot of the lab's guest, watched: the console and the report channel go to files the lab polls;
+/// a guest that stops making progress (a workload past its deadline, a fatal kernel report with no end in
+/// sight, no first workload after boot) is stopped, so a hang is a verdict, never a lost run.
+struct QEMUBoot {
+    var kernel: String
+    var initrd: String
+    var accel: String
+    var directory: URL
+    /// Seconds a workload may take from its start marker to its end marker.
+    var workloadDeadline: Double
+    var cpus = 2
+    var memoryMB = 3072
+
+    struct Outcome {
+        var console: ConsoleLog
+        var channel: SerialChannel
+        /// `poweroff`, `watchdog` or `exited`.
+        var ended: String
+        var seconds: Double
+    }
+
+    static func requireQEMU() throws -> String {
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let path = "\(directory)/qemu-system-x86_64"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw LabError.unavailable("qemu-system-x86_64 is missing; install it with: apt-get install qemu-system-x86")
+    }
+
+    var arguments: [String] {
+        let cpu = accel == "kvm" ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg,thread=multi", "-cpu", "max"]
+        return cpu + [
+            "-smp", String(cpus), "-m", String(memoryMB), "-kernel", kernel, "-initrd", initrd,
+            "-append", "console=ttyS0 loglevel=5 panic=-1 softlockup_panic=0 nokaslr",
+            "-display", "none", "-monitor", "none", "-no-reboot", "-nodefaults",
+            "-serial", "file:" + directory.appendingPathComponent("console.log").path,
+            "-serial", "file:" + directory.appendingPathComponent("channel.log").path,
+        ]
+    }
+
+    func run(progress: (String) -> Void) throws -> Outcome {
+        let consolePath = directory.appendingPathComponent("console.log").path
+        let channelPath = directory.appendingPathComponent("channel.log").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try QEMUBoot.requireQEMU())
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        _ = FileManager.default.createFile(atPath: directory.appendingPathComponent("qemu.stderr").path, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: directory.appendingPathComponent("qemu.stderr").path)
+            ?? FileHandle.nullDevice
+        let start = Date()
+        do { try process.run() } catch {
+            throw LabError.unavailable("qemu-system-x86_64 could not be started: \(error.localizedDescription)")
+        }
+        var ended = "exited"
+        var deadline = start.addingTimeInterval(180)  // boot to the first workload
+        var seenStarts = 0, seenFatal = 0
+        var reportedEnds: Set<String> = []
+        while process.isRunning {
+            usleep(250_000)
+            let console = ConsoleLog(read(consolePath))
+            let now = Date()
+            if console.started.count > seenStarts || console.ended.count > reportedEnds.count {
+                for name in console.started.dropFirst(seenStarts) { progress("  \(name): started") }
+                for name in console.started where !reportedEnds.contains(name) {
+                    guard let code = console.ended[name] else { continue }
+                    progress("  \(name): ended, inner exit \(code)")
+                    reportedEnds.insert(name)
+                }
+                seenStarts = console.started.count
+                deadline = now.addingTimeInterval(workloadDeadline)
+            }
+            if console.allDone || !console.fatalMessages.isEmpty { deadline = min(deadline, now.addingTimeInterval(30)) }
+            let fatal = console.findings.filter(\.fatal).count
+            if fatal > seenFatal {
+                progress("  kernel: \(console.findings.last(where: \.fatal)!.finding.title)")
+                seenFatal = fatal
+                deadline = min(deadline, now.addingTimeInterval(45))
+            }
+            if StopRequest.isRequested || now > deadline {
+                ended = StopRequest.isRequested ? "interrupted" : "watchdog"
+                process.terminate()
+                usleep(500_000)
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                break
+            }
+        }
+        process.waitUntilExit()
+        let console = ConsoleLog(read(consolePath))
+        if ended == "exited" && console.allDone { ended = "poweroff" }
+        return Outcome(console: console, channel: SerialChannel(read(channelPath)), ended: ended, seconds: Date().timeIntervalSince(start))
+    }
+
+    private func read(_ path: String) -> String {
+        String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+    }
+}
