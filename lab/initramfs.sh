@@ -20,7 +20,15 @@ base)
     cp "$scenarios"/*.json "$work/scenarios/"
     cp "$busybox" "$work/bin/busybox"
     cp "$init" "$work/init"; chmod +x "$work/init"
-    strip -o "$work/mmutorture" "$binary"
+    if ldd "$binary" | grep -q 'libswift'; then
+        echo "lab: $binary loads the Swift runtime dynamically; the guest needs a build with --static-swift-stdlib" >&2
+        exit 65
+    fi
+    # Symbols stay (debug info goes): with the toolchain's static backtracer beside it, a crash of the inner run
+    # prints a symbolicated backtrace into its captured output.
+    strip --strip-debug -o "$work/mmutorture" "$binary"
+    backtracer=$(dirname "$(readlink -f "$(command -v swift || echo /nonexistent)")")/../libexec/swift/linux/swift-backtrace-static
+    [ -x "$backtracer" ] && cp "$backtracer" "$work/bin/swift-backtrace-static"
     # The C libraries the binary links (the Swift runtime is linked in statically).
     ldd "$binary" | awk '/=> \// {print $3} /^\t\/lib64/ {print $1}' | while read -r lib; do
         cp -L "$lib" "$work$lib"

@@ -26,9 +26,9 @@ struct ConsoleLog {
     static let warningPatterns = ["WARNING:"]
 
     init(_ text: String) {
-        lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            ConsoleLog.withoutTimestamp(String($0).replacingOccurrences(of: "\r", with: ""))
-        }
+        // Serial lines end in "\r\n", which Swift reads as one Character: drop the "\r"s before splitting.
+        lines = text.replacingOccurrences(of: "\r", with: "").split(separator: "\n", omittingEmptySubsequences: false)
+            .map { ConsoleLog.withoutTimestamp(String($0)) }
         var current: String?
         for (index, line) in lines.enumerated() {
             if let marker = line.range(of: "mmutorture-lab: ") {

@@ -146,7 +146,8 @@ public struct Lab {
             guard FileManager.default.isExecutableFile(atPath: binary) else { throw LabError.usage("--binary \(binary): not an executable file") }
             return binary
         }
-        let maps = (try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? ""
+        // procfs files report size 0: read to the end rather than by size.
+        let maps = FileHandle(forReadingAtPath: "/proc/self/maps").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) } ?? ""
         if !maps.contains("libswiftCore.so") { return URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path }
         let root = configuration.assets.packageRoot.path
         progress("lab: building the guest's binary (swift build -c release --static-swift-stdlib)")

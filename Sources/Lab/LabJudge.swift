@@ -23,6 +23,8 @@ enum LabJudge {
             row.report = decode(checkpoint.data)
         }
         row.innerExitCode = console.ended[name]
+        let output = outcome.channel.last("stdout", of: name).map { String(decoding: $0.data, as: UTF8.self) } ?? ""
+        row.innerOutputTail = output.split(separator: "\n").suffix(120).map(String.init)
         var oracles: [String] = []
         if let report = row.report {
             for violation in report.violations { row.violationsByKind[violation.kind, default: 0] += 1 }
@@ -46,10 +48,16 @@ enum LabJudge {
         case (_, true) where kernelSaidSo:
             row.verdict = .kernelBug
             row.reason = "kernel: " + (row.kernelFindings.first?.title ?? row.report?.kernelFindings.first ?? "")
+        case (nil, true) where reportedViolations(row.innerOutputTail) > 0:
+            // A stale SPTE that lets the guest write a freed frame can corrupt whatever the host reuses it for,
+            // the harness's own heap included: the run dies, but its progress lines had already counted violations.
+            row.verdict = .violation
+            row.reason = "the inner run died (exit \(console.ended[name]!)) after its progress lines counted \(reportedViolations(row.innerOutputTail)) violations"
+            row.caughtBy.append("stale-read")
         case (nil, true):
             row.verdict = .harnessError
-            row.reason = "the inner run wrote no report (exit \(console.ended[name]!)): "
-                + (outcome.channel.last("stdout", of: name).map { String(decoding: $0.data, as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " / ") } ?? "no output")
+            row.reason = "the inner run wrote no report (exit \(console.ended[name]!)); its last output: "
+                + (row.innerOutputTail.last ?? "none")
         case (let verdict?, true):
             row.verdict = switch verdict {
             case .pass: .pass
@@ -59,6 +67,14 @@ enum LabJudge {
             row.reason = row.report!.verdictReason
         }
         return row
+    }
+
+    /// The violation count of the last progress line ("  3.0/10 s  2890 ops/s  2.35e+04 checks/s  5862 violations").
+    static func reportedViolations(_ output: [String]) -> Int {
+        for line in output.reversed() where line.hasSuffix(" violations") {
+            if let count = line.split(separator: " ").dropLast().last.flatMap({ Int($0) }) { return count }
+        }
+        return 0
     }
 
     private static func decode(_ data: Data) -> RunReport? { try? JSONDecoder().decode(RunReport.self, from: data) }

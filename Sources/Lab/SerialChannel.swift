@@ -19,7 +19,7 @@ struct SerialChannel {
     init(_ text: String) {
         var open: (kind: String, name: String, exit: Int32?)?
         var body = ""
-        for raw in text.split(separator: "\n") {
+        for raw in text.replacingOccurrences(of: "\r", with: "").split(separator: "\n") {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.hasPrefix("==MMUTORTURE-BLOCK ") && line.hasSuffix("==") {
                 let words = line.dropFirst("==MMUTORTURE-BLOCK ".count).dropLast(2).split(separator: " ").map(String.init)

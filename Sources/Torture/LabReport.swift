@@ -84,6 +84,8 @@ public struct LabReport: Codable, Sendable {
         /// `final`, `checkpoint` (the run died or hung; the last checkpoint came out) or `none`.
         public var reportSource: String
         public var innerExitCode: Int32?
+        /// The last lines the inner run printed (its summary, or the crash it died of).
+        public var innerOutputTail: [String] = []
         public var report: RunReport?
 
         public init(variant: String, mmu: String, workload: String, seed: UInt64, arguments: [String]) {
