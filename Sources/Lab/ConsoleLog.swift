@@ -24,6 +24,8 @@ struct ConsoleLog {
     static let fatalPatterns = ["BUG:", "kernel BUG at", "Oops", "Kernel panic", "soft lockup", "rcu_preempt detected stall",
                                 "rcu_sched detected stall", "detected stalls on CPUs", "general protection fault", "hung_task", "blocked for more than"]
     static let warningPatterns = ["WARNING:"]
+    /// The lines after a finding's first that the report keeps as its trace.
+    static let traceLines = 15
 
     init(_ text: String) {
         // Serial lines end in "\r\n", which Swift reads as one Character: drop the "\r"s before splitting.
@@ -48,9 +50,9 @@ struct ConsoleLog {
             }
             let fatal = ConsoleLog.fatalPatterns.contains { line.contains($0) }
             guard fatal || ConsoleLog.warningPatterns.contains(where: { line.contains($0) }) else { continue }
-            // One finding per report: the trace lines that follow belong to it, not to a finding of their own.
-            if let last = findings.last, index - last.line < 40, !fatal || last.fatal { continue }
-            let trace = lines[(index + 1)..<min(lines.count, index + 16)].filter { !$0.isEmpty }
+            // One finding per report: a match among the trace lines that follow one belongs to it.
+            if let last = findings.last, index - last.line <= ConsoleLog.traceLines { continue }
+            let trace = lines[(index + 1)..<min(lines.count, index + 1 + ConsoleLog.traceLines)].filter { !$0.isEmpty }
             findings.append(Finding(workload: current ?? started.last, finding: .init(title: line.trimmingCharacters(in: .whitespaces), trace: trace), fatal: fatal, line: index))
         }
     }

@@ -156,6 +156,10 @@ public enum Injection: String, CaseIterable, Codable, Sendable {
     /// Snapshot a page before a content-preserving operation and restore the snapshot after it, discarding the
     /// guests' writes in between: the lost-write detector must notice.
     case losewrite
+    /// On every probe of the missing-flush oracle, skip the invalidating call (the content stays, so a
+    /// content-kept window is published): a mapped page "invalidated" with no flush request, which the oracle
+    /// must report as `missing-flush`.
+    case noinval
 }
 
 /// Everything that defines a torture run. Validated before anything touches KVM.
@@ -199,6 +203,10 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     public var allowSystemChanges: Bool? = nil
     /// The KVM device to use.
     public var devicePath: String = KVMSystem.defaultDevicePath
+    /// Milliseconds between two probes of the missing-flush oracle (``FlushProbe``); 0 turns it off. Optional
+    /// so that older reports decode; nil means the default, 5.
+    public var flushProbeMilliseconds: Int? = nil
+    public var flushProbeInterval: Int { flushProbeMilliseconds ?? 5 }
 
     public init() {}
 
@@ -271,6 +279,15 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         }
         if dirtyRoundMilliseconds < 1 {
             throw ConfigurationError(option: "--dirty-round-ms", problem: "\(dirtyRoundMilliseconds) is not a positive number", fix: "use 1 or more milliseconds")
+        }
+        if let probe = flushProbeMilliseconds, probe < 0 || probe > 60_000 {
+            throw ConfigurationError(option: "--flush-probe-ms", problem: "\(probe) is out of range", fix: "use 0 (off) to 60000 milliseconds")
+        }
+        if injection == .noinval && (flushProbeInterval == 0 || !antagonists.isEmpty) {
+            throw ConfigurationError(option: "--inject", problem: "noinval acts on the missing-flush oracle's probes, which are off with --flush-probe-ms 0 or antagonists", fix: "leave --flush-probe-ms at its default and run no antagonist")
+        }
+        if injection == .noinval && ![.dontneed, .remap, .munmap, .punch, .mprotect, .mprotectReadOnly, .mremap, .truncate, .mix].contains(operation) {
+            throw ConfigurationError(option: "--inject", problem: "noinval needs an operation the missing-flush oracle judges, not \(operation.rawValue)", fix: "use --op dontneed (or remap, munmap, punch, mprotect, mprotect-ro, mremap, truncate, mix)")
         }
         if injection == .dropdirty && dirty == .off {
             throw ConfigurationError(option: "--inject", problem: "dropdirty discards harvested dirty pages, and no --dirty mode harvests any", fix: "add --dirty log or --dirty clear")

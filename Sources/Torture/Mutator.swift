@@ -32,6 +32,8 @@ final class Mutator: @unchecked Sendable {
         var decoy: UnsafeMutableRawPointer
         /// The status blocks of the writer vCPUs (their published sequence numbers).
         var writerStatus: [UnsafeMutablePointer<UInt64>]
+        /// The status blocks of every checker vCPU (their sweep counts, for the missing-flush oracle).
+        var checkerStatus: [UnsafeMutablePointer<UInt64>]
         var vm: VirtualMachine
         var dataSlotFlags: MemorySlotFlags
         /// The ksm operation's twins of the data pages.
@@ -63,6 +65,8 @@ final class Mutator: @unchecked Sendable {
     private(set) var lastCollapseError: String?
     /// The dirty-log oracle, harvesting between steps when `--dirty` is on.
     var dirtyOracle: DirtyOracle?
+    /// The missing-flush oracle (nil when `--flush-probe-ms 0`, antagonists run, or the VM has no statistics).
+    let flushProbe: FlushProbe?
     /// The first steps of the schedule, kept to show that a seed replays.
     private(set) var firstSteps: [Step] = []
     static let recordedSteps = 64
@@ -77,6 +81,8 @@ final class Mutator: @unchecked Sendable {
         let flushCounters = environment.vmStatistics?.counters(["remote_tlb_flush_requests", "remote_tlb_flush"])
         self.countersBefore = flushCounters.map(StatisticSample.init)
         self.countersAfter = flushCounters.map(StatisticSample.init)
+        self.flushProbe = flushCounters != nil && configuration.antagonists.isEmpty && configuration.flushProbeInterval > 0
+            ? FlushProbe(statusBlocks: environment.checkerStatus, intervalMilliseconds: configuration.flushProbeInterval) : nil
     }
 
     /// Writes and publishes a first generation on every page, before any guest runs.
@@ -210,16 +216,92 @@ final class Mutator: @unchecked Sendable {
     private func perform(_ step: Step) throws -> Step {
         let (operation, page) = (step.operation, step.page)
         let pages = affectedPages(operation, page: page)
+        // A due probe of the missing-flush oracle waits here, the page published, until the checkers mapped it.
+        let probing = flushProbe?.arm(for: operation, requests: { try? countersBefore?.capture(); return countersBefore?[0] }) ?? false
         observations.beginOperation(operation, page: page)
         defer { observations.endOperation() }
         for p in pages { control.close(p) }
         let snapshot = configuration.injection == .losewrite ? PageSnapshot(backing.address(ofPage: page)) : nil
         try? countersBefore?.capture()
         let started = observations.clock.now()
+        // The negative control of the missing-flush oracle: on a probe, the call is skipped (the content stays).
+        let call = probing && configuration.injection == .noinval
+            ? Call(window: .keep, failed: false, zeroed: page..<page, invalidates: true)
+            : try invoke(operation, page: page, pages: pages)
+        let (window, failed, zeroed) = (call.window, call.failed, call.zeroed)
+        let ended = observations.clock.now()
+        try? countersAfter?.capture()
+        let missingFlush = probing
+            ? flushProbe?.judge(requestsBefore: countersBefore?[0] ?? 0, requestsAfter: countersAfter?[0] ?? 0, judgeable: call.invalidates)
+            : nil
+        if let snapshot, window == .keep { snapshot.restore() }
+        /// The step's bookkeeping (the page's history, the lost-write check, the tallies, a random page's check, the
+        /// next step's draw): done while its window is open, time the step waits anyway, so that only the counter
+        /// read and the window's publication follow the operation, and only the republication and the next step's
+        /// close and counter read precede the next one.
+        /// (Each flush finds the vCPU either still out of the guest from the previous one or back in it, and then
+        /// has to interrupt it: a longer gap between operations costs an extra interrupt of the running vCPU.)
+        var next: Step?
+        func account() {
+            // The page's history first: the lost-write check below may report a violation on the page. (A guest
+            // reporting one in the window before this finds the operation as the one in flight.)
+            observations.noteOperation(operation, page: page, startedAt: started)
+            if let missingFlush {
+                observations.addViolation(Violation(
+                    kind: "missing-flush", vcpu: -1, page: page, word: 0, controlBefore: 0, controlAfter: 0,
+                    window: "flush probe: mapped since the checkers' last sweep", expected: missingFlush.before + 1,
+                    observed: missingFlush.after, time: observations.elapsed,
+                    operationInFlight: "\(operation.rawValue) on page \(page): remote_tlb_flush_requests \(missingFlush.before) before the call, \(missingFlush.after) after",
+                    recentOperations: observations.recentOperations(page: page)))
+            }
+            // Nothing verifies these pages between the operation and here: the floors may rise this late.
+            if window == .keep {
+                raiseFloors(zeroed)
+                verifyWrites(pages, excluding: zeroed)
+            } else if window == .zero {
+                raiseFloors(pages)
+            }
+            observations.record(
+                operation,
+                nanoseconds: observations.clock.nanoseconds(from: started, to: ended),
+                flushRequests: counterMovement(0), flushes: counterMovement(1), failed: failed)
+            verifyRandomPage(outside: pages)
+            next = schedule.next()
+        }
+        if let window {
+            for p in pages {
+                let kind = zeroed.contains(p) ? .zero : window
+                control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
+            }
+            let closes = MonotonicClock.deadline(microseconds: configuration.windowMicroseconds)
+            account()
+            MonotonicClock.spin(until: closes)
+            for p in pages { control.close(p) }
+        }
+        for p in pages { writeAndPublish(page: p, into: backing.address(ofPage: p)) }
+        if operation == .ksm, let twins = environment.ksmTwins {
+            twins.copy(page: page)
+        }
+        if window == nil { account() }
+        return next ?? schedule.next()
+    }
+
+    /// What one call did: the window it opens, whether it failed (counted, not fatal), the pages of a
+    /// content-kept operation that were replaced nonetheless (the thp split), and whether it was an mmu-notifier
+    /// invalidation of the page's range (the missing-flush oracle judges only those).
+    private struct Call {
+        var window: ControlWord.Kind?
         var failed = false
-        let window: ControlWord.Kind?
-        /// Pages of a content-kept operation that were replaced nonetheless (the thp split).
+        var zeroed: Range<Int>
+        var invalidates = true
+    }
+
+    /// The operation's host calls (and its must-fault or read-only window, held between them).
+    private func invoke(_ operation: Operation, page: Int, pages: Range<Int>) throws -> Call {
+        var failed = false
         var zeroed = page..<page
+        var invalidates = true
+        let window: ControlWord.Kind?
         switch operation {
         case .none:
             window = nil
@@ -258,6 +340,7 @@ final class Mutator: @unchecked Sendable {
         case .thp:
             alternate.toggle()
             if alternate {
+                invalidates = false  // a range already huge collapses without an invalidation
                 do { try backing.collapse(page: page) } catch {  // EINVAL/EAGAIN: counted and reported, not fatal
                     failed = true
                     lastCollapseError = (error as? KVMError)?.errnoName ?? "\(error)"
@@ -297,50 +380,7 @@ final class Mutator: @unchecked Sendable {
         case .mix, .all:
             preconditionFailure("the schedule resolves \(operation) to single operations")
         }
-        let ended = observations.clock.now()
-        try? countersAfter?.capture()
-        if let snapshot, window == .keep { snapshot.restore() }
-        /// The step's bookkeeping (the page's history, the lost-write check, the tallies, a random page's check, the
-        /// next step's draw): done while its window is open, time the step waits anyway, so that only the counter
-        /// read and the window's publication follow the operation, and only the republication and the next step's
-        /// close and counter read precede the next one.
-        /// (Each flush finds the vCPU either still out of the guest from the previous one or back in it, and then
-        /// has to interrupt it: a longer gap between operations costs an extra interrupt of the running vCPU.)
-        var next: Step?
-        func account() {
-            // The page's history first: the lost-write check below may report a violation on the page. (A guest
-            // reporting one in the window before this finds the operation as the one in flight.)
-            observations.noteOperation(operation, page: page, startedAt: started)
-            // Nothing verifies these pages between the operation and here: the floors may rise this late.
-            if window == .keep {
-                raiseFloors(zeroed)
-                verifyWrites(pages, excluding: zeroed)
-            } else if window == .zero {
-                raiseFloors(pages)
-            }
-            observations.record(
-                operation,
-                nanoseconds: observations.clock.nanoseconds(from: started, to: ended),
-                flushRequests: counterMovement(0), flushes: counterMovement(1), failed: failed)
-            verifyRandomPage(outside: pages)
-            next = schedule.next()
-        }
-        if let window {
-            for p in pages {
-                let kind = zeroed.contains(p) ? .zero : window
-                control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
-            }
-            let closes = MonotonicClock.deadline(microseconds: configuration.windowMicroseconds)
-            account()
-            MonotonicClock.spin(until: closes)
-            for p in pages { control.close(p) }
-        }
-        for p in pages { writeAndPublish(page: p, into: backing.address(ofPage: p)) }
-        if operation == .ksm, let twins = environment.ksmTwins {
-            twins.copy(page: page)
-        }
-        if window == nil { account() }
-        return next ?? schedule.next()
+        return Call(window: window, failed: failed, zeroed: zeroed, invalidates: invalidates && !failed)
     }
 
     /// How far flush counter `slot` moved around the last operation.

@@ -52,6 +52,8 @@ public struct RunReport: Codable, Sendable {
     public var verdict: Verdict
     public var verdictReason: String
     public var exitCode: Int32
+    /// The missing-flush oracle's probes; nil where it was off.
+    public var flushProbes: FlushProbeReport? = nil
     /// Benchmark runs only (`baselineMutator`): the paired slices of engine and C-baseline steps.
     public var mutatorComparison: [ComparisonRound]? = nil
 
@@ -273,6 +275,7 @@ extension RunReport {
             total.kernelFindings += part.kernelFindings
             total.antagonists += part.antagonists
             total.caughtPublications += part.caughtPublications
+            if let probes = part.flushProbes { total.flushProbes = (total.flushProbes ?? .init()).adding(probes) }
             total.counters.vm = total.counters.vm.adding(part.counters.vm)
             total.counters.vcpus = zip(total.counters.vcpus, part.counters.vcpus).map { $0.adding($1) }
             total.timeline += part.timeline.map { var sample = $0; sample.second += offset; return sample }
@@ -307,6 +310,19 @@ extension RunReport.CounterSet {
         var sum = self
         sum.after = other.after
         sum.delta.merge(other.delta, uniquingKeysWith: +)
+        return sum
+    }
+}
+
+extension RunReport.FlushProbeReport {
+    func adding(_ other: Self) -> Self {
+        var sum = self
+        sum.probes += other.probes
+        sum.judged += other.judged
+        sum.missing += other.missing
+        sum.skippedCounterMoved += other.skippedCounterMoved
+        sum.skippedNoSweep += other.skippedNoSweep
+        sum.skippedNotInvalidating += other.skippedNotInvalidating
         return sum
     }
 }

@@ -26,6 +26,10 @@ extension RunReport {
             lines.append("writes: published sequence per writer \(writes.published.map(String.init).joined(separator: ", ")); \(writes.verifications) host verifications")
         }
         lines.append("publications \(publications), KVM_RUN EFAULTs \(efaults), MMIO exits \(mmioExits), heartbeats \(heartbeats)")
+        if let probes = flushProbes {
+            lines.append("missing-flush oracle: \(probes.probes) probes, \(probes.judged) judged (page proven mapped, no flush before the call), "
+                + "\(probes.missing) with no flush request; void: \(probes.skippedCounterMoved) (a flush came first), \(probes.skippedNoSweep) (no checker sweep), \(probes.skippedNotInvalidating) (not an invalidation)")
+        }
         if let dirty { lines.append("dirty log (\(dirty.mode)): \(dirty.rounds) harvest rounds (\(dirty.judgedRounds) judged every page), \(dirty.pagesReported) dirty pages reported\(dirty.mode == "ring" ? ", \(dirty.ringFullExits) ring-full exits" : "")") }
         for antagonist in antagonists {
             let idle = (antagonist.idleActions ?? 0) > 0 ? " (\(antagonist.idleActions!) found nothing to do)" : ""

@@ -117,7 +117,7 @@ public struct TortureRun {
         let mutator = Mutator(configuration: config, environment: Mutator.Environment(
             backing: backing, control: control, observations: observations, vmStatistics: vmStats,
             leafEntry: { page in pageTables.leafEntry(for: UInt64(GUEST_DATA_GPA) + UInt64(page) * 4096) },
-            decoy: machine.system.base + Int(GUEST_DECOY_GPA), writerStatus: config.mode == .read ? [] : status,
+            decoy: machine.system.base + Int(GUEST_DECOY_GPA), writerStatus: config.mode == .read ? [] : status, checkerStatus: status,
             vm: machine.vm, dataSlotFlags: dataSlotFlags, ksmTwins: config.operation == .ksm ? try KSMTwins(data: backing) : nil, reclaim: reclaim))
         mutator.publishInitialGenerations()
         if config.dirty == .ring { try machine.vm.enableDirtyRings(entries: config.ringEntries) }
@@ -208,10 +208,12 @@ public struct TortureRun {
         } else if config.operation == .pageout && config.backing == .anonymous {
             notes.append("MADV_PAGEOUT on private anonymous memory needs swap to unmap anything")
         }
-        return RunAssessment(
+        var report = RunAssessment(
             configuration: config, notes: notes, thp: thp, dirty: dirty, antagonists: antagonists.map(\.report), observations: observations, duration: duration, status: status.map(GuestStatus.init),
             workers: workers, placement: placement, vm: (vmBefore, vmAfter), vcpus: Array(zip(vcpuBefore, vcpuAfter))
         ).report(host: host, startedAt: startedAt, timeline: timeline, firstSteps: mutator.firstSteps)
+        report.flushProbes = mutator.flushProbe?.report.withLock { $0 }
+        return report
         }
 
         // Watch: progress, timeline, stalls, the deadline and stop requests.

@@ -85,6 +85,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("window-us"), help: "Microseconds a must-read-zero or content-kept window stays open (default 5).")
     var window: Int?
 
+    @Option(name: .customLong("flush-probe-ms"), help: "Milliseconds between two probes of the missing-flush oracle (default 5; 0: off).")
+    var flushProbe: Int?
+
     @Option(help: "Write the JSON report here.")
     var report: String?
 
@@ -144,6 +147,7 @@ struct RunCommand: ParsableCommand {
         if allowSystemChanges { c.allowSystemChanges = true }
         if let faultWindow { c.faultWindowMicroseconds = faultWindow }
         if let window { c.windowMicroseconds = window }
+        if let flushProbe { c.flushProbeMilliseconds = flushProbe }
         c.devicePath = device
         return c
     }

@@ -1,0 +1,190 @@
+import Foundation
+import Testing
+@testable import Lab
+import Torture
+
+/// What the lab reads from a boot: the console's markers and kernel reports, the report channel's blocks, and the
+/// row each workload gets from them. The console and channel texts are shaped as the guest's init writes them.
+@Suite struct LabParsingTests {
+    static let consoleOfAHang = """
+        [    2.5] mmutorture-lab: boot variant=range-drops-last-page mmu=tdp kernel=6.1.0-57-amd64\r
+        [    3.1] mmutorture-lab: workload mix-s1 start\r
+        [    3.9] mmutorture-lab: workload mix-s1 end exit=0\r
+        [    4.0] mmutorture-lab: workload all-anon-s1 start\r
+        [    5.2] ------------[ cut here ]------------\r
+        [    5.2] kernel BUG at arch/x86/kvm/mmu/tdp_mmu.c:485!\r
+        [    5.2] invalid opcode: 0000 [#1] PREEMPT SMP NOPTI\r
+        [    5.2] RIP: 0010:__handle_changed_spte.cold+0x42/0x49f [kvm]\r
+        [    5.2] Call Trace:\r
+        [    5.2]  <TASK>\r
+        [    5.2]  __handle_changed_spte+0x1a3/0x6f0 [kvm]\r
+        [    5.2]  tdp_mmu_zap_leafs+0x10c/0x1d0 [kvm]\r
+        [    5.2]  kvm_tdp_mmu_unmap_gfn_range+0x4b/0x70 [kvm]\r
+        [    5.2]  kvm_unmap_gfn_range+0x92/0x130 [kvm]\r
+        [    5.2]  kvm_mmu_notifier_invalidate_range_start+0x1a8/0x2f0 [kvm]\r
+        [    5.2]  __mmu_notifier_invalidate_range_start+0x7f/0x190\r
+        [    5.2]  zap_page_range_single+0x14d/0x1a0\r
+        [    5.2]  madvise_vma_behavior+0x4d1/0x6f0\r
+        [    5.2]  do_madvise+0x1b5/0x350\r
+        [    5.2]  __x64_sys_madvise+0x26/0x30\r
+        [    5.2]  do_syscall_64+0x5d/0xb0\r
+        [    5.2]  entry_SYSCALL_64_after_hwframe+0x6e/0xd8\r
+        [    5.2]  </TASK>\r
+        [   31.0] watchdog: BUG: soft lockup - CPU#0 stuck for 26s! [mmutorture:97]\r
+
+        """
+
+    @Test func consoleMarkersAndFindingsAreAttributedToTheirWorkload() {
+        let console = ConsoleLog(Self.consoleOfAHang)
+        #expect(console.started == ["mix-s1", "all-anon-s1"])
+        #expect(console.ended == ["mix-s1": 0])
+        #expect(!console.allDone)
+        #expect(console.findings(of: "mix-s1").isEmpty)
+        let findings = console.findings(of: "all-anon-s1")
+        // The BUG and its trace are one finding; the soft lockup later is a second.
+        #expect(findings.map(\.finding.title) == ["kernel BUG at arch/x86/kvm/mmu/tdp_mmu.c:485!", "watchdog: BUG: soft lockup - CPU#0 stuck for 26s! [mmutorture:97]"])
+        #expect(findings.allSatisfy { $0.fatal })
+        #expect(findings[0].finding.trace.first == "invalid opcode: 0000 [#1] PREEMPT SMP NOPTI")
+    }
+
+    @Test func aWarningIsAFindingButNotFatal() {
+        let console = ConsoleLog("[1.0] mmutorture-lab: workload dirty-log-s1 start\n[2.0] WARNING: CPU: 1 PID: 97 at arch/x86/kvm/mmu/mmu.c:6000 foo\n")
+        #expect(console.findings(of: "dirty-log-s1").map(\.fatal) == [false])
+    }
+
+    @Test func channelBlocksDecodeAndACutBlockIsIgnored() {
+        let report = Data("{\"a\":1}".utf8).base64EncodedString()
+        let text = "==MMUTORTURE-BLOCK checkpoint mix-s1 ==\r\n\(report)\r\n==MMUTORTURE-END==\r\n"
+            + "==MMUTORTURE-BLOCK report mix-s1 0==\r\n\(report.prefix(4))\r\n\(report.dropFirst(4))\r\n==MMUTORTURE-END==\r\n"
+            + "==MMUTORTURE-BLOCK checkpoint all-anon-s1 ==\r\n\(report)\r\n"
+        let channel = SerialChannel(text)
+        #expect(channel.blocks.map(\.kind) == ["checkpoint", "report"])
+        #expect(channel.last("report", of: "mix-s1")?.exitCode == 0)
+        #expect(channel.last("report", of: "mix-s1")?.data == Data("{\"a\":1}".utf8))
+        #expect(channel.last("checkpoint", of: "all-anon-s1") == nil)
+    }
+
+    @Test func aWorkloadTheGuestDiedInIsAKernelBugWithItsFinding() {
+        let cell = LabMatrix.Cell(variant: .stock, mmu: "tdp", workload: Workload.catalogue[1], seed: 1)
+        let outcome = QEMUBoot.Outcome(console: ConsoleLog(Self.consoleOfAHang), channel: SerialChannel(""), ended: "watchdog", seconds: 60)
+        let row = LabJudge.row(LabReport.Row(variant: "stock", mmu: "tdp", workload: "all-anon", seed: 1, arguments: []), cell: cell, outcome: outcome)
+        #expect(row.verdict == .kernelBug)
+        #expect(row.caughtBy == ["kernel-finding", "guest-hang"])
+        #expect(row.reason.contains("hung"))
+        #expect(row.kernelFindings.count == 2)
+    }
+
+    @Test func aWorkloadThatNeverStartedIsNotRunAndARunThatDiedAfterViolationsIsAViolation() {
+        let console = ConsoleLog("[1] mmutorture-lab: workload mix-s1 start\n[2] mmutorture-lab: workload mix-s1 end exit=139\n[3] mmutorture-lab: all workloads done\n")
+        let output = Data("  1.0/10 s  2890 ops/s  2.35e+04 checks/s  0 violations\n  2.0/10 s  2911 ops/s  2.15e+04 checks/s  7850 violations\nSegmentation fault\n".utf8)
+        let channel = SerialChannel("==MMUTORTURE-BLOCK stdout mix-s1 139==\n\(output.base64EncodedString())\n==MMUTORTURE-END==\n")
+        let outcome = QEMUBoot.Outcome(console: console, channel: channel, ended: "poweroff", seconds: 20)
+        let died = LabJudge.row(.init(variant: "v", mmu: "tdp", workload: "mix", seed: 1, arguments: []),
+                                cell: .init(variant: .stock, mmu: "tdp", workload: Workload.catalogue[0], seed: 1), outcome: outcome)
+        #expect(died.verdict == .violation)
+        #expect(died.reason.contains("7850 violations"))
+        let never = LabJudge.row(.init(variant: "v", mmu: "tdp", workload: "all-anon", seed: 1, arguments: []),
+                                 cell: .init(variant: .stock, mmu: "tdp", workload: Workload.catalogue[1], seed: 1), outcome: outcome)
+        #expect(never.verdict == .notRun)
+    }
+}
+
+@Suite struct LabMatrixTests {
+    static let mutant = Variant(name: "m", patch: "/m.patch", expectation: .caught, header: ["MMU: tdp", "Workloads: mix, dirty-log"])
+
+    @Test func aMutantRunsItsTargetedWorkloadsOnItsMMUsAndStockTheCatalogue() {
+        let matrix = LabMatrix(variants: [.stock, Self.mutant], mmus: ["tdp", "shadow"], workloads: nil, seeds: [1, 2])
+        let stockCells = matrix.cells.filter { $0.variant == .stock }
+        #expect(stockCells.count == Workload.catalogue.count * 2 * 2)
+        let mutantCells = matrix.cells.filter { $0.variant.name == "m" }
+        #expect(mutantCells.map(\.mmu).allSatisfy { $0 == "tdp" })
+        #expect(mutantCells.map(\.runName) == ["mix-s1", "mix-s2", "dirty-log-s1", "dirty-log-s2"])
+        #expect(matrix.groups.map { "\($0[0].variant.name)/\($0[0].mmu)" } == ["stock/tdp", "stock/shadow", "m/tdp"])
+    }
+
+    @Test func shardsPartitionTheMatrix() {
+        let matrix = LabMatrix(variants: [.stock, Self.mutant], mmus: ["tdp", "shadow"], workloads: nil, seeds: [1, 2, 3])
+        let shards = (1...4).map { matrix.shard($0, of: 4).cells.map { "\($0.variant.name)/\($0.mmu)/\($0.runName)" } }
+        let all = matrix.cells.map { "\($0.variant.name)/\($0.mmu)/\($0.runName)" }
+        #expect(shards.flatMap { $0 }.sorted() == all.sorted())
+        #expect(Set(shards[0]).isDisjoint(with: shards[1]))
+        #expect(shards.allSatisfy { abs($0.count - all.count / 4) <= 1 })
+    }
+
+    @Test func anUnknownWorkloadIsAUsageErrorListingTheKnownOnes() {
+        #expect(throws: LabError.self) { try Workload.named(["mix", "nope"]) }
+        do { _ = try Workload.named(["nope"]) } catch { #expect("\(error)".contains("known: all, mix")) }
+    }
+}
+
+@Suite struct LabPatchTests {
+    func write(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lab-test-\(UUID().uuidString).patch").path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func aPatchHeaderNamesItsMMUsAndWorkloads() throws {
+        let path = try write("Mutant: x\nMMU: shadow\nWorkloads: mix\n\n--- a/virt/kvm/kvm_main.c\n+++ b/virt/kvm/kvm_main.c\n@@ -1 +1 @@\n-a\n+b\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let variant = try Variant.load(patch: path, name: "x", expectation: .caught)
+        #expect(variant.mmus == ["shadow"])
+        #expect(variant.targetedWorkloads == ["mix"])
+        #expect(variant.header == ["Mutant: x", "MMU: shadow", "Workloads: mix"])
+    }
+
+    @Test func aMalformedPatchIsRefusedWithTheReason() throws {
+        let path = try write("this is not a diff\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: LabError.self) { try Variant.load(patch: path, name: "x", expectation: .clean) }
+        do { _ = try Variant.load(patch: path, name: "x", expectation: .clean) } catch let error as LabError {
+            #expect(error.exitCode == 65)
+            #expect(error.description.contains("not a unified diff"))
+        }
+        #expect(throws: LabError.self) { try Variant.load(patch: "/nonexistent.patch", name: "x", expectation: .clean) }
+    }
+
+    @Test func theShippedMutantsParseAndEachNamesWhatItBreaks() throws {
+        let assets = try LabAssets.locate(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../lab").standardized.path)
+        let mutants = try Variant.mutants(in: assets)
+        #expect(mutants.map(\.name) == ["dirty-log-no-flush", "fault-ignores-invalidation", "memslot-keeps-sptes",
+                                         "no-notifier-flush", "range-drops-last-page", "zap-flush-after-unlock"])
+        for mutant in mutants {
+            #expect(mutant.header.first?.hasPrefix("Mutant:") == true, "\(mutant.name)")
+            #expect(mutant.header.contains { $0.hasPrefix("Breaks:") }, "\(mutant.name)")
+            #expect(mutant.mmus != nil && mutant.targetedWorkloads != nil, "\(mutant.name)")
+            #expect(try Workload.named(mutant.targetedWorkloads ?? []).count > 0)
+        }
+    }
+}
+
+@Suite struct LabReportTests {
+    func row(_ variant: String, _ verdict: LabReport.RowVerdict) -> LabReport.Row {
+        var row = LabReport.Row(variant: variant, mmu: "tdp", workload: "mix", seed: 1, arguments: [])
+        row.verdict = verdict
+        return row
+    }
+
+    func report(_ rows: [LabReport.Row]) -> LabReport {
+        LabReport(kernelVersion: "6.1", kernelABI: "6.1.0", accel: "tcg", secondsPerWorkload: 10, startedAt: "", variants: [
+            Variant.stock.info, .init(name: "m", expectation: .caught, description: "", patch: nil),
+        ], rows: rows)
+    }
+
+    @Test func theLabPassesOnlyWhenStockIsCleanAndEveryMutantIsCaught() {
+        #expect(report([row("stock", .pass), row("m", .pass), row("m", .violation)]).exitCode == 0)
+        #expect(report([row("stock", .pass), row("m", .pass)]).exitCode == 3)
+        #expect(report([row("stock", .kernelBug), row("m", .violation)]).exitCode == 1)
+        #expect(report([row("stock", .notRun), row("m", .kernelBug)]).exitCode == 70)
+        #expect(report([row("stock", .pass), row("m", .notExercised)]).outcomes.last?.met == false)
+    }
+
+    @Test func aLabReportRoundTripsThroughReportFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lab-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try report([row("stock", .pass), row("m", .violation)]).write(to: path)
+        guard case .lab(let read) = try ReportFile.read(from: path) else { Issue.record("not read as a lab report"); return }
+        #expect(read.rows.map(\.verdict) == [.pass, .violation])
+        #expect(read.summary.contains("ok   m on tdp: caught in 1 of 1 runs"))
+    }
+}
