@@ -86,7 +86,8 @@ public struct Lab {
                 let outcome = try boot(cells, modules: builtModules[variant.name]!, base: base, image: image, work: work)
                 report.boots.append(LabReport.Boot(
                     variant: variant.name, mmu: group[0].mmu, workloads: cells.map(\.runName), seconds: outcome.seconds,
-                    ended: outcome.ended, consoleTail: outcome.ended == "poweroff" ? [] : outcome.console.tail(40)))
+                    ended: outcome.ended, consoleTail: outcome.ended == "poweroff" ? [] : outcome.console.tail(40),
+                    markers: outcome.console.lines.filter { $0.contains("mmutorture") }))
                 var stillPending: [Int] = []
                 for index in pending {
                     let cell = group[index]

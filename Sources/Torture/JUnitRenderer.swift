@@ -3,6 +3,26 @@ import Foundation
 /// JUnit XML for CI dashboards: a `<testsuite>` per run, a `<testcase>` per operation and backing (skipped when
 /// not exercised), and one integrity case per run whose `<failure>` carries every violation.
 public enum JUnitRenderer {
+    /// A lab report: a test case per (variant, MMU), failed when the variant did not meet its expectation (stock
+    /// not clean, a mutant not caught), with the rows in its output.
+    public static func render(_ lab: LabReport) -> String {
+        let outcomes = lab.outcomes
+        var xml = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
+        xml += #"<testsuites name="mmutorture-lab" tests="\#(outcomes.count)" failures="\#(outcomes.filter { !$0.met }.count)">"# + "\n"
+        xml += #"  <testsuite name="\#(escape("lab.\(lab.kernelABI).\(lab.accel)"))" tests="\#(outcomes.count)" failures="\#(outcomes.filter { !$0.met }.count)">"# + "\n"
+        for outcome in outcomes {
+            let rows = lab.rows.filter { $0.variant == outcome.variant && $0.mmu == outcome.mmu }
+            let lines = rows.map { "\($0.workload) seed \($0.seed): \($0.verdict.rawValue): \($0.reason)" }.joined(separator: "\n")
+            xml += #"    <testcase classname="lab.\#(escape(outcome.variant))" name="\#(escape("\(outcome.variant) on \(outcome.mmu) (expected \(outcome.expectation.rawValue))"))">"#
+            if !outcome.met {
+                xml += #"<failure message="\#(escape(outcome.expectation == .caught ? "mutant not caught" : "not clean"))">\#(escape(lines))</failure>"#
+            }
+            xml += "<system-out>\(escape(lines))</system-out></testcase>\n"
+        }
+        xml += "  </testsuite>\n</testsuites>\n"
+        return xml
+    }
+
     public static func render(_ runs: [RunReport]) -> String {
         var xml = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
         let cases = runs.reduce(0) { $0 + $1.operations.count + 1 }

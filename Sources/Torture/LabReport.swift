@@ -123,13 +123,17 @@ public struct LabReport: Codable, Sendable {
         public var ended: String
         /// The guest's last console lines when it did not power off cleanly.
         public var consoleTail: [String]
-        public init(variant: String, mmu: String, workloads: [String], seconds: Double, ended: String, consoleTail: [String]) {
+        /// The console lines that name mmutorture: the init's markers (the MMU and module variant the guest
+        /// loaded, each workload's start and end) and any marker a patch prints.
+        public var markers: [String]
+        public init(variant: String, mmu: String, workloads: [String], seconds: Double, ended: String, consoleTail: [String], markers: [String]) {
             self.variant = variant
             self.mmu = mmu
             self.workloads = workloads
             self.seconds = seconds
             self.ended = ended
             self.consoleTail = consoleTail
+            self.markers = markers
         }
     }
 }

@@ -46,7 +46,11 @@ struct ReportCommand: ParsableCommand {
             commandName: "junit", abstract: "Render a report as JUnit XML (a test case per operation and backing).")
         @Argument(help: "A report.") var file: String
         @Option(name: .short, help: "Where to write the XML (default: standard output).") var output: String?
-        func run() throws { try ReportCommand.output(JUnitRenderer.render(try ReportCommand.load(file).runs), to: output) }
+        func run() throws {
+            let report = try ReportCommand.load(file)
+            if case .lab(let lab) = report { return try ReportCommand.output(JUnitRenderer.render(lab), to: output) }
+            try ReportCommand.output(JUnitRenderer.render(report.runs), to: output)
+        }
     }
 
     struct Diff: ParsableCommand {
@@ -68,8 +72,24 @@ struct ReportCommand: ParsableCommand {
         @Option(name: .short, help: "Where to write the merged JSON report.") var output: String
         func validate() throws { if files.isEmpty { throw ValidationError("report merge: give at least one report file") } }
         func run() throws {
+            let loaded = try files.map(ReportCommand.load)
+            let labs = loaded.compactMap { if case .lab(let lab) = $0 { lab } else { nil } }
+            if !labs.isEmpty {
+                // Lab reports (the shards of one lab matrix) merge into one lab report.
+                guard labs.count == loaded.count, let merged = LabReport.merging(labs) else {
+                    FileHandle.standardError.write(Data("mmutorture: report merge: lab reports merge only with lab reports\n".utf8))
+                    throw ExitCode(65)
+                }
+                do { try merged.write(to: output) } catch {
+                    FileHandle.standardError.write(Data("mmutorture: cannot write \(output): \(error)\n".utf8))
+                    throw ExitCode(73)
+                }
+                print(merged.summary)
+                if merged.exitCode != 0 { throw ExitCode(merged.exitCode) }
+                return
+            }
             var runs: [(String, RunReport)] = []
-            for file in files { runs += try ReportCommand.load(file).runs.map { (file, $0) } }
+            for (file, report) in zip(files, loaded) { runs += report.runs.map { (file, $0) } }
             let merged = MergedReport(merging: runs)
             do { try merged.write(to: output) } catch {
                 FileHandle.standardError.write(Data("mmutorture: \(error)\n".utf8))
