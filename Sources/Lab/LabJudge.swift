@@ -37,6 +37,8 @@ enum LabJudge {
         row.caughtBy = oracles
         let finished = console.ended[name] != nil
         switch (row.report?.verdict, finished) {
+        case (_, false) where outcome.ended == "interrupted":
+            row.reason = "interrupted while it ran; report from its \(row.reportSource)"
         case (.violation?, _):
             row.verdict = .violation
             row.reason = row.report!.verdictReason

@@ -128,7 +128,11 @@ struct RunAssessment {
         }
         let kernel = observations.kernelFindings.withLock { $0 }
         if let first = kernel.first { return (.violation, "the kernel logged \(kernel.count) warnings during the run: \(first)") }
-        if violations > 0 { return (.violation, "\(violations) violations: a vCPU reached memory the host had invalidated") }
+        if violations > 0 {
+            let kinds = Dictionary(grouping: observations.violations.withLock { $0 }, by: \.kind).mapValues(\.count)
+            let what = kinds.keys.sorted().map { "\($0) \(kinds[$0]!)" }.joined(separator: ", ")
+            return (.violation, "\(violations) violations (\(what)\(violations > Observations.storedViolations ? " among the first \(Observations.storedViolations)" : "")): the kernel broke its promise")
+        }
         if checks.conclusive == 0 && observations.writeVerifications.load(ordering: .relaxed) == 0 {
             return (.notExercised, "no conclusive check and no verified write: the run judged nothing")
         }
