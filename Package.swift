@@ -42,6 +42,6 @@ let package = Package(
         .testTarget(name: "KVMTests", dependencies: ["KVM", "Guests", "GuestRuntime", "CKVM"]),
         .testTarget(name: "TortureTests", dependencies: ["Torture", "KVM", "Guests", "GuestRuntime"]),
         .testTarget(name: "mmutortureTests", dependencies: ["Torture", "KVM"]),
-        .testTarget(name: "LabTests", dependencies: ["Lab", "Torture"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "Torture"], exclude: ["Fixtures"]),
     ]
 )

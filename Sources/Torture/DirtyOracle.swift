@@ -9,8 +9,16 @@ import KVM
 /// in clear mode, or the vCPUs' rings and `KVM_RESET_DIRTY_RINGS`), then notes the publication Q once the harvest is
 /// done. Sweep Q + 2 can only have started after that (sweep Q + 1 may have been under way), so if P_N >= Q_{N-1} + 2,
 /// a whole sweep wrote every page between round N-1's harvest and round N's: every page must be in B_N. A page
-/// that is not is a *missed dirty page*. (A tighter rule from the words' values would be unsound: the host's own
-/// invalidations zero pages, so a word can be older than the page's last guest write.)
+/// that is not is a *missed dirty page*. (A rule from the words' values against the publications would be unsound:
+/// the host's own invalidations zero pages, so a word can be older than the page's last guest write.)
+///
+/// A sharper rule judges every round, not only those after a whole sweep: right after each harvest the oracle
+/// snapshots every writer word; right before the next harvest it reads them again. A word that changed to a value
+/// other than zero was written by its guest after the snapshot (the host only ever zeroes writer words, through
+/// invalidations), that is after the previous harvest returned, so its page must be in this harvest. This is what
+/// catches a `KVM_GET_DIRTY_LOG` that write-protects without flushing: the vCPU writes on through its stale
+/// writable translation, every round, and those pages go missing from the next harvest. (Off with `--op memslot`,
+/// whose slot re-creation starts a new, empty log.)
 final class DirtyOracle: @unchecked Sendable {
     // @unchecked: used by the mutator thread only.
     let configuration: TortureConfiguration
@@ -30,6 +38,8 @@ final class DirtyOracle: @unchecked Sendable {
     private(set) var pagesReported = 0
     /// Rounds in which some writer completed a whole sweep between harvests, so that every page was judged.
     private(set) var judgedRounds = 0
+    /// Pages judged by the sharper rule: written (a writer word changed) between a harvest and the next.
+    private(set) var writtenPagesJudged = 0
 
     init(configuration: TortureConfiguration, vm: VirtualMachine, backing: Backing, observations: Observations,
          writers: Int, rings: [DirtyRing], published: @escaping (Int) -> UInt64) {
@@ -56,18 +66,28 @@ final class DirtyOracle: @unchecked Sendable {
     func harvestIfDue() throws {
         guard ContinuousClock.now - lastRound >= .milliseconds(configuration.dirtyRoundMilliseconds) else { return }
         let publications = (0..<writers).map(published)
+        let written = configuration.operation == .memslot ? [] : writesSinceSnapshot()
         var bitmap = try harvest()
         if configuration.injection == .dropdirty, let dropped = bitmap.dirtyPages.randomElement(using: &dropper) {
             bitmap.clear(dropped)
         }
         rounds += 1
         pagesReported += bitmap.dirtyPages.count
+        writtenPagesJudged += written.count
+        var reported = Set<Int>()
+        for write in written where !bitmap.isDirty(write.page) && reported.insert(write.page).inserted {
+            observations.addViolation(Violation(
+                kind: "missed-dirty", vcpu: write.writer, page: write.page, word: Int(GUEST_READER_WORDS) + write.writer,
+                controlBefore: 0, controlAfter: 0, window: "dirty round \(rounds): written after the previous harvest",
+                expected: write.now, observed: write.before, time: observations.elapsed,
+                operationInFlight: nil, recentOperations: observations.recentOperations(page: write.page)))
+        }
         var judged = false
         defer { if judged { judgedRounds += 1 } }
         for writer in 0..<writers {
             guard publications[writer] >= publishedAfterHarvest[writer] + 2 else { continue }
             judged = true
-            for page in 0..<configuration.pages where !bitmap.isDirty(page) {
+            for page in 0..<configuration.pages where !bitmap.isDirty(page) && !reported.contains(page) {
                 observations.addViolation(Violation(
                     kind: "missed-dirty", vcpu: writer, page: page, word: Int(GUEST_READER_WORDS) + writer, controlBefore: 0,
                     controlAfter: 0, window: "dirty round \(rounds)", expected: publications[writer],
@@ -94,6 +114,20 @@ final class DirtyOracle: @unchecked Sendable {
         let bitmap = try vm.dirtyLog(slot: slot)
         if configuration.dirty == .clear { try vm.clearDirtyLog(slot: slot, bitmap) }
         return bitmap
+    }
+
+    /// The writer words that changed to a value other than zero since the last snapshot: guest writes made after
+    /// the previous harvest.
+    private func writesSinceSnapshot() -> [(page: Int, writer: Int, before: UInt64, now: UInt64)] {
+        var written: [(page: Int, writer: Int, before: UInt64, now: UInt64)] = []
+        for page in 0..<configuration.pages {
+            for writer in 0..<writers {
+                let now = backing.writerWord(page: page, writer: writer)
+                let before = snapshot[page * writers + writer]
+                if now != before && now != 0 { written.append((page, writer, before, now)) }
+            }
+        }
+        return written
     }
 
     private func takeSnapshot() {

@@ -208,6 +208,8 @@ final class Mutator: @unchecked Sendable {
         switch operation {
         case .thp: (page / 512 * 512)..<(page / 512 * 512 + 512)
         case .truncate: page..<configuration.pages
+        // The whole data slot goes away: every page is closed, watched for stray native reads, and republished.
+        case .memslot: 0..<configuration.pages
         default: page..<(page + 1)
         }
     }
@@ -358,7 +360,7 @@ final class Mutator: @unchecked Sendable {
             try backing.advise(page: page, CKVM_MADV_COLD, name: "madvise(MADV_COLD)")
             window = .keep
         case .memslot:
-            try flipDataSlot()
+            try flipDataSlot(pages)
             window = .keep
         case .ksm:
             // The page is closed: a write to it now breaks a KSM merge (copy-on-write) before anything is promised.
@@ -411,21 +413,24 @@ final class Mutator: @unchecked Sendable {
         }
     }
 
-    /// Deletes and re-adds the data slot, or moves it away and back, while the vCPUs run. Meanwhile the guests'
-    /// accesses exit as MMIO and the vCPU workers serve them from the same host memory (VCPUWorker).
-    private func flipDataSlot() throws {
+    /// Deletes and re-adds the data slot, or moves it away and back, while the vCPUs run. Once the delete or move
+    /// has returned, no guest access to the data may be translated any more: each must exit as MMIO, which the
+    /// vCPU workers serve from the same host memory (VCPUWorker). So while the slot is away every page holds a
+    /// must-fault window: a read the guest made without an MMIO exit went through an SPTE the slot change should
+    /// have zapped, and is a violation; a read served by MMIO is counted apart, not as a check.
+    private func flipDataSlot(_ pages: Range<Int>) throws {
         alternate.toggle()
         let slot = UInt32(GUEST_DATA_SLOT)
         let home = GuestPhysicalAddress(UInt64(GUEST_DATA_GPA))
         if alternate {
             try environment.vm.deleteMemorySlot(slot)
-            spin(microseconds: configuration.faultWindowMicroseconds)
+            holdFaultWindow(pages)
             try environment.vm.setMemorySlot(slot, guestAddress: home, region: backing.region, flags: environment.dataSlotFlags)
         } else {
             // Just above the data: no page table maps it, and nothing else lives there.
             let away = home + UInt64(configuration.dataBytes)
             try environment.vm.moveMemorySlot(slot, to: away)
-            spin(microseconds: configuration.faultWindowMicroseconds)
+            holdFaultWindow(pages)
             try environment.vm.moveMemorySlot(slot, to: home)
         }
     }

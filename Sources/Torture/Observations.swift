@@ -36,6 +36,9 @@ final class Observations: Sendable {
     let writeVerifications = ManagedAtomic<UInt64>(0)
     /// Guest accesses served as MMIO while the data slot was deleted or moved.
     let mmioExits = ManagedAtomic<UInt64>(0)
+    /// Reads of a data page in a must-fault window that exited as MMIO (the slot away) and were served by the
+    /// host: correct behaviour, counted apart from the translated checks.
+    let mmioServedChecks = ManagedAtomic<UInt64>(0)
     /// `KVM_EXIT_DIRTY_RING_FULL` exits: the vCPU waited for the harvester.
     let ringFullExits = ManagedAtomic<UInt64>(0)
     /// The operation in flight, as `Operation` index + 1 in the high half and the page in the low half; 0 = none.

@@ -52,6 +52,9 @@ public struct RunReport: Codable, Sendable {
     public var verdict: Verdict
     public var verdictReason: String
     public var exitCode: Int32
+    /// Reads in a must-fault window that exited as MMIO while the data slot was away (memslot), served by the
+    /// host: the slot change took effect. Nil in older reports.
+    public var mmioServedChecks: UInt64? = nil
     /// The missing-flush oracle's probes; nil where it was off.
     public var flushProbes: FlushProbeReport? = nil
     /// Benchmark runs only (`baselineMutator`): the paired slices of engine and C-baseline steps.
@@ -115,6 +118,8 @@ public struct RunReport: Codable, Sendable {
         public var judgedRounds: Int
         /// `KVM_EXIT_DIRTY_RING_FULL` exits (ring mode).
         public var ringFullExits: UInt64
+        /// Pages judged by the per-round rule: written by a guest between two harvests (nil in older reports).
+        public var writtenPagesJudged: Int? = nil
     }
 
     public struct THPReport: Codable, Sendable, Equatable {
@@ -265,6 +270,7 @@ extension RunReport {
             total.publications += part.publications
             total.efaults += part.efaults
             total.mmioExits += part.mmioExits
+            if let served = part.mmioServedChecks { total.mmioServedChecks = (total.mmioServedChecks ?? 0) + served }
             total.heartbeats += part.heartbeats
             total.writes.verifications += part.writes.verifications
             total.violationCount += part.violationCount

@@ -25,12 +25,12 @@ extension RunReport {
         if !writes.published.isEmpty {
             lines.append("writes: published sequence per writer \(writes.published.map(String.init).joined(separator: ", ")); \(writes.verifications) host verifications")
         }
-        lines.append("publications \(publications), KVM_RUN EFAULTs \(efaults), MMIO exits \(mmioExits), heartbeats \(heartbeats)")
+        lines.append("publications \(publications), KVM_RUN EFAULTs \(efaults), MMIO exits \(mmioExits)\((mmioServedChecks ?? 0) > 0 ? " (\(mmioServedChecks!) reads served while the data slot was away)" : ""), heartbeats \(heartbeats)")
         if let probes = flushProbes {
             lines.append("missing-flush oracle: \(probes.probes) probes, \(probes.judged) judged (page proven mapped, no flush before the call), "
                 + "\(probes.missing) with no flush request; void: \(probes.skippedCounterMoved) (a flush came first), \(probes.skippedNoSweep) (no checker sweep), \(probes.skippedNotInvalidating) (not an invalidation)")
         }
-        if let dirty { lines.append("dirty log (\(dirty.mode)): \(dirty.rounds) harvest rounds (\(dirty.judgedRounds) judged every page), \(dirty.pagesReported) dirty pages reported\(dirty.mode == "ring" ? ", \(dirty.ringFullExits) ring-full exits" : "")") }
+        if let dirty { lines.append("dirty log (\(dirty.mode)): \(dirty.rounds) harvest rounds (\(dirty.judgedRounds) judged every page; \(dirty.writtenPagesJudged ?? 0) pages judged as written between two harvests), \(dirty.pagesReported) dirty pages reported\(dirty.mode == "ring" ? ", \(dirty.ringFullExits) ring-full exits" : "")") }
         for antagonist in antagonists {
             let idle = (antagonist.idleActions ?? 0) > 0 ? " (\(antagonist.idleActions!) found nothing to do)" : ""
             let evidence = antagonist.evidence ?? "remote_tlb_flush_requests +\(antagonist.flushRequests)"

@@ -177,7 +177,7 @@ public struct TortureRun {
         let dirty = mutator.dirtyOracle.map {
             RunReport.DirtyReport(
                 mode: config.dirty.rawValue, rounds: $0.rounds, pagesReported: $0.pagesReported, judgedRounds: $0.judgedRounds,
-                ringFullExits: observations.ringFullExits.load(ordering: .relaxed))
+                ringFullExits: observations.ringFullExits.load(ordering: .relaxed), writtenPagesJudged: $0.writtenPagesJudged)
         }
         var thp: RunReport.THPReport?
         if config.backing == .thp {
@@ -213,6 +213,7 @@ public struct TortureRun {
             workers: workers, placement: placement, vm: (vmBefore, vmAfter), vcpus: Array(zip(vcpuBefore, vcpuAfter))
         ).report(host: host, startedAt: startedAt, timeline: timeline, firstSteps: mutator.firstSteps)
         report.flushProbes = mutator.flushProbe?.report.withLock { $0 }
+        report.mmioServedChecks = observations.mmioServedChecks.load(ordering: .relaxed)
         return report
         }
 

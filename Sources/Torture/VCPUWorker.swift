@@ -20,6 +20,9 @@ final class VCPUWorker: @unchecked Sendable {
     /// CR0.WP toggles applied and read back.
     let mmuResets = ManagedAtomic<UInt64>(0)
     private var pendingRecheck: (page: Int, control: UInt64, expected: UInt64)?
+    /// The data page of this vCPU's last MMIO read, until its next exit of another kind: a check the guest
+    /// reports right after it read through MMIO was served by the host, not translated.
+    private var mmioReadPage: Int?
 
     /// The data slot's home range and host memory: accesses that exit as MMIO while the slot is deleted or moved
     /// (the memslot operation) are served from the same memory, so the guest's view stays the host's.
@@ -50,13 +53,15 @@ final class VCPUWorker: @unchecked Sendable {
 
     /// Handles one exit; false ends the worker.
     private func handle(_ exit: VCPUExit) -> Bool {
+        let servedPage = mmioReadPage
+        mmioReadPage = nil
         switch exit {
         case .ioOut(let port, _, _):
             switch Int32(port) {
             case GUEST_PORT_HEARTBEAT:
                 observations.heartbeats.wrappingIncrement(ordering: .relaxed)
             case GUEST_PORT_VIOLATION:
-                recordViolation()
+                recordViolation(servedPage: servedPage)
             case GUEST_PORT_RECHECK:
                 recordRecheck()
             case GUEST_PORT_READBACK:
@@ -76,6 +81,8 @@ final class VCPUWorker: @unchecked Sendable {
             guard let host = hostAddress(address, length) else { return unexpected(exit) }
             vcpu.completeMMIORead(with: Array(UnsafeRawBufferPointer(start: host, count: length)))
             observations.recordFault(mmio: true)
+            mmioReadPage = Int((address.rawValue - dataRange.lowerBound) / UInt64(GUEST_PAGE_SIZE))
+            return true
         case .mmioWrite(let address, let data):
             guard let host = hostAddress(address, data.count) else { return unexpected(exit) }
             data.withUnsafeBytes { host.copyMemory(from: $0.baseAddress!, byteCount: data.count) }
@@ -141,9 +148,14 @@ final class VCPUWorker: @unchecked Sendable {
             recentOperations: observations.recentOperations(page: page)))
     }
 
-    private func recordViolation() {
+    private func recordViolation(servedPage: Int?) {
         guard let regs = try? vcpu.registers() else { return }
         let page = Int(regs.r10)
+        if page == servedPage && ControlWord.Kind.of(regs.rax) == .fault {
+            // The read exited as MMIO and the host served it: the slot was away, as it should be.
+            observations.mmioServedChecks.wrappingIncrement(ordering: .relaxed)
+            return
+        }
         observations.noteDetection(page: page, word: regs.rax)
         let inFlight = observations.operationInFlightDescription
         let window = ControlWord.Kind.of(regs.rax)?.name ?? "unknown"
