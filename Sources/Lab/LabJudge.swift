@@ -55,7 +55,7 @@ enum LabJudge {
             // the harness's own heap included: the run dies, but its progress lines had already counted violations.
             row.verdict = .violation
             row.reason = "the inner run died (exit \(console.ended[name]!)) after its progress lines counted \(reportedViolations(row.innerOutputTail)) violations"
-            row.caughtBy.append("stale-read")
+            row.caughtBy.append("violations-before-crash")
         case (nil, true):
             row.verdict = .harnessError
             row.reason = "the inner run wrote no report (exit \(console.ended[name]!)); its last output: "

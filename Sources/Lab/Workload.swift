@@ -11,9 +11,18 @@ public struct Workload: Sendable, Equatable {
         Workload(name: "all-anon", arguments: ["--op", "all", "--backing", "anonymous"]),
         Workload(name: "all-memfd", arguments: ["--op", "all", "--backing", "memfd"]),
         Workload(name: "thp-2m", arguments: ["--op", "all", "--backing", "thp", "--guest-page-size", "2m", "--pages", "512"]),
-        Workload(name: "dirty-log", arguments: ["--op", "dontneed", "--dirty", "log"]),
-        Workload(name: "dirty-clear", arguments: ["--op", "dontneed", "--dirty", "clear"]),
-        Workload(name: "dirty-ring", arguments: ["--op", "dontneed", "--dirty", "ring"]),
+        // Dirty tracking alone: no invalidation kicks the vCPU out between harvests, so a harvest that leaves a
+        // writable translation behind is seen (every flush an invalidation causes would hide it).
+        Workload(name: "dirty-log", arguments: ["--op", "none", "--dirty", "log", "--dirty-round-ms", "5"]),
+        Workload(name: "dirty-clear", arguments: ["--op", "none", "--dirty", "clear", "--dirty-round-ms", "5"]),
+        Workload(name: "dirty-ring", arguments: ["--op", "none", "--dirty", "ring", "--dirty-round-ms", "5"]),
+        // One hot page written without pause: a translation left writable by a harvest is used at once, before
+        // any exit (each of which flushes QEMU's TLB) could refresh it.
+        Workload(name: "dirty-hot", arguments: ["--op", "none", "--dirty", "log", "--pages", "1", "--dirty-round-ms", "2"]),
+        // Dirty tracking under invalidations: the write-protection and the notifiers' zaps interleaved.
+        Workload(name: "dirty-mix", arguments: ["--op", "mix", "--dirty", "log"]),
+        // The data slot deleted, re-added, moved away and back under the running checkers.
+        Workload(name: "memslot", arguments: ["--op", "memslot"]),
         Workload(name: "seed-2012", arguments: ["--scenario", "/scenarios/seed-2012.json"]),
         Workload(name: "shadow-recycling", arguments: ["--scenario", "/scenarios/shadow-recycling.json"]),
         Workload(name: "cow-storm", arguments: ["--scenario", "/scenarios/cow-storm.json"]),

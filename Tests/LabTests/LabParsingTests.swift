@@ -83,6 +83,7 @@ import Torture
                                 cell: .init(variant: .stock, mmu: "tdp", workload: Workload.catalogue[0], seed: 1), outcome: outcome)
         #expect(died.verdict == .violation)
         #expect(died.reason.contains("7850 violations"))
+        #expect(died.caughtBy == ["violations-before-crash"])
         let never = LabJudge.row(.init(variant: "v", mmu: "tdp", workload: "all-anon", seed: 1, arguments: []),
                                  cell: .init(variant: .stock, mmu: "tdp", workload: Workload.catalogue[1], seed: 1), outcome: outcome)
         #expect(never.verdict == .notRun)
