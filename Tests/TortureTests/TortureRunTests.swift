@@ -78,6 +78,32 @@ struct TortureRunTests {
         let report = try shortRun(.memslot, seconds: 2)
         #expect(report.mmioExits > 0)
         #expect(report.violationCount == 0 && report.harnessErrors.isEmpty, "\(report.summary)")
+        // While the slot was away every page held a must-fault window; the reads in it exited as MMIO and were
+        // served by the host, counted apart from the translated checks.
+        #expect((report.mmioServedChecks ?? 0) > 0, "\(report.summary)")
+    }
+
+    @Test(arguments: [Torture.Operation.dontneed, .mix])
+    func theMissingFlushOracleJudgesProbesAndACorrectKernelFlushesEveryOne(operation: Torture.Operation) throws {
+        let report = try shortRun(operation, seconds: 1.5)
+        let probes = try #require(report.flushProbes)
+        #expect(probes.judged > 20, "probes proved pages mapped and judged their calls: \(probes)")
+        #expect(probes.missing == 0 && report.violationCount == 0, "\(report.summary)")
+    }
+
+    @Test func injectedNoinvalIsCaughtAsAMissingFlush() throws {
+        let report = try shortRun(.dontneed, inject: .noinval, seconds: 1.5)
+        #expect(report.verdict == .controlFired, "\(report.summary)")
+        let probes = try #require(report.flushProbes)
+        #expect(probes.judged > 20 && probes.missing == probes.judged, "every judged probe's skipped call moved no flush request: \(probes)")
+        let missing = try #require(report.violations.first)
+        #expect(missing.kind == "missing-flush" && missing.observed == missing.expected - 1)
+        #expect(report.violations.allSatisfy { $0.kind == "missing-flush" }, "the skipped call kept the content: no data violation")
+    }
+
+    @Test func flushProbesAreOffWhenAsked() throws {
+        let report = try shortRun(.dontneed, seconds: 0.5) { $0.flushProbeMilliseconds = 0 }
+        #expect(report.flushProbes == nil)
     }
 
     @Test func forkCOWWithRunningVCPUThreadsLosesNoWrite() throws {
@@ -199,6 +225,7 @@ struct DirtyTrackingTests {
         let rounds = try #require(report.dirty)
         #expect(rounds.rounds > 10 && rounds.pagesReported > 0)
         #expect(rounds.judgedRounds > rounds.rounds / 2, "most rounds had a whole sweep between harvests, so they judged every page")
+        #expect((rounds.writtenPagesJudged ?? 0) > rounds.rounds, "every round judged the pages written since the previous harvest")
         let faults = report.counters.vcpus.reduce(Int64(0)) { $0 + ($1.delta["pf_taken"] ?? 0) }
         #expect(faults > Int64(rounds.rounds), "write-protection faults: every round re-protects pages the writers touch again")
     }
