@@ -15,12 +15,15 @@ enum LabJudge {
             return row
         }
         row.kernelFindings = console.findings(of: name).map(\.finding)
-        if let final = outcome.channel.last("report", of: name) {
-            row.reportSource = "final"
-            row.report = decode(final.data)
-        } else if let checkpoint = outcome.channel.last("checkpoint", of: name) {
-            row.reportSource = "checkpoint"
-            row.report = decode(checkpoint.data)
+        // The final report, else the newest checkpoint that decodes: a bug that lets the guest write freed
+        // frames can corrupt the inner run's own memory, and with it the report it writes last.
+        let candidates = outcome.channel.blocks.filter { $0.name == name && $0.kind == "report" }.reversed()
+            + outcome.channel.blocks.filter { $0.name == name && $0.kind == "checkpoint" }.reversed()
+        for block in candidates {
+            guard let report = decode(block.data) else { continue }
+            row.report = report
+            row.reportSource = block.kind == "report" ? "final" : "checkpoint"
+            break
         }
         row.innerExitCode = console.ended[name]
         let output = outcome.channel.last("stdout", of: name).map { String(decoding: $0.data, as: UTF8.self) } ?? ""
@@ -41,7 +44,10 @@ enum LabJudge {
             row.reason = "interrupted while it ran; report from its \(row.reportSource)"
         case (.violation?, _):
             row.verdict = .violation
-            row.reason = row.report!.verdictReason
+            row.reason = row.report!.verdictReason + (row.reportSource == "checkpoint" ? " (from its last checkpoint; the run ended with exit \(console.ended[name].map(String.init) ?? "none"))" : "")
+        case (_, true) where row.reportSource == "checkpoint" && (row.report?.violationCount ?? 0) > 0:
+            row.verdict = .violation
+            row.reason = "\(row.report!.violationCount) violations by its last checkpoint; the run then ended with exit \(console.ended[name]!) and no readable report"
         case (_, false):
             row.verdict = .kernelBug
             row.reason = "the guest \(outcome.ended == "watchdog" ? "hung (stopped by the lab's watchdog)" : "died (\(outcome.ended))") during this workload"

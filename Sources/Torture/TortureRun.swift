@@ -225,6 +225,7 @@ public struct TortureRun {
         var stalledSince: [Double?] = workers.map { _ in nil }
         var nextSample = 1.0
         var nextCheckpoint = checkpointInterval ?? .infinity
+        var checkpointedViolation = false
         while observations.elapsed < config.duration && !StopRequest.isRequested && !mutator.stop.load(ordering: .relaxed)
             && observations.harnessErrors.withLock({ $0.isEmpty }) {
             usleep(20_000)
@@ -244,8 +245,12 @@ public struct TortureRun {
                     stalledSince[index] = now
                 }
             }
-            if now >= nextCheckpoint, let checkpoint {
-                nextCheckpoint += checkpointInterval ?? .infinity
+            // Also at the first violation: a kernel bug that lets the guest write freed frames can corrupt this
+            // process soon after, and the evidence must be out before that.
+            let firstViolation = !checkpointedViolation && observations.violationCount.load(ordering: .relaxed) > 0
+            if let checkpoint, now >= nextCheckpoint || firstViolation {
+                if now >= nextCheckpoint { nextCheckpoint += checkpointInterval ?? .infinity }
+                checkpointedViolation = checkpointedViolation || firstViolation
                 checkpoint(makeReport(timeline))
             }
             if now >= nextSample {
