@@ -95,10 +95,10 @@ public struct Lab {
                     report.rows[rowIndex + index] = row
                     if row.verdict == .notRun && outcome.ended != "interrupted" { stillPending.append(index) }
                 }
+                checkpoint(report)
                 // A boot that ran nothing is not retried: the next would die the same way.
                 if stillPending.count == pending.count { break }
                 pending = stillPending
-                checkpoint(report)
             }
             rowIndex += group.count
         }
@@ -130,9 +130,9 @@ public struct Lab {
                                                        cells[0].variant.name, cells[0].mmu, part])
         // The kernel reads concatenated cpio archives as one.
         let initrd = directory.appendingPathComponent("initrd.cpio")
-        var image_ = try Data(contentsOf: URL(fileURLWithPath: base))
-        image_.append(try Data(contentsOf: URL(fileURLWithPath: part)))
-        try image_.write(to: initrd)
+        var initrdData = try Data(contentsOf: URL(fileURLWithPath: base))
+        initrdData.append(try Data(contentsOf: URL(fileURLWithPath: part)))
+        try initrdData.write(to: initrd)
         let qemu = QEMUBoot(kernel: image, initrd: initrd.path, accel: configuration.accel, directory: directory,
                             workloadDeadline: configuration.seconds * 2 + 120)
         let outcome = try qemu.run(progress: progress)

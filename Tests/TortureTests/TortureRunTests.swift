@@ -249,6 +249,8 @@ struct DirtyTrackingTests {
         #expect(report.verdict == .controlFired, "\(report.summary)")
         let missed = try #require(report.violations.first { $0.kind == "missed-dirty" })
         #expect(missed.expected > missed.observed, "the writer published past what the page held at the previous round")
+        // The per-round rule fires too: the dropped page had been written since the previous harvest.
+        #expect(report.violations.contains { $0.window.hasSuffix("written after the previous harvest") }, "\(report.summary)")
     }
 }
 
