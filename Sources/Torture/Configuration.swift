@@ -160,6 +160,9 @@ public enum Injection: String, CaseIterable, Codable, Sendable {
     /// content-kept window is published): a mapped page "invalidated" with no flush request, which the oracle
     /// must report as `missing-flush`.
     case noinval
+    /// memslot: open the must-fault window on every page before the data slot is deleted or moved, while the
+    /// guests still translate their reads: the memslot window must flag them.
+    case slotearly
 }
 
 /// Everything that defines a torture run. Validated before anything touches KVM.
@@ -288,6 +291,9 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         }
         if injection == .noinval && ![.dontneed, .remap, .munmap, .punch, .mprotect, .mprotectReadOnly, .mremap, .truncate, .mix].contains(operation) {
             throw ConfigurationError(option: "--inject", problem: "noinval needs an operation the missing-flush oracle judges, not \(operation.rawValue)", fix: "use --op dontneed (or remap, munmap, punch, mprotect, mprotect-ro, mremap, truncate, mix)")
+        }
+        if injection == .slotearly && operation != .memslot {
+            throw ConfigurationError(option: "--inject", problem: "slotearly opens the memslot operation's must-fault window early, and \(operation.rawValue) has none", fix: "use --op memslot")
         }
         if injection == .dropdirty && dirty == .off {
             throw ConfigurationError(option: "--inject", problem: "dropdirty discards harvested dirty pages, and no --dirty mode harvests any", fix: "add --dirty log or --dirty clear")

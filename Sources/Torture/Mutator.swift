@@ -422,6 +422,8 @@ final class Mutator: @unchecked Sendable {
         alternate.toggle()
         let slot = UInt32(GUEST_DATA_SLOT)
         let home = GuestPhysicalAddress(UInt64(GUEST_DATA_GPA))
+        // The negative control: the window opens while the slot is still there and reads are still translated.
+        if configuration.injection == .slotearly { holdFaultWindow(pages) }
         if alternate {
             try environment.vm.deleteMemorySlot(slot)
             holdFaultWindow(pages)

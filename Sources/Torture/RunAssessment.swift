@@ -106,7 +106,7 @@ struct RunAssessment {
     /// The detector each must-catch negative control proves.
     private static let detector: [Injection: String] = [
         .nowrite: "detector", .ptswap: "detector", .losewrite: "lost-write detector", .dropdirty: "dirty-log oracle",
-        .noinval: "missing-flush oracle",
+        .noinval: "missing-flush oracle", .slotearly: "memslot must-fault window",
     ]
 
     private func judge(
@@ -114,7 +114,7 @@ struct RunAssessment {
     ) -> (Verdict, String) {
         if !errors.isEmpty { return (.harnessError, "the harness failed: \(errors[0])") }
         switch configuration.injection {
-        case .nowrite, .ptswap, .losewrite, .dropdirty, .noinval:
+        case .nowrite, .ptswap, .losewrite, .dropdirty, .noinval, .slotearly:
             let injected = configuration.injection.rawValue
             return violations == 0
                 ? (.controlMissed, "injected \(injected) was not caught: the \(Self.detector[configuration.injection]!) is broken")

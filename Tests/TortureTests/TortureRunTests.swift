@@ -83,6 +83,13 @@ struct TortureRunTests {
         #expect((report.mmioServedChecks ?? 0) > 0, "\(report.summary)")
     }
 
+    @Test func injectedSlotearlyIsCaughtByTheMemslotWindow() throws {
+        let report = try shortRun(.memslot, inject: .slotearly, seconds: 2)
+        #expect(report.verdict == .controlFired, "\(report.summary)")
+        let early = try #require(report.violations.first)
+        #expect(early.kind == "stale-read" && early.window == "must-fault", "a translated read in the window opened before the slot went: \(early.summary)")
+    }
+
     @Test(arguments: [Torture.Operation.dontneed, .mix])
     func theMissingFlushOracleJudgesProbesAndACorrectKernelFlushesEveryOne(operation: Torture.Operation) throws {
         let report = try shortRun(operation, seconds: 1.5)
