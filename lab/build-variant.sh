@@ -21,7 +21,7 @@ if [ "$patchfile" != "-" ]; then
     fi
     grep -qE '^\+\+\+ ' "$patchfile" || { echo "lab: $patchfile is not a unified diff (no '+++' line)" >&2; exit 65; }
     if ! patch -p1 -d "$work" --batch --forward --no-backup-if-mismatch -s < "$patchfile" > "$work/patch.log" 2>&1; then
-        echo "lab: $patchfile does not apply to this kernel's source ($(basename "$source")):" >&2
+        echo "lab: $patchfile does not apply to the source of Linux $(basename "$(dirname "$source")") (arch/x86/kvm, virt/kvm):" >&2
         sed 's/^/    /' "$work/patch.log" >&2
         exit 65
     fi

@@ -91,6 +91,8 @@ struct QEMUBoot {
         process.waitUntilExit()
         let console = ConsoleLog(read(consolePath))
         if ended == "exited" && console.allDone { ended = "poweroff" }
+        // Ctrl-C reaches QEMU too (one process group): its exit then is the user's doing, not the guest's death.
+        if ended == "exited" && StopRequest.isRequested { ended = "interrupted" }
         return Outcome(console: console, channel: SerialChannel(read(channelPath)), ended: ended, seconds: Date().timeIntervalSince(start))
     }
 
