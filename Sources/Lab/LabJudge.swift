@@ -22,7 +22,10 @@ enum LabJudge {
         for block in candidates {
             guard let report = decode(block.data) else { continue }
             row.report = report
-            row.reportSource = block.kind == "report" ? "final" : "checkpoint"
+            // The run writes its checkpoints and its final report to one path: after a crash (a signal's exit
+            // code) what the init sent as the report is the last checkpoint.
+            let crashed = (console.ended[name] ?? 0) >= 128
+            row.reportSource = block.kind == "report" && !crashed ? "final" : "checkpoint"
             break
         }
         row.innerExitCode = console.ended[name]

@@ -35,6 +35,8 @@ final class FlushProbe {
     private let statusBlocks: [UnsafeMutablePointer<UInt64>]
     private let intervalNanoseconds: UInt64
     private var nextProbe: UInt64 = 0
+    private var stepsUntilClock = 0
+    static let stepsPerClockRead = 16
     /// The flush-request reading taken before the probe's wait, while a probe is armed.
     private var armedAt: UInt64?
     /// Read by the report while the mutator updates it.
@@ -49,6 +51,11 @@ final class FlushProbe {
     /// request count `requests` read before the wait. Returns whether the probe is armed.
     func arm(for operation: Operation, requests: () -> UInt64?) -> Bool {
         armedAt = nil
+        // The clock is read on one step in 16 only: this runs between two invalidations, where every cycle delays
+        // the next flush (see `Mutator.perform`).
+        stepsUntilClock -= 1
+        guard stepsUntilClock <= 0 else { return false }
+        stepsUntilClock = Self.stepsPerClockRead
         guard Self.judgedOperations.contains(operation) else { return false }
         let now = MonotonicClock.now()
         guard now >= nextProbe, let before = requests() else { return false }
