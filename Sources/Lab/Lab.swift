@@ -152,10 +152,7 @@ public struct Lab {
         if !maps.contains("libswiftCore.so") { return URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path }
         let root = configuration.assets.packageRoot.path
         progress("lab: building the guest's binary (swift build -c release --static-swift-stdlib)")
-        let swift = ProcessInfo.processInfo.environment["PATH"].flatMap { path in
-            path.split(separator: ":").map { "\($0)/swift" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-        }
-        guard let swift else { throw LabError.unavailable("swift is not on PATH; give a static binary with --binary") }
+        guard let swift = LabProcess.onPath("swift") else { throw LabError.unavailable("swift is not on PATH; give a static binary with --binary") }
         let scratch = "\(root)/.build-lab"
         try LabProcess.output(swift, ["build", "-c", "release", "--static-swift-stdlib", "--scratch-path", scratch,
                                       "--package-path", root, "--product", "mmutorture"], what: "swift build")

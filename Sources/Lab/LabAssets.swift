@@ -68,6 +68,12 @@ enum LabProcess {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// The first executable called `name` in a directory of PATH.
+    static func onPath(_ name: String) -> String? {
+        (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+            .map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
     /// `key=value` lines of a script's output.
     static func keyValues(_ text: String) -> [String: String] {
         var values: [String: String] = [:]

@@ -17,17 +17,16 @@ struct QEMUBoot {
     struct Outcome {
         var console: ConsoleLog
         var channel: SerialChannel
-        /// `poweroff`, `watchdog` or `exited`.
+        /// `poweroff`, `watchdog`, `exited` (QEMU ended without the guest's poweroff) or `interrupted` (Ctrl-C).
         var ended: String
         var seconds: Double
     }
 
     static func requireQEMU() throws -> String {
-        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let path = "\(directory)/qemu-system-x86_64"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        guard let path = LabProcess.onPath("qemu-system-x86_64") else {
+            throw LabError.unavailable("qemu-system-x86_64 is missing; install it with: apt-get install qemu-system-x86")
         }
-        throw LabError.unavailable("qemu-system-x86_64 is missing; install it with: apt-get install qemu-system-x86")
+        return path
     }
 
     var arguments: [String] {
