@@ -33,7 +33,12 @@ enum LabJudge {
         row.innerOutputTail = output.split(separator: "\n").suffix(120).map(String.init)
         var oracles: [String] = []
         if let report = row.report {
-            for violation in report.violations { row.violationsByKind[violation.kind, default: 0] += 1 }
+            // Every violation by kind where the report counts them all; older reports store the first 1000 only.
+            if let kinds = report.violationsByKind {
+                row.violationsByKind = kinds.mapValues { Int(clamping: $0) }
+            } else {
+                for violation in report.violations { row.violationsByKind[violation.kind, default: 0] += 1 }
+            }
             row.secondsToFirstViolation = report.violations.map(\.time).min()
             row.conclusiveChecks = report.checks.conclusive
             oracles = row.violationsByKind.keys.sorted()

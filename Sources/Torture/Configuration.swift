@@ -143,6 +143,21 @@ public enum CheckerMode: String, CaseIterable, Codable, Sendable {
 
 /// A fault the harness injects into its own side of the contract, to prove the checker catches it.
 public enum Injection: String, CaseIterable, Codable, Sendable {
+    /// The violation kinds this control produces through its mechanism: a control fires only with one of them;
+    /// any other kind seen during a control run is a real violation. (ptswap's decoy and losewrite's restored
+    /// snapshot also take the writers' words back, which the readback and lost-write checks rightly see.)
+    public var violationKinds: Set<String> {
+        switch self {
+        case .none: []
+        case .nowrite, .early, .slotearly: ["stale-read"]
+        case .ptswap: ["stale-read", "readback", "lost-write"]
+        case .losewrite: ["lost-write", "readback"]
+        case .dropdirty: ["missed-dirty"]
+        case .noinval: ["missing-flush"]
+        case .poison: ["stale-frame"]
+        }
+    }
+
     case none
     /// Publish a generation without writing it into the page.
     case nowrite
@@ -163,6 +178,10 @@ public enum Injection: String, CaseIterable, Codable, Sendable {
     /// memslot: open the must-fault window on every page before the data slot is deleted or moved, while the
     /// guests still translate their reads: the memslot window must flag them.
     case slotearly
+    /// On every republication after a content-replacing call, write the poison of the trap that call sprang into
+    /// the page instead of the generation (the page then reads as a stale translation into a recycled frame): the
+    /// checker must flag it, and the host must name it `stale-frame` with the step that freed the frame.
+    case poison
 }
 
 /// Everything that defines a torture run. Validated before anything touches KVM.
@@ -210,6 +229,10 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     /// so that older reports decode; nil means the default, 5.
     public var flushProbeMilliseconds: Int? = nil
     public var flushProbeInterval: Int { flushProbeMilliseconds ?? 5 }
+    /// Pages in the ring of recycled-frame traps (``FrameTraps``); 0 turns them off. Optional so that older
+    /// reports decode; nil means the default, 64.
+    public var trapPages: Int? = nil
+    public var frameTrapPages: Int { trapPages ?? FrameTraps.defaultPages }
 
     public init() {}
 
@@ -285,6 +308,12 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         }
         if let probe = flushProbeMilliseconds, probe < 0 || probe > 60_000 {
             throw ConfigurationError(option: "--flush-probe-ms", problem: "\(probe) is out of range", fix: "use 0 (off) to 60000 milliseconds")
+        }
+        if let traps = trapPages, traps != 0 && (traps < 4 || traps % 4 != 0 || traps > 65536) {
+            throw ConfigurationError(option: "--traps", problem: "\(traps) trap pages is not 0 or a multiple of 4 from 4 to 65536", fix: "use 0 (off), or 64")
+        }
+        if injection == .poison && frameTrapPages == 0 {
+            throw ConfigurationError(option: "--inject", problem: "poison serves a trap's content, and --traps 0 turns the traps off", fix: "leave --traps at its default")
         }
         if injection == .noinval && (flushProbeInterval == 0 || !antagonists.isEmpty) {
             throw ConfigurationError(option: "--inject", problem: "noinval acts on the missing-flush oracle's probes, which are off with --flush-probe-ms 0 or antagonists", fix: "leave --flush-probe-ms at its default and run no antagonist")

@@ -34,8 +34,18 @@ struct ControlWords: @unchecked Sendable {
 enum ControlWord {
     enum Kind: UInt64 {
         case generation = 0x01, zero = 0x02, fault = 0x03, keep = 0x04
+        /// Never published: the content of a recycled-frame trap (``FrameTraps``).
+        case poison = 0x5a
         static func of(_ word: UInt64) -> Kind? { Kind(rawValue: word >> UInt64(GUEST_CTRL_KIND_SHIFT)) }
-        var name: String { switch self { case .generation: "generation"; case .zero: "must-read-zero"; case .fault: "must-fault"; case .keep: "content-kept" } }
+        var name: String {
+            switch self {
+            case .generation: "generation"
+            case .zero: "must-read-zero"
+            case .fault: "must-fault"
+            case .keep: "content-kept"
+            case .poison: "trap poison"
+            }
+        }
     }
 
     static func make(_ kind: Kind, _ counter: UInt64) -> UInt64 {

@@ -67,12 +67,17 @@ final class Mutator: @unchecked Sendable {
     var dirtyOracle: DirtyOracle?
     /// The missing-flush oracle (nil when `--flush-probe-ms 0`, antagonists run, or the VM has no statistics).
     let flushProbe: FlushProbe?
+    /// The recycled-frame traps (nil with `--traps 0`).
+    let frameTraps: FrameTraps?
+    /// The poison the current step's trap holds, for `--inject poison`'s republication.
+    private var stepPoison: UInt64?
     /// The first steps of the schedule, kept to show that a seed replays.
     private(set) var firstSteps: [Step] = []
     static let recordedSteps = 64
 
-    init(configuration: TortureConfiguration, environment: Environment) {
+    init(configuration: TortureConfiguration, environment: Environment, frameTraps: FrameTraps?) {
         self.configuration = configuration
+        self.frameTraps = frameTraps
         self.environment = environment
         self.schedule = Schedule(configuration: configuration)
         self.verifierPages = SeededGenerator(seed: configuration.seed ^ 0x5eed_0f_7e41f1e5)
@@ -224,6 +229,9 @@ final class Mutator: @unchecked Sendable {
         defer { observations.endOperation() }
         for p in pages { control.close(p) }
         let snapshot = configuration.injection == .losewrite ? PageSnapshot(backing.address(ofPage: page)) : nil
+        let trapping = frameTraps != nil && Self.freesFrames.contains(operation)
+        // The last page a range call frees lies on top of the free list: the first trap takes its frame.
+        let freedFrame = trapping ? frameTraps?.frameBeforeCall(backing.address(ofPage: operation == .thp ? page : pages.upperBound - 1)) ?? 0 : 0
         try? countersBefore?.capture()
         let started = observations.clock.now()
         // The negative control of the missing-flush oracle: on a probe, the call is skipped (the content stays).
@@ -233,6 +241,18 @@ final class Mutator: @unchecked Sendable {
         let (window, failed, zeroed) = (call.window, call.failed, call.zeroed)
         let ended = observations.clock.now()
         try? countersAfter?.capture()
+        // Before anything faults the page back in: a trap takes the frame the call just freed.
+        stepPoison = nil
+        if trapping, let frameTraps, window == .zero || !zeroed.isEmpty {
+            // One trap per freed page, up to a few (truncate frees a whole tail of the file).
+            let freed = window == .zero ? pages.count : zeroed.count
+            let seconds = observations.seconds(at: observations.clock.monotonic(ended))
+            for trap in 0..<min(freed, Self.trapsPerStep) {
+                let poison = ControlWord.make(.poison, takeCounter())
+                frameTraps.spring(poison: poison, operation: operation, page: page, seconds: seconds, freed: trap == 0 ? freedFrame : 0)
+                if trap == 0 { stepPoison = poison }
+            }
+        }
         let missingFlush = probing
             ? flushProbe?.judge(requestsBefore: countersBefore?[0] ?? 0, requestsAfter: countersAfter?[0] ?? 0, judgeable: call.invalidates)
             : nil
@@ -287,6 +307,11 @@ final class Mutator: @unchecked Sendable {
         if window == nil { account() }
         return next ?? schedule.next()
     }
+
+    /// The operations whose call may free the page's frame (where the page's content is replaced).
+    static let freesFrames: Set<Operation> = [.dontneed, .remap, .munmap, .punch, .truncate, .thp]
+    /// At most this many traps per step.
+    static let trapsPerStep = 8
 
     /// What one call did: the window it opens, whether it failed (counted, not fatal), the pages of a
     /// content-kept operation that were replaced nonetheless (the thp split), and whether it was an mmu-notifier
@@ -507,6 +532,10 @@ final class Mutator: @unchecked Sendable {
         switch configuration.injection {
         case .nowrite where republication:
             control.publish(page, generation)  // promise content that was never written
+        case .poison where republication && stepPoison != nil:
+            // A translation left on the frame the call freed, which a trap took: the page reads the trap's poison.
+            words.update(repeating: stepPoison!, count: Int(GUEST_READER_WORDS))
+            control.publish(page, generation)
         case .early where republication:
             control.publish(page, generation)  // promise first, write after: a narrow race
             words.update(repeating: generation, count: Int(GUEST_READER_WORDS))

@@ -122,11 +122,14 @@ final class Observations: Sendable {
     /// fault) cannot make the harness grow without bound.
     func addViolation(_ violation: Violation) {
         violationCount.wrappingIncrement(ordering: .relaxed)
+        violationsByKind.withLock { $0[violation.kind, default: 0] += 1 }
         if violation.kind == "stale-read" { caughtPublications.withLock { _ = $0.insert(violation.controlBefore) } }
         violations.withLock { if $0.count < Self.storedViolations { $0.append(violation) } }
     }
 
     let violationCount = ManagedAtomic<UInt64>(0)
+    /// Every violation counted by kind, beyond the stored ones: a control's verdict needs to know all the kinds.
+    let violationsByKind = Mutex<[String: UInt64]>([:])
     /// The publications (control words) under which a stale read was seen.
     let caughtPublications = Mutex<Set<UInt64>>([])
     /// aging: bytes the cgroup's usage dropped by over the reclaim steps.

@@ -24,7 +24,8 @@ struct RunAssessment {
         let violations = observations.violations.withLock { $0 }
         let violationCount = observations.violationCount.load(ordering: .relaxed)
         let errors = observations.harnessErrors.withLock { $0 }
-        let (verdict, reason) = judge(operations: operations, checks: checks, violations: violationCount, errors: errors)
+        let byKind = observations.violationsByKind.withLock { $0 }
+        let (verdict, reason) = judge(operations: operations, checks: checks, violations: byKind, errors: errors)
         var report = RunReport(
             host: host, configuration: configuration, placement: placement, startedAt: startedAt, durationSeconds: duration,
             interruptedBy: StopRequest.signal.map { $0 == SIGINT ? "SIGINT" : $0 == SIGTERM ? "SIGTERM" : "signal \($0)" },
@@ -36,6 +37,7 @@ struct RunAssessment {
             violationCount: violationCount, violations: violations, harnessErrors: errors,
             counters: RunReport.CounterReport(vm: counterSet(vm), vcpus: vcpus.map(counterSet)),
             timeline: timeline, firstSteps: firstSteps, verdict: verdict, verdictReason: reason, exitCode: verdict.exitCode)
+        report.violationsByKind = byKind
         if configuration.baselineMutator { report.mutatorComparison = observations.comparisonRounds.withLock { $0 } }
         return report
     }
@@ -103,48 +105,15 @@ struct RunAssessment {
         RunReport.CounterSet(before: pair.0.values, after: pair.1.values, delta: pair.1.delta(since: pair.0).filter { $0.value != 0 })
     }
 
-    /// The detector each must-catch negative control proves.
-    private static let detector: [Injection: String] = [
-        .nowrite: "detector", .ptswap: "detector", .losewrite: "lost-write detector", .dropdirty: "dirty-log oracle",
-        .noinval: "missing-flush oracle", .slotearly: "memslot must-fault window",
-    ]
-
     private func judge(
-        operations: [RunReport.OperationReport], checks: RunReport.CheckReport, violations: UInt64, errors: [String]
+        operations: [RunReport.OperationReport], checks: RunReport.CheckReport, violations byKind: [String: UInt64], errors: [String]
     ) -> (Verdict, String) {
-        if !errors.isEmpty { return (.harnessError, "the harness failed: \(errors[0])") }
-        switch configuration.injection {
-        case .nowrite, .ptswap, .losewrite, .dropdirty, .noinval, .slotearly:
-            let injected = configuration.injection.rawValue
-            return violations == 0
-                ? (.controlMissed, "injected \(injected) was not caught: the \(Self.detector[configuration.injection]!) is broken")
-                : (.controlFired, "injected \(injected) caught \(violations) times")
-        case .early:
-            return violations == 0
-                ? (.pass, "injected early (a narrow race) was not caught this run; it is caught only sometimes")
-                : (.controlFired, "injected early caught \(violations) times")
-        case .none:
-            break
-        }
-        let kernel = observations.kernelFindings.withLock { $0 }
-        if let first = kernel.first { return (.violation, "the kernel logged \(kernel.count) warnings during the run: \(first)") }
-        if violations > 0 {
-            let kinds = Dictionary(grouping: observations.violations.withLock { $0 }, by: \.kind).mapValues(\.count)
-            let what = kinds.keys.sorted().map { "\($0) \(kinds[$0]!)" }.joined(separator: ", ")
-            return (.violation, "\(violations) violations (\(what)\(violations > Observations.storedViolations ? " among the first \(Observations.storedViolations)" : "")): the kernel broke its promise")
-        }
-        if checks.conclusive == 0 && observations.writeVerifications.load(ordering: .relaxed) == 0 {
-            return (.notExercised, "no conclusive check and no verified write: the run judged nothing")
-        }
-        if let dirty, dirty.judgedRounds == 0 {
-            return (.notExercised, "the dirty oracle judged no round: no writer finished a sweep between two harvests "
-                + "(a sweep dirtied more pages than the ring holds, or rounds are too short); use fewer --pages, more --ring-entries or a longer --dirty-round-ms")
-        }
-        let idle = operations.filter { !$0.exercised }.map(\.name) + antagonists.filter { !$0.exercised }.map { "antagonist \($0.kind)" }
-        if !idle.isEmpty { return (.notExercised, "not exercised: \(idle.joined(separator: ", ")) (no kernel counter moved)") }
-        if configuration.operation != .none && operations.allSatisfy({ $0.name == Operation.none.rawValue }) {
-            return (.notExercised, "no operation was performed")
-        }
-        return (.pass, "\(checks.conclusive) conclusive checks, no violation, every operation exercised")
+        VerdictEvidence(
+            injection: configuration.injection, violationsByKind: byKind, kernelFindings: observations.kernelFindings.withLock { $0 },
+            harnessErrors: errors, conclusiveChecks: checks.conclusive, writeVerifications: observations.writeVerifications.load(ordering: .relaxed),
+            dirtyJudgedRounds: dirty?.judgedRounds,
+            idle: operations.filter { !$0.exercised }.map(\.name) + antagonists.filter { !$0.exercised }.map { "antagonist \($0.kind)" },
+            operationPerformed: configuration.operation == .none || !operations.allSatisfy({ $0.name == Operation.none.rawValue })
+        ).judge()
     }
 }

@@ -43,6 +43,8 @@ public struct RunReport: Codable, Sendable {
     public var notes: [String]
     /// Every violation seen; ``violations`` keeps the detail of the first 1000.
     public var violationCount: UInt64
+    /// Every violation counted by kind (the stored list keeps the first 1000 only). Nil in older reports.
+    public var violationsByKind: [String: UInt64]? = nil
     public var violations: [Violation]
     public var harnessErrors: [String]
     public var counters: CounterReport
@@ -57,6 +59,8 @@ public struct RunReport: Codable, Sendable {
     public var mmioServedChecks: UInt64? = nil
     /// The missing-flush oracle's probes; nil where it was off.
     public var flushProbes: FlushProbeReport? = nil
+    /// The recycled-frame traps (nil when off: `--traps 0`, or an operation that frees no frame).
+    public var traps: TrapReport? = nil
     /// Benchmark runs only (`baselineMutator`): the paired slices of engine and C-baseline steps.
     public var mutatorComparison: [ComparisonRound]? = nil
 
@@ -274,6 +278,7 @@ extension RunReport {
             total.heartbeats += part.heartbeats
             total.writes.verifications += part.writes.verifications
             total.violationCount += part.violationCount
+            if let kinds = part.violationsByKind { total.violationsByKind = (total.violationsByKind ?? [:]).merging(kinds, uniquingKeysWith: +) }
             total.violations += part.violations
             total.harnessErrors += part.harnessErrors
             total.notes += part.notes
@@ -282,6 +287,7 @@ extension RunReport {
             total.antagonists += part.antagonists
             total.caughtPublications += part.caughtPublications
             if let probes = part.flushProbes { total.flushProbes = (total.flushProbes ?? .init()).adding(probes) }
+            if let traps = part.traps { total.traps = (total.traps ?? .init()).adding(traps) }
             total.counters.vm = total.counters.vm.adding(part.counters.vm)
             total.counters.vcpus = zip(total.counters.vcpus, part.counters.vcpus).map { $0.adding($1) }
             total.timeline += part.timeline.map { var sample = $0; sample.second += offset; return sample }

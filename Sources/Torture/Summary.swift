@@ -30,6 +30,10 @@ extension RunReport {
             lines.append("missing-flush oracle: \(probes.probes) probes, \(probes.judged) judged (page proven mapped, no flush before the call), "
                 + "\(probes.missing) with no flush request; void: \(probes.skippedCounterMoved) (a flush came first), \(probes.skippedNoSweep) (no checker sweep), \(probes.skippedNotInvalidating) (not an invalidation)")
         }
+        if let traps {
+            let rate = traps.recycleRate.map { String(format: "%.0f%% of %d measured", 100 * $0, traps.measured) } ?? "not measured (/proc/self/pagemap shows PFNs to root only)"
+            lines.append("recycled-frame traps: \(traps.sprung) sprung in a ring of \(traps.ringPages) pages; took the freed frame: \(rate)")
+        }
         if let dirty { lines.append("dirty log (\(dirty.mode)): \(dirty.rounds) harvest rounds (\(dirty.judgedRounds) judged every page; \(dirty.writtenPagesJudged ?? 0) pages judged as written between two harvests), \(dirty.pagesReported) dirty pages reported\(dirty.mode == "ring" ? ", \(dirty.ringFullExits) ring-full exits" : "")") }
         for antagonist in antagonists {
             let idle = (antagonist.idleActions ?? 0) > 0 ? " (\(antagonist.idleActions!) found nothing to do)" : ""

@@ -114,11 +114,15 @@ public struct TortureRun {
             block[Int(GUEST_STATUS_HOT_PAGES)] = UInt64(config.hotPages)
             block[Int(GUEST_STATUS_HOT_REPEAT)] = UInt64(config.hotRepeat)
         }
+        let frameTraps = config.frameTrapPages > 0
+            && (config.operation == .mix ? Operation.mixable(on: config.backing) : [config.operation]).contains(where: Mutator.freesFrames.contains)
+            ? try FrameTraps(pages: config.frameTrapPages) : nil
         let mutator = Mutator(configuration: config, environment: Mutator.Environment(
             backing: backing, control: control, observations: observations, vmStatistics: vmStats,
             leafEntry: { page in pageTables.leafEntry(for: UInt64(GUEST_DATA_GPA) + UInt64(page) * 4096) },
             decoy: machine.system.base + Int(GUEST_DECOY_GPA), writerStatus: config.mode == .read ? [] : status, checkerStatus: status,
-            vm: machine.vm, dataSlotFlags: dataSlotFlags, ksmTwins: config.operation == .ksm ? try KSMTwins(data: backing) : nil, reclaim: reclaim))
+            vm: machine.vm, dataSlotFlags: dataSlotFlags, ksmTwins: config.operation == .ksm ? try KSMTwins(data: backing) : nil, reclaim: reclaim),
+            frameTraps: frameTraps)
         mutator.publishInitialGenerations()
         if config.dirty == .ring { try machine.vm.enableDirtyRings(entries: config.ringEntries) }
         let hugeAtStart = config.backing == .thp ? backing.anonHugePagesKB() : nil
@@ -133,7 +137,8 @@ public struct TortureRun {
             ])
             workers.append(VCPUWorker(
                 index: index, vcpu: vcpu, observations: observations,
-                dataRange: UInt64(GUEST_DATA_GPA)..<(UInt64(GUEST_DATA_GPA) + UInt64(config.dataBytes)), dataHost: backing.region.base))
+                dataRange: UInt64(GUEST_DATA_GPA)..<(UInt64(GUEST_DATA_GPA) + UInt64(config.dataBytes)), dataHost: backing.region.base,
+                frameTraps: frameTraps))
         }
         if config.dirty != .off {
             let oracle = DirtyOracle(
@@ -213,6 +218,7 @@ public struct TortureRun {
             workers: workers, placement: placement, vm: (vmBefore, vmAfter), vcpus: Array(zip(vcpuBefore, vcpuAfter))
         ).report(host: host, startedAt: startedAt, timeline: timeline, firstSteps: mutator.firstSteps)
         report.flushProbes = mutator.flushProbe?.report.withLock { $0 }
+        report.traps = mutator.frameTraps?.report.withLock { $0 }
         report.mmioServedChecks = observations.mmioServedChecks.load(ordering: .relaxed)
         return report
         }

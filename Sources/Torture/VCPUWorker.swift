@@ -28,9 +28,12 @@ final class VCPUWorker: @unchecked Sendable {
     /// (the memslot operation) are served from the same memory, so the guest's view stays the host's.
     let dataRange: Range<UInt64>
     let dataHost: UnsafeMutableRawPointer
+    /// The recycled-frame traps, to name the step that freed a frame whose poison a guest read.
+    let frameTraps: FrameTraps?
 
-    init(index: Int, vcpu: VCPU, observations: Observations, dataRange: Range<UInt64>, dataHost: UnsafeMutableRawPointer) {
+    init(index: Int, vcpu: VCPU, observations: Observations, dataRange: Range<UInt64>, dataHost: UnsafeMutableRawPointer, frameTraps: FrameTraps? = nil) {
         self.index = index
+        self.frameTraps = frameTraps
         self.vcpu = vcpu
         self.observations = observations
         self.dataRange = dataRange
@@ -139,7 +142,10 @@ final class VCPUWorker: @unchecked Sendable {
 
     /// The writer's own word did not hold what it wrote there last sweep (nor 0).
     private func recordReadback() {
-        guard let regs = try? vcpu.registers() else { return }
+        guard let regs = try? vcpu.registers() else {
+            observations.addHarnessError("vCPU \(index): a readback violation was reported but its registers could not be read")
+            return
+        }
         let page = Int(regs.r10)
         observations.addViolation(Violation(
             kind: "readback", vcpu: index, page: page, word: Int(GUEST_READER_WORDS) + index, controlBefore: 0, controlAfter: 0,
@@ -149,7 +155,11 @@ final class VCPUWorker: @unchecked Sendable {
     }
 
     private func recordViolation(servedPage: Int?) {
-        guard let regs = try? vcpu.registers() else { return }
+        guard let regs = try? vcpu.registers() else {
+            // The guest counted a violation the host cannot describe: the run cannot pass, and must say why.
+            observations.addHarnessError("vCPU \(index): a violation was reported but its registers could not be read")
+            return
+        }
         let page = Int(regs.r10)
         if page == servedPage && ControlWord.Kind.of(regs.rax) == .fault {
             // The read exited as MMIO and the host served it: the slot was away, as it should be.
@@ -157,10 +167,17 @@ final class VCPUWorker: @unchecked Sendable {
             return
         }
         observations.noteDetection(page: page, word: regs.rax)
-        let inFlight = observations.operationInFlightDescription
+        var inFlight = observations.operationInFlightDescription
+        var kind = "stale-read"
+        if ControlWord.Kind.of(regs.rcx) == .poison {
+            // The read returned a trap's poison: the translation led to a frame a content-replacing call freed.
+            kind = "stale-frame"
+            let freedBy = frameTraps?.record(poison: regs.rcx).map { "frame freed by \($0.operation.rawValue) on page \($0.page) at \(String(format: "%.6f", $0.seconds))s, then trapped" }
+            inFlight = [freedBy ?? "frame freed by a step no longer in the trap ring", inFlight.map { "in flight: \($0)" }].compactMap { $0 }.joined(separator: "; ")
+        }
         let window = ControlWord.Kind.of(regs.rax)?.name ?? "unknown"
         observations.addViolation(Violation(
-            vcpu: index, page: page, word: Int(regs.r11 / 8), controlBefore: regs.rax, controlAfter: regs.rdx,
+            kind: kind, vcpu: index, page: page, word: Int(regs.r11 / 8), controlBefore: regs.rax, controlAfter: regs.rdx,
             window: window, expected: regs.r8, observed: regs.rcx, time: observations.elapsed,
             operationInFlight: inFlight, recentOperations: observations.recentOperations(page: page)))
         pendingRecheck = (page, regs.rax, regs.r8)

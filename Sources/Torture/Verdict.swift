@@ -41,3 +41,64 @@ public enum Verdict: String, Codable, Sendable {
     public static let usageExitCode: Int32 = 64
     public static let environmentExitCode: Int32 = 69
 }
+
+/// Everything a run's verdict is decided from, so that each rule can be read, and tested, on its own.
+struct VerdictEvidence {
+    var injection: Injection = .none
+    /// Every violation counted, by kind.
+    var violationsByKind: [String: UInt64] = [:]
+    var kernelFindings: [String] = []
+    var harnessErrors: [String] = []
+    var conclusiveChecks: UInt64 = 0
+    var writeVerifications: UInt64 = 0
+    /// Dirty-log rounds that judged every page (nil: no dirty tracking).
+    var dirtyJudgedRounds: Int? = nil
+    /// Operations and antagonists whose kernel counters never moved.
+    var idle: [String] = []
+    /// False when an operation was asked for and none was performed.
+    var operationPerformed = true
+
+    /// The detector each must-catch negative control proves.
+    static let detector: [Injection: String] = [
+        .nowrite: "detector", .ptswap: "detector", .losewrite: "lost-write detector", .dropdirty: "dirty-log oracle",
+        .noinval: "missing-flush oracle", .slotearly: "memslot must-fault window", .poison: "recycled-frame trap",
+    ]
+
+    func judge() -> (Verdict, String) {
+        if !harnessErrors.isEmpty { return (.harnessError, "the harness failed: \(harnessErrors[0])") }
+        let describe = { (kinds: [String: UInt64]) in kinds.keys.sorted().map { "\($0) \(kinds[$0]!)" }.joined(separator: ", ") }
+        // The kernel's warnings are never hidden by an injection, and a control fires only through its own kind:
+        // anything else seen meanwhile is a real violation.
+        if let first = kernelFindings.first { return (.violation, "the kernel logged \(kernelFindings.count) warnings during the run: \(first)") }
+        let foreign = violationsByKind.filter { $0.value > 0 && !injection.violationKinds.contains($0.key) }
+        if !foreign.isEmpty {
+            let total = foreign.values.reduce(0, +)
+            let during = injection == .none ? "" : " during the \(injection.rawValue) control run, of kinds it does not produce"
+            return (.violation, "\(total) violations\(during) (\(describe(foreign))): the kernel broke its promise")
+        }
+        let caught = violationsByKind.values.reduce(0, +)
+        switch injection {
+        case .nowrite, .ptswap, .losewrite, .dropdirty, .noinval, .slotearly, .poison:
+            return caught == 0
+                ? (.controlMissed, "injected \(injection.rawValue) was not caught: the \(Self.detector[injection]!) is broken")
+                : (.controlFired, "injected \(injection.rawValue) caught \(caught) times (\(describe(violationsByKind)))")
+        case .early:
+            // A narrow race, caught only sometimes: not caught proves nothing either way, and is never a pass.
+            return caught == 0
+                ? (.notExercised, "injected early (a narrow race) was not caught this run; it is caught only sometimes")
+                : (.controlFired, "injected early caught \(caught) times")
+        case .none:
+            break
+        }
+        if conclusiveChecks == 0 && writeVerifications == 0 {
+            return (.notExercised, "no conclusive check and no verified write: the run judged nothing")
+        }
+        if dirtyJudgedRounds == 0 {
+            return (.notExercised, "the dirty oracle judged no round: no writer finished a sweep between two harvests "
+                + "(a sweep dirtied more pages than the ring holds, or rounds are too short); use fewer --pages, more --ring-entries or a longer --dirty-round-ms")
+        }
+        if !idle.isEmpty { return (.notExercised, "not exercised: \(idle.joined(separator: ", ")) (no kernel counter moved)") }
+        if !operationPerformed { return (.notExercised, "no operation was performed") }
+        return (.pass, "\(conclusiveChecks) conclusive checks, no violation, every operation exercised")
+    }
+}

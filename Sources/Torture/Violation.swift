@@ -1,8 +1,10 @@
 /// A check that failed: what the guest read, what the host had promised, and what the host was doing.
 public struct Violation: Codable, Sendable, Equatable {
-    /// `stale-read` (the checker read what the host had not published), `readback` (a writer's own word changed
-    /// under it), `lost-write` (a published guest write missing from the host's view of the page), or
-    /// `write-while-read-only` (a guest write landed while the host mapping was read-only).
+    /// `stale-read` (the checker read what the host had not published), `stale-frame` (it read a recycled-frame
+    /// trap's poison: its translation led to a frame a content-replacing call had freed), `readback` (a writer's own
+    /// word changed under it), `lost-write` (a published guest write missing from the host's view of the page),
+    /// `write-while-read-only` (a guest write landed while the host mapping was read-only), `missing-flush` (a
+    /// mapped page invalidated with no flush request), or `missed-dirty` (a guest write the dirty log never reported).
     public var kind: String = "stale-read"
     public var vcpu: Int
     public var page: Int

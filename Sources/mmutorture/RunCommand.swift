@@ -88,6 +88,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("flush-probe-ms"), help: "Milliseconds between two probes of the missing-flush oracle (default 5; 0: off).")
     var flushProbe: Int?
 
+    @Option(name: .customLong("traps"), help: "Pages in the ring of recycled-frame traps (default 64; 0: off; a multiple of 4).")
+    var traps: Int?
+
     @Option(help: "Write the JSON report here.")
     var report: String?
 
@@ -148,6 +151,7 @@ struct RunCommand: ParsableCommand {
         if let faultWindow { c.faultWindowMicroseconds = faultWindow }
         if let window { c.windowMicroseconds = window }
         if let flushProbe { c.flushProbeMilliseconds = flushProbe }
+        if let traps { c.trapPages = traps }
         c.devicePath = device
         return c
     }

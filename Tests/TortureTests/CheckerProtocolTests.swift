@@ -50,6 +50,47 @@ struct CheckerProtocolTests {
         #expect(try vcpu.registers().rcx == 0xa5a5_a5a5_a5a5_a5a5, "the stale content survives the exit")
     }
 
+    /// Each window kind with a value it must accept and one it must flag: (control word, data, flagged).
+    static let windows: [(String, UInt64, UInt64, Bool)] = [
+        ("generation", 0x0100_0000_0000_0011, 0x0100_0000_0000_0011, false),
+        ("generation, an older one", 0x0100_0000_0000_0011, 0x0100_0000_0000_0010, true),
+        ("generation, a trap's poison", 0x0100_0000_0000_0011, 0x5a00_0000_0000_0012, true),
+        ("must-read-zero", 0x0200_0000_0000_0013, 0, false),
+        ("must-read-zero, a stale generation", 0x0200_0000_0000_0013, 0x0100_0000_0000_0011, true),
+        ("must-read-zero, a trap's poison", 0x0200_0000_0000_0013, 0x5a00_0000_0000_0012, true),
+        ("content-kept", 0x0400_0000_0000_0011, 0x0100_0000_0000_0011, false),
+        ("content-kept, another generation", 0x0400_0000_0000_0011, 0x0100_0000_0000_0014, true),
+        ("content-kept, zero", 0x0400_0000_0000_0011, 0, true),
+    ]
+
+    @Test(arguments: windows)
+    func eachWindowAcceptsItsContentAndFlagsAnyOther(name: String, control word: UInt64, data value: UInt64, flagged: Bool) throws {
+        let (machine, control, data, vcpu) = try checkerMachine()
+        for page in 0..<pages {
+            control[page] = word
+            (data + page * 4096).assumingMemoryBound(to: UInt64.self).update(repeating: value, count: Int(GUEST_READER_WORDS))
+        }
+        let exit = try vcpu.run().outPort
+        let status = machine.statusBlock(vcpu: 0)
+        if flagged {
+            #expect(exit == GUEST_PORT_VIOLATION, "\(name)")
+            let regs = try vcpu.registers()
+            #expect(regs.r10 == 0 && regs.rax == word && regs.rdx == word && regs.rcx == value, "\(name)")
+        } else {
+            #expect(exit == GUEST_PORT_HEARTBEAT, "\(name)")
+            #expect(status[Int(GUEST_STATUS_VIOLATIONS)] == 0, "\(name)")
+            let counted = [GUEST_STATUS_CONCLUSIVE_GENERATION, GUEST_STATUS_CONCLUSIVE_ZERO, GUEST_STATUS_CONCLUSIVE_KEEP].map { status[Int($0)] }
+            #expect(counted.reduce(0, +) == UInt64(1000 * pages), "\(name): every check conclusive, in its window's count")
+        }
+    }
+
+    @Test func aControlWordOfNoKnownKindAbortsTheProtocol() throws {
+        let (_, control, _, vcpu) = try checkerMachine()
+        control[2] = 0x0700_0000_0000_0001
+        #expect(try vcpu.run().outPort == GUEST_PORT_ABORT)
+        #expect(try vcpu.registers().rax == 0x0700_0000_0000_0001)
+    }
+
     @Test func aReadInsideAMustFaultWindowIsAViolation() throws {
         let (_, control, _, vcpu) = try checkerMachine()
         control[5] = 0x0300_0000_0000_0009  // must-fault, but the page is readable: the host lied

@@ -65,6 +65,9 @@
 #define GUEST_KIND_ZERO 0x02        // must-read-zero window: every word of the page reads 0
 #define GUEST_KIND_FAULT 0x03       // must-fault window: no read of the page may succeed
 #define GUEST_KIND_KEEP 0x04        // content kept: every word equals GENERATION<<56 | counter
+// Never published: the host writes POISON<<56 | counter into recycled-frame trap pages (host-only memory that
+// takes the frame a content-replacing call just freed). No window accepts it, so the checker flags any read of it.
+#define GUEST_KIND_POISON 0x5a
 
 // ---- Checker status block (u64 words at GUEST_STATUS_GPA + vcpu * GUEST_STATUS_BLOCK_SIZE) -----------------
 // Written by the checker once per sweep with plain stores; the host reads them with relaxed loads.

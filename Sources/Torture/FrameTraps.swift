@@ -1,0 +1,142 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Guests
+import KVM
+import Synchronization
+
+/// Recycled-frame traps: they make a stale translation visible for as long as it lives, not only inside the
+/// step's few-microsecond window.
+///
+/// A content-replacing call (dontneed, remap, munmap, punch, truncate, a thp split) frees the page's frame to the
+/// per-CPU free list, and the host's next write to the page faults a frame in on the same CPU: the one just freed
+/// (the list is LIFO). Without traps a translation KVM failed to zap then reads the page's *new* generation and
+/// passes. So right after such a call, before the page is refaulted, the mutator writes a *poison* value (a
+/// control-word kind no publication carries, with the step's counter) into the next page of a ring of host-only
+/// trap pages: that write faults in the frame just freed. A guest read through the stale translation now returns
+/// poison, which no window accepts, and the host names it `stale-frame` with the step that freed the frame.
+///
+/// The ring holds each frame for `pages` steps, then releases a quarter of it at once (one madvise, one TLB
+/// shootdown, for many steps). Where `/proc/self/pagemap` shows PFNs (root), one step in `measureEvery`
+/// compares the freed page's PFN with the trap's: the recycle rate is how often the trap really caught the frame.
+final class FrameTraps: @unchecked Sendable {
+    // @unchecked: `next`, `stepsUntilMeasure` and the trap memory are the mutator thread's; the rest is locked.
+    /// One sprung trap: which step freed the frame it (probably) holds.
+    struct Record: Sendable {
+        var poison: UInt64
+        var operation: Operation
+        var page: Int
+        var seconds: Double
+    }
+
+    static let defaultPages = 64
+    /// One step in this many reads the two PFNs.
+    static let measureEvery = 8
+
+    let pages: Int
+    private let base: UnsafeMutableRawPointer
+    private var next = 0
+    private var stepsUntilMeasure = 0
+    private let pagemap: Int32
+    /// Read by the report and by vCPU threads (to name a poison value's step) while the mutator updates them.
+    let report = Mutex(RunReport.TrapReport())
+    private let records: Mutex<[Record?]>
+
+    /// Maps `pages` (a multiple of 4, at least 4) host-only trap pages.
+    init(pages: Int) throws {
+        precondition(pages >= 4 && pages % 4 == 0)
+        self.pages = pages
+        let length = pages * Int(GUEST_PAGE_SIZE)
+        guard let mapped = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), mapped != MAP_FAILED else {
+            throw KVMError(operation: "mmap(trap pages)", errno: errno, context: "\(length) bytes")
+        }
+        base = mapped
+        // A huge page would take every trap's fault at once and recycle nothing.
+        _ = madvise(base, length, MADV_NOHUGEPAGE)
+        pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)
+        records = Mutex(Array(repeating: nil, count: pages))
+        report.withLock { $0.ringPages = pages }
+    }
+
+    deinit {
+        munmap(base, pages * Int(GUEST_PAGE_SIZE))
+        if pagemap >= 0 { close(pagemap) }
+    }
+
+    private func trap(_ index: Int) -> UnsafeMutableRawPointer { base + index * Int(GUEST_PAGE_SIZE) }
+
+    /// Before a content-replacing call on the page at `address`: on a measured step, its frame's PFN (0 when
+    /// the page is not present or PFNs are hidden, which measures nothing).
+    func frameBeforeCall(_ address: UnsafeMutableRawPointer) -> UInt64 {
+        // Due until a sprung trap consumed a reading (a step may turn out to free nothing: thp's collapse half).
+        stepsUntilMeasure -= 1
+        guard stepsUntilMeasure <= 0, pagemap >= 0 else { return 0 }
+        return frameNumber(address)
+    }
+
+    /// Right after the call freed the frame `freed` (0: not measured): writes `poison` into the next trap, which
+    /// faults in the frame just freed, and records which step it came from.
+    func spring(poison: UInt64, operation: Operation, page: Int, seconds: Double, freed: UInt64) {
+        let index = next
+        next = (next + 1) % pages
+        // SAFETY: the trap page is mapped read-write, 8-aligned, GUEST_PAGE_SIZE bytes, and only this thread writes it.
+        trap(index).assumingMemoryBound(to: UInt64.self).update(repeating: poison, count: Int(GUEST_WORDS_PER_PAGE))
+        let caught = freed != 0 ? frameNumber(trap(index)) == freed : nil
+        if caught != nil { stepsUntilMeasure = Self.measureEvery }
+        let quarter = pages / 4
+        if index % quarter == quarter - 1 {
+            // Leaving a quarter: release the next one (its frames were trapped a whole ring ago) in one call, after
+            // this step's trap, so that the frames it frees lie under the next call's freed frame, not over it.
+            _ = madvise(trap(next), quarter * Int(GUEST_PAGE_SIZE), MADV_DONTNEED)
+        }
+        records.withLock { $0[index] = Record(poison: poison, operation: operation, page: page, seconds: seconds) }
+        report.withLock { report in
+            report.sprung += 1
+            if let caught {
+                report.measured += 1
+                if caught { report.recycled += 1 }
+                report.recycleRate = Double(report.recycled) / Double(report.measured)
+            }
+        }
+    }
+
+    /// The step that wrote `poison`, if it is still in the ring.
+    func record(poison: UInt64) -> Record? {
+        records.withLock { $0.first { $0?.poison == poison } ?? nil }
+    }
+
+    /// The page frame number `address` maps now (pagemap bits 0-54 when bit 63, present, is set), or 0.
+    private func frameNumber(_ address: UnsafeMutableRawPointer) -> UInt64 {
+        var entry: UInt64 = 0
+        let offset = off_t(UInt(bitPattern: address) / UInt(GUEST_PAGE_SIZE) * 8)
+        guard pread(pagemap, &entry, 8, offset) == 8, entry >> 63 == 1 else { return 0 }
+        return entry & ((1 << 55) - 1)
+    }
+}
+
+extension RunReport {
+    /// What the recycled-frame traps did (``FrameTraps``).
+    public struct TrapReport: Codable, Sendable, Equatable {
+        /// Host-only trap pages in the ring.
+        public var ringPages = 0
+        /// Traps sprung: content-replacing calls followed by a poison write that took a freed frame.
+        public var sprung = 0
+        /// Sprung traps whose freed frame and trap frame were both read from /proc/self/pagemap (0 without root).
+        public var measured = 0
+        /// Measured traps that took exactly the frame the call freed.
+        public var recycled = 0
+        /// recycled / measured; nil when nothing was measured.
+        public var recycleRate: Double? = nil
+        public init() {}
+
+        func adding(_ other: Self) -> Self {
+            var sum = self
+            sum.ringPages = max(ringPages, other.ringPages)
+            sum.sprung += other.sprung
+            sum.measured += other.measured
+            sum.recycled += other.recycled
+            sum.recycleRate = sum.measured > 0 ? Double(sum.recycled) / Double(sum.measured) : nil
+            return sum
+        }
+    }
+}

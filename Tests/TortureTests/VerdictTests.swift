@@ -1,0 +1,59 @@
+import Testing
+@testable import Torture
+
+/// The verdict's rules one at a time: what each kind of evidence makes of a run.
+struct VerdictTests {
+    /// A run that judged something, with every operation exercised.
+    let exercised = VerdictEvidence(conclusiveChecks: 1000, writeVerifications: 10)
+
+    func judged(_ change: (inout VerdictEvidence) -> Void) -> Verdict {
+        var evidence = exercised
+        change(&evidence)
+        return evidence.judge().0
+    }
+
+    @Test func aRunWithEvidenceAndNoViolationPasses() {
+        #expect(exercised.judge().0 == .pass)
+    }
+
+    @Test func anyViolationWithoutInjectionIsAViolation() {
+        for kind in ["stale-read", "stale-frame", "lost-write", "readback", "missed-dirty", "missing-flush", "write-while-read-only"] {
+            #expect(judged { $0.violationsByKind = [kind: 1] } == .violation, "\(kind)")
+        }
+    }
+
+    @Test func aControlFiresOnlyThroughItsOwnKind() {
+        for injection in Injection.allCases where injection != .none {
+            let own = injection.violationKinds.sorted()
+            #expect(!own.isEmpty, "\(injection) names the kinds it produces")
+            #expect(judged { $0.injection = injection; $0.violationsByKind = [own[0]: 3] } == .controlFired, "\(injection)")
+            // A kind the control cannot produce is a real violation, even with the control's own kind beside it.
+            let foreign = ["stale-read", "missing-flush", "missed-dirty"].first { !injection.violationKinds.contains($0) }!
+            #expect(judged { $0.injection = injection; $0.violationsByKind = [own[0]: 3, foreign: 1] } == .violation, "\(injection)")
+        }
+    }
+
+    @Test func anUncaughtControlIsNeverAPass() {
+        for injection in Injection.allCases where injection != .none {
+            let verdict = judged { $0.injection = injection }
+            #expect(verdict == (injection == .early ? .notExercised : .controlMissed), "\(injection)")
+        }
+    }
+
+    @Test func kernelWarningsAreNeverHiddenByAnInjection() {
+        #expect(judged { $0.injection = .nowrite; $0.violationsByKind = ["stale-read": 5]; $0.kernelFindings = ["WARNING: at mmu.c:579"] } == .violation)
+        #expect(judged { $0.kernelFindings = ["BUG: soft lockup"] } == .violation)
+    }
+
+    @Test func aHarnessErrorOutranksEverything() {
+        #expect(judged { $0.harnessErrors = ["vCPU 0: registers unreadable"]; $0.violationsByKind = ["stale-read": 1] } == .harnessError)
+    }
+
+    @Test func aRunThatJudgedNothingIsNotExercised() {
+        #expect(judged { $0.conclusiveChecks = 0; $0.writeVerifications = 0 } == .notExercised)
+        #expect(judged { $0.idle = ["dontneed"] } == .notExercised)
+        #expect(judged { $0.dirtyJudgedRounds = 0 } == .notExercised)
+        #expect(judged { $0.operationPerformed = false } == .notExercised)
+        #expect(judged { $0.dirtyJudgedRounds = 4 } == .pass)
+    }
+}
