@@ -232,6 +232,9 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     /// Pages in the ring of recycled-frame traps (``FrameTraps``); 0 turns them off. Optional so that older
     /// reports decode; nil means the default, 64.
     public var trapPages: Int? = nil
+    /// End the run this many seconds after its first violation (the lab: a mutant's row needs the first
+    /// violation and some evidence, not the rest of the duration). Nil: run the whole duration.
+    public var stopAfterViolationSeconds: Double? = nil
     public var frameTrapPages: Int { trapPages ?? FrameTraps.defaultPages }
 
     public init() {}
@@ -308,6 +311,9 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         }
         if let probe = flushProbeMilliseconds, probe < 0 || probe > 60_000 {
             throw ConfigurationError(option: "--flush-probe-ms", problem: "\(probe) is out of range", fix: "use 0 (off) to 60000 milliseconds")
+        }
+        if let grace = stopAfterViolationSeconds, !(grace >= 0 && grace <= 3600) {
+            throw ConfigurationError(option: "--stop-after-violation", problem: "\(grace) seconds is out of range", fix: "use 0 to 3600 seconds")
         }
         if let traps = trapPages, traps != 0 && (traps < 4 || traps % 4 != 0 || traps > 65536) {
             throw ConfigurationError(option: "--traps", problem: "\(traps) trap pages is not 0 or a multiple of 4 from 4 to 65536", fix: "use 0 (off), or 64")

@@ -128,6 +128,8 @@ final class Observations: Sendable {
     }
 
     let violationCount = ManagedAtomic<UInt64>(0)
+    /// The run ended early, `--stop-after-violation` seconds after its first violation.
+    let stoppedAfterViolation = ManagedAtomic<Bool>(false)
     /// Every violation counted by kind, beyond the stored ones: a control's verdict needs to know all the kinds.
     let violationsByKind = Mutex<[String: UInt64]>([:])
     /// The publications (control words) under which a stale read was seen.

@@ -62,6 +62,8 @@ public struct TortureRun {
             }
             var reports: [RunReport] = []
             for operation in operations where !StopRequest.isRequested {
+                // With --stop-after-violation, a violation ends the whole sequence, not only its part.
+                if configuration.stopAfterViolationSeconds != nil && reports.contains(where: { $0.violationCount > 0 }) { break }
                 var part = configuration
                 part.operation = operation
                 part.duration = configuration.duration / Double(operations.count)
@@ -177,6 +179,9 @@ public struct TortureRun {
 
         var notes: [String] = []
         if let problem = kernelLog.problem { notes.append(problem) }
+        if observations.stoppedAfterViolation.load(ordering: .relaxed) {
+            notes.append("stopped \(config.stopAfterViolationSeconds ?? 0) s after the first violation (--stop-after-violation), before the planned \(config.duration) s")
+        }
         let kernelFindings = KernelLog.findings(in: kernelLog.newRecords())
         observations.kernelFindings.withLock { $0 += kernelFindings }
         let dirty = mutator.dirtyOracle.map {
@@ -232,6 +237,7 @@ public struct TortureRun {
         var nextSample = 1.0
         var nextCheckpoint = checkpointInterval ?? .infinity
         var checkpointedViolation = false
+        var firstViolationSeen: Double?
         while observations.elapsed < config.duration && !StopRequest.isRequested && !mutator.stop.load(ordering: .relaxed)
             && observations.harnessErrors.withLock({ $0.isEmpty }) {
             usleep(20_000)
@@ -254,6 +260,13 @@ public struct TortureRun {
             // Also at the first violation: a kernel bug that lets the guest write freed frames can corrupt this
             // process soon after, and the evidence must be out before that.
             let firstViolation = !checkpointedViolation && observations.violationCount.load(ordering: .relaxed) > 0
+            if let grace = config.stopAfterViolationSeconds, observations.violationCount.load(ordering: .relaxed) > 0 {
+                firstViolationSeen = firstViolationSeen ?? now
+                if now - firstViolationSeen! >= grace {
+                    observations.stoppedAfterViolation.store(true, ordering: .relaxed)
+                    break
+                }
+            }
             if let checkpoint, now >= nextCheckpoint || firstViolation {
                 if now >= nextCheckpoint { nextCheckpoint += checkpointInterval ?? .infinity }
                 checkpointedViolation = checkpointedViolation || firstViolation

@@ -91,6 +91,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("traps"), help: "Pages in the ring of recycled-frame traps (default 64; 0: off; a multiple of 4).")
     var traps: Int?
 
+    @Option(name: .customLong("stop-after-violation"), help: "End the run this many seconds after its first violation (default: run the whole duration).")
+    var stopAfterViolation: Double?
+
     @Option(help: "Write the JSON report here.")
     var report: String?
 
@@ -152,6 +155,7 @@ struct RunCommand: ParsableCommand {
         if let window { c.windowMicroseconds = window }
         if let flushProbe { c.flushProbeMilliseconds = flushProbe }
         if let traps { c.trapPages = traps }
+        if let stopAfterViolation { c.stopAfterViolationSeconds = stopAfterViolation }
         c.devicePath = device
         return c
     }

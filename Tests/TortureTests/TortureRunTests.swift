@@ -196,6 +196,12 @@ struct TortureRunTests {
         #expect(try shortRun(.dontneed, seconds: 0.5) { $0.trapPages = 0 }.traps == nil)
     }
 
+    @Test func aRunStopsSoonAfterItsFirstViolationWhenAskedTo() throws {
+        let report = try shortRun(.dontneed, inject: .nowrite, seconds: 60) { $0.stopAfterViolationSeconds = 0.5 }
+        #expect(report.verdict == .controlFired && report.durationSeconds < 30, "\(report.summary)")
+        #expect(report.notes.contains { $0.contains("after the first violation") })
+    }
+
     @Test func injectedPoisonIsCaughtAsAStaleFrameNamingTheStepThatFreedIt() throws {
         let report = try shortRun(.dontneed, inject: .poison)
         #expect(report.verdict == .controlFired, "\(report.summary)")
