@@ -70,6 +70,14 @@ enum LabJudge {
             row.verdict = .violation
             row.reason = "the inner run died (exit \(console.ended[name]!)) after its progress lines counted \(reportedViolations(row.innerOutputTail)) violations"
             row.caughtBy.append("violations-before-crash")
+        case (nil, true) where firstViolation(row.innerOutputTail) != nil:
+            // The run died before any checkpoint, but it had announced its first violation at once.
+            let first = firstViolation(row.innerOutputTail)!
+            row.verdict = .violation
+            row.reason = "the inner run died (exit \(console.ended[name]!)) after its first violation: \(first.line)"
+            row.caughtBy = [first.kind] + row.caughtBy + ["violations-before-crash"]
+            row.violationsByKind[first.kind, default: 0] += 1
+            row.secondsToFirstViolation = first.seconds
         case (nil, true):
             row.verdict = .harnessError
             row.reason = "the inner run wrote no report (exit \(console.ended[name]!)); its last output: "
@@ -91,6 +99,17 @@ enum LabJudge {
             if let count = line.split(separator: " ").dropLast().last.flatMap({ Int($0) }) { return count }
         }
         return 0
+    }
+
+    /// The first violation the inner run announced on standard error ("mmutorture: first violation at 0.123 s:
+    /// stale-frame: vCPU 0 page 7 ..."): its kind, time and the line.
+    static func firstViolation(_ output: [String]) -> (kind: String, seconds: Double?, line: String)? {
+        guard let line = output.first(where: { $0.hasPrefix(Violation.firstAnnouncementPrefix) }) else { return nil }
+        let rest = line.dropFirst(Violation.firstAnnouncementPrefix.count)
+        let parts = rest.split(separator: ":", maxSplits: 2)
+        guard parts.count >= 2 else { return nil }
+        let seconds = Double(parts[0].split(separator: " ").first ?? "")
+        return (String(parts[1].trimmingCharacters(in: .whitespaces)), seconds, String(rest))
     }
 
     private static func decode(_ data: Data) -> RunReport? { try? JSONDecoder().decode(RunReport.self, from: data) }

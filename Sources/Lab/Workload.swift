@@ -10,6 +10,8 @@ public struct Workload: Sendable, Equatable {
         Workload(name: "mix", arguments: ["--op", "mix"]),
         Workload(name: "all-anon", arguments: ["--op", "all", "--backing", "anonymous"]),
         Workload(name: "all-memfd", arguments: ["--op", "all", "--backing", "memfd"]),
+        // Multi-page invalidations: truncating a memfd frees a whole tail of it in one notifier range.
+        Workload(name: "truncate", arguments: ["--op", "truncate", "--backing", "memfd"]),
         Workload(name: "thp-2m", arguments: ["--op", "all", "--backing", "thp", "--guest-page-size", "2m", "--pages", "512"]),
         // Dirty tracking alone: no invalidation kicks the vCPU out between harvests, so a harvest that leaves a
         // writable translation behind is seen (every flush an invalidation causes would hide it).

@@ -121,13 +121,21 @@ final class Observations: Sendable {
     /// Every violation counts; the first `storedViolations` keep their detail, so a broken host (or an injected
     /// fault) cannot make the harness grow without bound.
     func addViolation(_ violation: Violation) {
-        violationCount.wrappingIncrement(ordering: .relaxed)
+        if violationCount.loadThenWrappingIncrement(ordering: .relaxed) == 0 { Self.announceFirst(violation) }
         violationsByKind.withLock { $0[violation.kind, default: 0] += 1 }
         if violation.kind == "stale-read" { caughtPublications.withLock { _ = $0.insert(violation.controlBefore) } }
         violations.withLock { if $0.count < Self.storedViolations { $0.append(violation) } }
     }
 
     let violationCount = ManagedAtomic<UInt64>(0)
+
+    /// The first violation goes to standard error at once, in one unbuffered write: a kernel bug that lets the
+    /// guest write freed frames can kill this process before any report or checkpoint is written, and the lab
+    /// reads the captured output (``Violation/firstAnnouncementPrefix``).
+    private static func announceFirst(_ violation: Violation) {
+        let line = "\(Violation.firstAnnouncementPrefix)\(String(format: "%.6f", violation.time)) s: \(violation.summary)\n"
+        line.withCString { _ = write(2, $0, strlen($0)) }
+    }
     /// The run ended early, `--stop-after-violation` seconds after its first violation.
     let stoppedAfterViolation = ManagedAtomic<Bool>(false)
     /// Every violation counted by kind, beyond the stored ones: a control's verdict needs to know all the kinds.

@@ -28,6 +28,9 @@ public struct Violation: Codable, Sendable, Equatable {
     public var survivedExit: Bool?
     public var recheckObserved: UInt64?
 
+    /// How a run announces its first violation on standard error, the moment it is seen.
+    public static let firstAnnouncementPrefix = "mmutorture: first violation at "
+
     public var summary: String {
         let hex = { (value: UInt64) in "0x" + String(value, radix: 16) }
         var text = "\(kind): vCPU \(vcpu) page \(page) word \(word) [\(window)]: expected \(hex(expected)), observed \(hex(observed))"

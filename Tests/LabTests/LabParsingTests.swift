@@ -88,6 +88,20 @@ import Torture
                                  cell: .init(variant: .stock, mmu: "tdp", workload: Workload.catalogue[1], seed: 1), outcome: outcome)
         #expect(never.verdict == .notRun)
     }
+
+    @Test func aRunThatDiedBeforeAnyProgressLineIsJudgedByTheFirstViolationItAnnounced() {
+        let console = ConsoleLog("[1] mmutorture-lab: workload mix-s1 start\n[2] mmutorture-lab: workload mix-s1 end exit=139\n")
+        let announced = Violation.firstAnnouncementPrefix + "0.214000 s: stale-frame: vCPU 0 page 7 word 3 [generation]: expected 0x1, observed 0x5a00000000000009"
+        let output = Data("seed 1\n\(announced)\nSegmentation fault\n".utf8)
+        let channel = SerialChannel("==MMUTORTURE-BLOCK stdout mix-s1 139==\n\(output.base64EncodedString())\n==MMUTORTURE-END==\n")
+        let outcome = QEMUBoot.Outcome(console: console, channel: channel, ended: "poweroff", seconds: 20)
+        let row = LabJudge.row(.init(variant: "v", mmu: "shadow", workload: "mix", seed: 1, arguments: []),
+                               cell: .init(variant: .stock, mmu: "shadow", workload: Workload.catalogue[0], seed: 1), outcome: outcome)
+        #expect(row.verdict == .violation)
+        #expect(row.caughtBy == ["stale-frame", "violations-before-crash"])
+        #expect(row.secondsToFirstViolation == 0.214)
+        #expect(row.reason.contains("exit 139") && row.reason.contains("page 7"))
+    }
 }
 
 @Suite struct LabMatrixTests {
