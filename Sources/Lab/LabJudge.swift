@@ -82,6 +82,10 @@ enum LabJudge {
             row.verdict = .harnessError
             row.reason = "the inner run wrote no report (exit \(console.ended[name]!)); its last output: "
                 + (row.innerOutputTail.last ?? "none")
+        case (_, true) where row.reportSource == "checkpoint":
+            // Died with no violation in its last checkpoint and no kernel finding: nothing to judge it by.
+            row.verdict = .harnessError
+            row.reason = "the inner run died (exit \(console.ended[name]!)) with no violation in its last checkpoint and no kernel finding"
         case (let verdict?, true):
             row.verdict = switch verdict {
             case .pass: .pass

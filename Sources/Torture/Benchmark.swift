@@ -36,6 +36,8 @@ public struct Benchmark {
         public var manyVCPUs: ManyVCPUs?
         /// `--inject early`: caught publications / publications, by setup (the sensitivity to microsecond windows).
         public var earlyCatchRate: [String: Double]?
+        /// dontneed, 256 pages, 1 vCPU: what its windows and traps prove, and what the traps cost.
+        public var evidence: Evidence?
         /// The project's targets for the sections measured, judged on this run (`BenchmarkTarget`).
         public var targets: [BenchmarkTarget] = []
     }
@@ -74,6 +76,19 @@ public struct Benchmark {
         public var residentGrowthKB: Int
     }
 
+    /// How much a dontneed run proves: its must-read-zero windows sampled, its traps' recycle rate, and its
+    /// steps per second with and without the traps (the same run, one after the other).
+    public struct Evidence: Codable, Sendable {
+        public var zeroWindowsOpened: UInt64
+        public var zeroWindowsSampled: UInt64
+        public var zeroWindowSampledFraction: Double
+        /// nil when PFNs are hidden (not root).
+        public var trapRecycleRate: Double?
+        public var trapsMeasured: Int
+        public var opsPerSecondWithTraps: Double
+        public var opsPerSecondWithoutTraps: Double
+    }
+
     public struct ManyVCPUs: Codable, Sendable {
         public var vcpus: Int
         public var hostCPUs: Int
@@ -84,7 +99,7 @@ public struct Benchmark {
 
     /// The parts of the bench, each measured on its own (`bench --only`).
     public enum Section: String, CaseIterable, Codable, Sendable {
-        case exits, mutator, checks, latency, setup, early, scale
+        case exits, mutator, checks, latency, setup, early, scale, evidence
     }
 
     /// The sections to measure; all by default.
@@ -139,6 +154,17 @@ public struct Benchmark {
             }
             results.earlyCatchRate = catchRates
         }
+        if sections.contains(.evidence) {
+            log("evidence: dontneed with and without recycled-frame traps")
+            let trapped = try torture(.dontneed)
+            let plain = try torture(.dontneed, traps: 0)
+            let zero = trapped.windows?[WindowKind.zero.rawValue] ?? .init()
+            let rate = { (report: RunReport) in report.operations.first { $0.name == "dontneed" }?.perSecond ?? 0 }
+            results.evidence = Evidence(
+                zeroWindowsOpened: zero.opened, zeroWindowsSampled: zero.sampled, zeroWindowSampledFraction: zero.sampledFraction,
+                trapRecycleRate: trapped.traps?.recycleRate, trapsMeasured: trapped.traps?.measured ?? 0,
+                opsPerSecondWithTraps: rate(trapped), opsPerSecondWithoutTraps: rate(plain))
+        }
         if sections.contains(.scale) {
             log("64 vCPUs")
             let many = try torture(.dontneed, vcpus: 64)
@@ -177,7 +203,7 @@ public struct Benchmark {
     private func torture(
         _ operation: Operation, backing: BackingKind = .anonymous, vcpus: Int = 1, injection: Injection = .none, baseline: Bool = false,
         againstItself: Bool = false,
-        hot: Int = 0, antagonists: [AntagonistSpec] = []
+        hot: Int = 0, antagonists: [AntagonistSpec] = [], traps: Int? = nil
     ) throws -> RunReport {
         var configuration = TortureConfiguration()
         configuration.operation = operation
@@ -191,6 +217,8 @@ public struct Benchmark {
         configuration.baselineAgainstItself = againstItself ? true : nil
         configuration.hotPages = hot
         configuration.antagonists = antagonists
+        // The C baseline springs no recycled-frame traps: its comparison runs the same work without them.
+        configuration.trapPages = baseline ? 0 : traps
         configuration.devicePath = devicePath
         return try TortureRun(configuration: configuration).run()
     }
@@ -285,6 +313,15 @@ extension Benchmark.Results {
         }
         for (name, rate) in (earlyCatchRate ?? [:]).sorted(by: { $0.value < $1.value }) {
             lines.append("early catch rate, \(name): ".padded(64) + String(format: "%.2f%% of publications", 100 * rate))
+        }
+        if let evidence {
+            lines.append("dontneed must-read-zero windows sampled: ".padded(64)
+                + String(format: "%.1f%% (%llu of %llu)", 100 * evidence.zeroWindowSampledFraction, evidence.zeroWindowsSampled, evidence.zeroWindowsOpened))
+            lines.append("dontneed recycled-frame traps that took the freed frame: ".padded(64)
+                + (evidence.trapRecycleRate.map { String(format: "%.1f%% of %d measured", 100 * $0, evidence.trapsMeasured) } ?? "not measured (needs root)"))
+            lines.append("dontneed steps/s with traps / without: ".padded(64)
+                + String(format: "%.0f / %.0f (%.2f)", evidence.opsPerSecondWithTraps, evidence.opsPerSecondWithoutTraps,
+                         evidence.opsPerSecondWithoutTraps > 0 ? evidence.opsPerSecondWithTraps / evidence.opsPerSecondWithoutTraps : 0))
         }
         if let manyVCPUs {
             lines.append("\(manyVCPUs.vcpus) vCPUs on \(manyVCPUs.hostCPUs) CPUs: every vCPU made conclusive checks: \(manyVCPUs.everyVCPUChecked ? "yes" : "NO") (fewest \(manyVCPUs.fewestChecksOfAVCPU)); verdict \(manyVCPUs.verdict.rawValue)")

@@ -339,8 +339,12 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         if injection == .ptswap && guestPageSize != .size4K {
             throw ConfigurationError(option: "--inject", problem: "ptswap rewrites a 4 KiB guest page-table entry", fix: "use --guest-page-size 4k")
         }
-        guard faultWindowMicroseconds >= 0, windowMicroseconds >= 0 else {
-            throw ConfigurationError(option: "--window-us", problem: "windows cannot be negative", fix: "use 0 or more microseconds")
+        // A window no check can land in tests nothing, and a run with one would still look exercised.
+        guard windowMicroseconds >= 1 && windowMicroseconds <= 1_000_000 else {
+            throw ConfigurationError(option: "--window-us", problem: "\(windowMicroseconds) µs is out of range: a window no guest read can land in tests nothing", fix: "use 1 to 1000000 microseconds (default 5)")
+        }
+        guard faultWindowMicroseconds >= 1 && faultWindowMicroseconds <= 1_000_000 else {
+            throw ConfigurationError(option: "--fault-window-us", problem: "\(faultWindowMicroseconds) µs is out of range: a window no guest read can land in tests nothing", fix: "use 1 to 1000000 microseconds (default 300)")
         }
     }
 

@@ -37,7 +37,7 @@ final class FrameTraps: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer
     private var next = 0
     private var stepsUntilMeasure = 0
-    private let pagemap: Int32
+    private let pagemap = PageMap()
     /// Read by the report and by vCPU threads (to name a poison value's step) while the mutator updates them.
     let report = Mutex(RunReport.TrapReport())
     private let records: Mutex<[Record?]>
@@ -53,14 +53,12 @@ final class FrameTraps: @unchecked Sendable {
         base = mapped
         // A huge page would take every trap's fault at once and recycle nothing.
         _ = madvise(base, length, MADV_NOHUGEPAGE)
-        pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)
         records = Mutex(Array(repeating: nil, count: pages))
         report.withLock { $0.ringPages = pages }
     }
 
     deinit {
         munmap(base, pages * Int(GUEST_PAGE_SIZE))
-        if pagemap >= 0 { close(pagemap) }
     }
 
     private func trap(_ index: Int) -> UnsafeMutableRawPointer { base + index * Int(GUEST_PAGE_SIZE) }
@@ -70,8 +68,8 @@ final class FrameTraps: @unchecked Sendable {
     func frameBeforeCall(_ address: UnsafeMutableRawPointer) -> UInt64 {
         // Due until a sprung trap consumed a reading (a step may turn out to free nothing: thp's collapse half).
         stepsUntilMeasure -= 1
-        guard stepsUntilMeasure <= 0, pagemap >= 0 else { return 0 }
-        return frameNumber(address)
+        guard stepsUntilMeasure <= 0, pagemap.isReadable else { return 0 }
+        return pagemap.frame(address)
     }
 
     /// Right after the call freed the frame `freed` (0: not measured): writes `poison` into the next trap, which
@@ -81,7 +79,7 @@ final class FrameTraps: @unchecked Sendable {
         next = (next + 1) % pages
         // SAFETY: the trap page is mapped read-write, 8-aligned, GUEST_PAGE_SIZE bytes, and only this thread writes it.
         trap(index).assumingMemoryBound(to: UInt64.self).update(repeating: poison, count: Int(GUEST_WORDS_PER_PAGE))
-        let caught = freed != 0 ? frameNumber(trap(index)) == freed : nil
+        let caught = freed != 0 ? pagemap.frame(trap(index)) == freed : nil
         if caught != nil { stepsUntilMeasure = Self.measureEvery }
         let quarter = pages / 4
         if index % quarter == quarter - 1 {
@@ -103,14 +101,6 @@ final class FrameTraps: @unchecked Sendable {
     /// The step that wrote `poison`, if it is still in the ring.
     func record(poison: UInt64) -> Record? {
         records.withLock { $0.first { $0?.poison == poison } ?? nil }
-    }
-
-    /// The page frame number `address` maps now (pagemap bits 0-54 when bit 63, present, is set), or 0.
-    private func frameNumber(_ address: UnsafeMutableRawPointer) -> UInt64 {
-        var entry: UInt64 = 0
-        let offset = off_t(UInt(bitPattern: address) / UInt(GUEST_PAGE_SIZE) * 8)
-        guard pread(pagemap, &entry, 8, offset) == 8, entry >> 63 == 1 else { return 0 }
-        return entry & ((1 << 55) - 1)
     }
 }
 

@@ -14,11 +14,7 @@ enum HostMemory {
     /// `fork()`, with a child that does nothing but `_exit` (all a child of a multithreaded process may safely
     /// do): the parent's private pages all become copy-on-write, its PTEs write-protected under the mmu notifiers.
     static func forkChildThatExits() throws {
-        let child = fork()
-        if child == 0 { _exit(0) }
-        guard child > 0 else { throw KVMError(operation: "fork", errno: errno) }
-        var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        try HeldChild.fork().release()
     }
 
     static func madvise(_ address: UnsafeMutableRawPointer, _ length: Int, _ advice: Int32, name: String) throws {
@@ -67,5 +63,44 @@ enum HostMemory {
         if ckvm_fallocate(fd, CKVM_FALLOC_FL_PUNCH_HOLE_KEEP_SIZE, off_t(offset), off_t(length)) != 0 {
             throw KVMError(operation: "fallocate(PUNCH_HOLE)", errno: errno, context: "offset \(offset), \(length) bytes")
         }
+    }
+}
+
+/// A forked child that keeps the parent's private pages shared copy-on-write until released: while it lives, the
+/// parent's (and the guests') next write to each page must break COW, the write fault moving the page to a new
+/// frame under the mmu notifiers. The child only waits on a pipe and exits (all a child of a multithreaded process
+/// may safely do).
+struct HeldChild {
+    let pid: pid_t
+    private let releaseEnd: Int32
+
+    static func fork() throws -> HeldChild {
+        var ends: (Int32, Int32) = (-1, -1)
+        let piped = withUnsafeMutablePointer(to: &ends) { $0.withMemoryRebound(to: Int32.self, capacity: 2) { pipe($0) } }
+        guard piped == 0 else { throw KVMError(operation: "pipe", errno: errno) }
+        // Close-on-exec: nothing else this process starts may hold the write end and keep the child alive.
+        _ = fcntl(ends.0, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(ends.1, F_SETFD, FD_CLOEXEC)
+        let child = Glibc.fork()
+        if child == 0 {
+            close(ends.1)
+            var byte: UInt8 = 0
+            _ = read(ends.0, &byte, 1)  // returns at EOF: the parent closed its end
+            _exit(0)
+        }
+        close(ends.0)
+        guard child > 0 else {
+            let error = errno
+            close(ends.1)
+            throw KVMError(operation: "fork", errno: error)
+        }
+        return HeldChild(pid: child, releaseEnd: ends.1)
+    }
+
+    /// Lets the child exit, and reaps it.
+    func release() {
+        close(releaseEnd)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     }
 }

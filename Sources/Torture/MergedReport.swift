@@ -36,9 +36,9 @@ public struct MergedReport: Codable, Sendable {
                 backing: report.configuration.backing.rawValue, operation: report.configuration.operation.rawValue,
                 seed: report.configuration.seed, durationSeconds: report.durationSeconds,
                 conclusiveChecks: report.checks.conclusive, violations: report.violationCount,
-                notExercised: report.operations.filter { !$0.exercised }.map(\.name), verdict: report.verdict)
+                notExercised: report.operations.filter { !$0.exercised }.map(\.name), verdict: report.standing)
         }
-        verdict = reports.map(\.report.verdict).max { $0.severity < $1.severity } ?? .notExercised
+        verdict = reports.map(\.report.standing).max { $0.severity < $1.severity } ?? .notExercised
         totalConclusiveChecks = rows.reduce(0) { $0 + $1.conclusiveChecks }
         totalViolations = rows.reduce(0) { $0 + $1.violations }
     }
@@ -57,27 +57,6 @@ public struct MergedReport: Codable, Sendable {
     }
 
     public func write(to path: String) throws { try AtomicFile.write(self, to: path) }
-}
-
-/// Writes Codable values as pretty JSON, atomically: a temporary file in the same directory, then rename, so a
-/// reader never sees a torn file.
-enum AtomicFile {
-    static func write<T: Encodable>(_ value: T, to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try write(try encoder.encode(value), to: path)
-    }
-
-    static func write(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-        try data.write(to: temporary)
-        if rename(temporary.path, url.path) != 0 {
-            let error = errno
-            try? FileManager.default.removeItem(at: temporary)
-            throw ReportError(path: path, problem: "could not be written: \(String(cString: strerror(error)))")
-        }
-    }
 }
 
 extension String {

@@ -67,10 +67,18 @@ final class Mutator: @unchecked Sendable {
     var dirtyOracle: DirtyOracle?
     /// The missing-flush oracle (nil when `--flush-probe-ms 0`, antagonists run, or the VM has no statistics).
     let flushProbe: FlushProbe?
+    /// Windows opened and sampled, per operation and kind.
+    let windows: WindowSampling
+    /// The operation of the step in progress (the must-fault windows count for it).
+    private var stepOperation: Operation = .none
     /// The recycled-frame traps (nil with `--traps 0`).
     let frameTraps: FrameTraps?
     /// The poison the current step's trap holds, for `--inject poison`'s republication.
     private var stepPoison: UInt64?
+    /// fork-cow: the child holding the pages shared until the step's republication, and the page's frame before.
+    private var heldChild: HeldChild?
+    private var frameBeforeFork: UInt64 = 0
+    private let pageMap = PageMap()
     /// The first steps of the schedule, kept to show that a seed replays.
     private(set) var firstSteps: [Step] = []
     static let recordedSteps = 64
@@ -78,6 +86,7 @@ final class Mutator: @unchecked Sendable {
     init(configuration: TortureConfiguration, environment: Environment, frameTraps: FrameTraps?) {
         self.configuration = configuration
         self.frameTraps = frameTraps
+        self.windows = WindowSampling(statusBlocks: environment.checkerStatus, observations: environment.observations)
         self.environment = environment
         self.schedule = Schedule(configuration: configuration)
         self.verifierPages = SeededGenerator(seed: configuration.seed ^ 0x5eed_0f_7e41f1e5)
@@ -222,6 +231,7 @@ final class Mutator: @unchecked Sendable {
     /// Performs one step. Returns the schedule's next step, drawn during this step's window (below).
     private func perform(_ step: Step) throws -> Step {
         let (operation, page) = (step.operation, step.page)
+        stepOperation = operation
         let pages = affectedPages(operation, page: page)
         // A due probe of the missing-flush oracle waits here, the page published, until the checkers mapped it.
         let probing = flushProbe?.arm(for: operation, requests: { try? countersBefore?.capture(); return countersBefore?[0] }) ?? false
@@ -291,6 +301,8 @@ final class Mutator: @unchecked Sendable {
             next = schedule.next()
         }
         if let window {
+            let kind: WindowKind = zeroed.contains(page) || window == .zero ? .zero : .kept
+            let evidence = windows.evidence(kind)
             for p in pages {
                 let kind = zeroed.contains(p) ? .zero : window
                 control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
@@ -299,8 +311,18 @@ final class Mutator: @unchecked Sendable {
             account()
             MonotonicClock.spin(until: closes)
             for p in pages { control.close(p) }
+            windows.closed(kind, of: operation, evidenceBefore: evidence)
         }
         for p in pages { writeAndPublish(page: p, into: backing.address(ofPage: p)) }
+        if let child = heldChild {
+            heldChild = nil
+            let after = pageMap.frame(backing.address(ofPage: page))
+            if frameBeforeFork != 0 && after != 0 {
+                observations.cowMeasured.wrappingIncrement(ordering: .relaxed)
+                if after != frameBeforeFork { observations.cowBreaks.wrappingIncrement(ordering: .relaxed) }
+            }
+            child.release()
+        }
         if operation == .ksm, let twins = environment.ksmTwins {
             twins.copy(page: page)
         }
@@ -362,7 +384,9 @@ final class Mutator: @unchecked Sendable {
             try backing.moveBack(page: page)
             window = .keep
         case .forkCOW:
-            try HostMemory.forkChildThatExits()
+            // The child lives until the page has been republished: the host's write must break COW.
+            heldChild = try HeldChild.fork()
+            frameBeforeFork = pageMap.frame(backing.address(ofPage: page))
             window = .keep
         case .thp:
             alternate.toggle()
@@ -418,17 +442,21 @@ final class Mutator: @unchecked Sendable {
 
     /// While the pages are unmapped, PROT_NONE or truncated: any guest read that succeeds now is a violation.
     private func holdFaultWindow(_ pages: Range<Int>) {
+        let evidence = windows.evidence(.fault)
         for p in pages { control.publish(p, ControlWord.make(.fault, takeCounter())) }
         spin(microseconds: configuration.faultWindowMicroseconds)
         for p in pages { control.close(p) }
+        windows.closed(.fault, of: stepOperation, evidenceBefore: evidence)
     }
 
     /// While the page is PROT_READ: reads must see the kept content, and no guest write may land.
     private func holdReadOnlyWindow(page: Int) {
         let before = writerWords(page: page)
+        let evidence = windows.evidence(.readOnly)
         control.publish(page, ControlWord.make(.keep, currentGeneration[page]))
         spin(microseconds: configuration.faultWindowMicroseconds)
         control.close(page)
+        windows.closed(.readOnly, of: .mprotectReadOnly, evidenceBefore: evidence)
         let after = writerWords(page: page)
         for (writer, (old, new)) in zip(before, after).enumerated() where old != new {
             observations.addViolation(Violation(

@@ -11,6 +11,8 @@ struct RunAssessment {
     let dirty: RunReport.DirtyReport?
     let antagonists: [RunReport.AntagonistReport]
     let observations: Observations
+    /// The mutator's windows, opened and sampled (nil: no mutator steps, as in the benchmark's comparison).
+    let windows: WindowSampling?
     let duration: Double
     let status: [GuestStatus]
     let workers: [VCPUWorker]
@@ -28,7 +30,7 @@ struct RunAssessment {
         let (verdict, reason) = judge(operations: operations, checks: checks, violations: byKind, errors: errors)
         var report = RunReport(
             host: host, configuration: configuration, placement: placement, startedAt: startedAt, durationSeconds: duration,
-            interruptedBy: StopRequest.signal.map { $0 == SIGINT ? "SIGINT" : $0 == SIGTERM ? "SIGTERM" : "signal \($0)" },
+            interruptedBy: StopRequest.signalName,
             operations: operations, checks: checks, publications: observations.publications.load(ordering: .relaxed),
             efaults: observations.efaults.load(ordering: .relaxed), mmioExits: observations.mmioExits.load(ordering: .relaxed),
             heartbeats: observations.heartbeats.load(ordering: .relaxed), writes: writeReport(), detectionLatencyMicroseconds: detectionLatency(),
@@ -38,6 +40,10 @@ struct RunAssessment {
             counters: RunReport.CounterReport(vm: counterSet(vm), vcpus: vcpus.map(counterSet)),
             timeline: timeline, firstSteps: firstSteps, verdict: verdict, verdictReason: reason, exitCode: verdict.exitCode)
         report.violationsByKind = byKind
+        report.complete = true
+        report.plannedSeconds = configuration.duration
+        if verdict == .interrupted, let signal = StopRequest.signal { report.exitCode = 128 + signal }
+        report.windows = windows?.totals()
         if configuration.baselineMutator { report.mutatorComparison = observations.comparisonRounds.withLock { $0 } }
         return report
     }
@@ -46,17 +52,26 @@ struct RunAssessment {
         let tallies = observations.tallies.withLock { $0 }
         return Operation.allCases.compactMap { operation in
             guard let tally = tallies[operation], tally.count > 0 || tally.faults > 0 else { return nil }
-            let exercised = tally.flushRequests + tally.flushes > 0 || tally.faults > 0
+            // Exercised: a flush reached a vCPU (a flush request alone may have found none to interrupt) or a
+            // guest access faulted, and a guest check landed in at least one of the operation's windows.
+            let windowCounts = windows?.counts(of: operation) ?? [:]
+            let opened = windowCounts.values.reduce(0) { $0 + $1.opened }
+            let sampled = windowCounts.values.reduce(0) { $0 + $1.sampled }
+            let reached = tally.flushes > 0 || tally.faults > 0
+            let exercised = reached && (opened == 0 || sampled > 0)
             var evidence: [String] = []
             if tally.flushRequests > 0 { evidence.append("remote_tlb_flush_requests +\(tally.flushRequests)") }
             if tally.flushes > 0 { evidence.append("remote_tlb_flush +\(tally.flushes)") }
             if tally.faults > 0 { evidence.append("\(tally.faults) guest accesses faulted (KVM_RUN EFAULT) or exited as MMIO while it ran") }
             if tally.failed > 0 { evidence.append("\(tally.failed) calls failed and were counted") }
+            if opened > 0 { evidence.append("\(sampled) of \(opened) windows sampled") }
             let why = exercised
                 ? "moved during its calls: " + evidence.joined(separator: ", ")
                 : operation == .none
                     ? "no invalidation (republication only)"
-                    : "no remote TLB flush request and no EFAULT during its \(tally.count) calls: the kernel never had to reach a vCPU"
+                    : !reached
+                        ? "no remote TLB flush reached a vCPU and no guest access faulted during its \(tally.count) calls (flush requests +\(tally.flushRequests)): the kernel never had to reach a vCPU"
+                        : "none of its \(opened) windows was sampled: no guest check landed while a window was open (longer --window-us or --fault-window-us, fewer --pages)"
             return RunReport.OperationReport(
                 name: operation.rawValue, count: tally.count, perSecond: Double(tally.count) / duration,
                 flushRequests: tally.flushRequests, flushes: tally.flushes, faults: tally.faults,
@@ -65,7 +80,7 @@ struct RunAssessment {
                 latencyPercentilesMicroseconds: Dictionary(uniqueKeysWithValues: [50.0, 90, 99, 99.9].map { percentile in
                     (percentile == 99.9 ? "99.9" : String(Int(percentile)), tally.count > 0 ? Double(tally.latency.valueAtPercentile(percentile)) / 1000 : 0)
                 }),
-                exercised: exercised || operation == .none, evidence: why)
+                exercised: exercised || operation == .none, evidence: why, windows: windowCounts.isEmpty ? nil : windowCounts)
         }
     }
 
@@ -113,7 +128,8 @@ struct RunAssessment {
             harnessErrors: errors, conclusiveChecks: checks.conclusive, writeVerifications: observations.writeVerifications.load(ordering: .relaxed),
             dirtyJudgedRounds: dirty?.judgedRounds,
             idle: operations.filter { !$0.exercised }.map(\.name) + antagonists.filter { !$0.exercised }.map { "antagonist \($0.kind)" },
-            operationPerformed: configuration.operation == .none || !operations.allSatisfy({ $0.name == Operation.none.rawValue })
+            operationPerformed: configuration.operation == .none || !operations.allSatisfy({ $0.name == Operation.none.rawValue }),
+            interruptedBy: StopRequest.signalName
         ).judge()
     }
 }

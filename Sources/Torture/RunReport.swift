@@ -16,6 +16,16 @@ public struct RunReport: Codable, Sendable {
     public var durationSeconds: Double
     /// The signal that interrupted the run, if one did.
     public var interruptedBy: String?
+    /// False in a checkpoint: the report of a run still going (or killed before its end), whose verdict is only
+    /// the verdict so far. True in a finished run's report; nil in reports older than the field.
+    public var complete: Bool? = nil
+    /// The duration the run was asked for (a checkpoint's `durationSeconds` is how far it got).
+    public var plannedSeconds: Double? = nil
+
+    /// The verdict to act on: a checkpoint that saw nothing wrong is incomplete, never a pass.
+    public var standing: Verdict {
+        complete == false && ![.violation, .harnessError].contains(verdict) ? .interrupted : verdict
+    }
     public var operations: [OperationReport]
     public var checks: CheckReport
     public var publications: UInt64
@@ -59,6 +69,8 @@ public struct RunReport: Codable, Sendable {
     public var mmioServedChecks: UInt64? = nil
     /// The missing-flush oracle's probes; nil where it was off.
     public var flushProbes: FlushProbeReport? = nil
+    /// Every operation's windows by kind: opened, and sampled (a guest check landed inside). Nil in older reports.
+    public var windows: [String: WindowCount]? = nil
     /// The recycled-frame traps (nil when off: `--traps 0`, or an operation that frees no frame).
     public var traps: TrapReport? = nil
     /// Benchmark runs only (`baselineMutator`): the paired slices of engine and C-baseline steps.
@@ -92,6 +104,8 @@ public struct RunReport: Codable, Sendable {
         public var exercised: Bool
         /// Why the operation counts as exercised (which counters moved) or why not.
         public var evidence: String
+        /// Its windows by kind (must-read-zero, content-kept, must-fault, read-only): opened and sampled.
+        public var windows: [String: WindowCount]? = nil
     }
 
     public struct AntagonistReport: Codable, Sendable, Equatable {
@@ -287,6 +301,9 @@ extension RunReport {
             total.antagonists += part.antagonists
             total.caughtPublications += part.caughtPublications
             if let probes = part.flushProbes { total.flushProbes = (total.flushProbes ?? .init()).adding(probes) }
+            if let windows = part.windows {
+                total.windows = (total.windows ?? [:]).merging(windows) { $0.adding($1) }
+            }
             if let traps = part.traps { total.traps = (total.traps ?? .init()).adding(traps) }
             total.counters.vm = total.counters.vm.adding(part.counters.vm)
             total.counters.vcpus = zip(total.counters.vcpus, part.counters.vcpus).map { $0.adding($1) }

@@ -3,15 +3,16 @@ import Glibc
 #endif
 import Atomics
 
-/// SIGINT and SIGTERM turned into a flag the run polls, so an interrupted run still stops its threads, prints its
-/// summary and writes its report. The handler only stores to a lock-free atomic: async-signal-safe.
+/// SIGINT, SIGTERM, SIGHUP (an ssh disconnect) and SIGQUIT turned into a flag the run polls, so an interrupted run
+/// still stops its threads, undoes its system changes, prints its summary and writes its report. The handler only
+/// stores to a lock-free atomic: async-signal-safe.
 public enum StopRequest {
     private static let flag = UnsafeAtomic<Bool>.create(false)
     private static let signalNumber = UnsafeAtomic<Int32>.create(0)
 
     /// Installs the handlers (idempotent).
     public static func installSignalHandlers() {
-        for signal in [SIGINT, SIGTERM] {
+        for signal in handled {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { number in
                 StopRequest.signalNumber.store(number, ordering: .relaxed)
@@ -25,9 +26,16 @@ public enum StopRequest {
         // everything): unblock the two, or Ctrl-C would never reach the handler.
         var signals = sigset_t()
         sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
+        for signal in handled { sigaddset(&signals, signal) }
         pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+    }
+
+    /// The signals that stop a run.
+    public static let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+
+    /// The name of the signal that asked for the stop ("SIGINT"), if one did.
+    public static var signalName: String? {
+        signal.map { [SIGINT: "SIGINT", SIGTERM: "SIGTERM", SIGHUP: "SIGHUP", SIGQUIT: "SIGQUIT"][$0] ?? "signal \($0)" }
     }
 
     public static var isRequested: Bool { flag.load(ordering: .relaxed) }

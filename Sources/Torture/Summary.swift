@@ -21,6 +21,13 @@ extension RunReport {
         lines.append(String(format: "checks: %llu conclusive (%.3g/s; generation %llu, zero-window %llu, kept-window %llu), %llu inconclusive",
                             checks.conclusive, checks.conclusivePerSecond, checks.conclusiveGeneration, checks.conclusiveZeroWindow,
                             checks.conclusiveKeptWindow, checks.inconclusive))
+        if let windows, !windows.isEmpty {
+            let text = windows.keys.sorted().map { kind in
+                let count = windows[kind]!
+                return String(format: "%@ %llu of %llu (%.1f%%)", kind, count.sampled, count.opened, 100 * count.sampledFraction)
+            }
+            lines.append("windows sampled (a check landed inside): " + text.joined(separator: ", "))
+        }
         lines.append("coverage: \(checks.sweeps) sweeps of all \(c.pages) pages; \(checks.wordsReadPerPage) of 448 generation words read in every page")
         if !writes.published.isEmpty {
             lines.append("writes: published sequence per writer \(writes.published.map(String.init).joined(separator: ", ")); \(writes.verifications) host verifications")
@@ -60,7 +67,13 @@ extension RunReport {
         }
         for error in harnessErrors.prefix(5) { lines.append("harness error: \(error)") }
         lines.append("")
-        lines.append("verdict: \(verdict.rawValue) (exit \(exitCode)): \(verdictReason)")
+        if complete == false {
+            lines.append(String(format: "INCOMPLETE: a checkpoint at %.1f s of a planned %.1f s run (the run was still going, or was killed); verdict so far: %@",
+                                durationSeconds, plannedSeconds ?? configuration.duration, verdict.rawValue))
+            lines.append("verdict: \(standing.rawValue): \(verdictReason)")
+        } else {
+            lines.append("verdict: \(verdict.rawValue) (exit \(exitCode)): \(verdictReason)")
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -179,6 +179,13 @@ public struct TortureRun {
 
         var notes: [String] = []
         if let problem = kernelLog.problem { notes.append(problem) }
+        if config.operation == .forkCOW {
+            let measured = observations.cowMeasured.load(ordering: .relaxed)
+            let forks = observations.tallies.withLock { $0[.forkCOW]?.count ?? 0 }
+            notes.append("fork-cow: \(forks) forks, each child alive until its page was republished; "
+                + (measured > 0 ? "\(observations.cowBreaks.load(ordering: .relaxed)) of \(measured) measured republications broke copy-on-write (the page moved to a new frame)"
+                    : "copy-on-write breaks not measured (/proc/self/pagemap shows frames to root only)"))
+        }
         if observations.stoppedAfterViolation.load(ordering: .relaxed) {
             notes.append("stopped \(config.stopAfterViolationSeconds ?? 0) s after the first violation (--stop-after-violation), before the planned \(config.duration) s")
         }
@@ -219,7 +226,8 @@ public struct TortureRun {
             notes.append("MADV_PAGEOUT on private anonymous memory needs swap to unmap anything")
         }
         var report = RunAssessment(
-            configuration: config, notes: notes, thp: thp, dirty: dirty, antagonists: antagonists.map(\.report), observations: observations, duration: duration, status: status.map(GuestStatus.init),
+            configuration: config, notes: notes, thp: thp, dirty: dirty, antagonists: antagonists.map(\.report), observations: observations,
+            windows: config.baselineMutator ? nil : mutator.windows, duration: duration, status: status.map(GuestStatus.init),
             workers: workers, placement: placement, vm: (vmBefore, vmAfter), vcpus: Array(zip(vcpuBefore, vcpuAfter))
         ).report(host: host, startedAt: startedAt, timeline: timeline, firstSteps: mutator.firstSteps)
         report.flushProbes = mutator.flushProbe?.report.withLock { $0 }
@@ -270,7 +278,9 @@ public struct TortureRun {
             if let checkpoint, now >= nextCheckpoint || firstViolation {
                 if now >= nextCheckpoint { nextCheckpoint += checkpointInterval ?? .infinity }
                 checkpointedViolation = checkpointedViolation || firstViolation
-                checkpoint(makeReport(timeline))
+                var partial = makeReport(timeline)
+                partial.complete = false
+                checkpoint(partial)
             }
             if now >= nextSample {
                 nextSample += 1

@@ -14,6 +14,9 @@ public enum Verdict: String, Codable, Sendable {
     case controlMissed = "control-missed"
     /// The harness itself failed (a KVM call, an unexpected exit, a stalled vCPU).
     case harnessError = "harness-error"
+    /// A signal stopped the run before its duration, and nothing it saw was wrong: what it proved is partial,
+    /// and never reads as a pass (the process exits 128 + the signal's number).
+    case interrupted
 
     public var exitCode: Int32 {
         switch self {
@@ -22,6 +25,7 @@ public enum Verdict: String, Codable, Sendable {
         case .notExercised: 2
         case .controlMissed: 3
         case .harnessError: 70  // EX_SOFTWARE
+        case .interrupted: 130  // 128 + SIGINT; the report's exitCode says 128 + the signal that came
         }
     }
 
@@ -31,9 +35,10 @@ public enum Verdict: String, Codable, Sendable {
         case .pass: 0
         case .controlFired: 1
         case .notExercised: 2
-        case .controlMissed: 3
-        case .violation: 4
-        case .harnessError: 5
+        case .interrupted: 3
+        case .controlMissed: 4
+        case .violation: 5
+        case .harnessError: 6
         }
     }
 
@@ -57,6 +62,8 @@ struct VerdictEvidence {
     var idle: [String] = []
     /// False when an operation was asked for and none was performed.
     var operationPerformed = true
+    /// The signal that stopped the run early ("SIGINT"), if one did.
+    var interruptedBy: String? = nil
 
     /// The detector each must-catch negative control proves.
     static let detector: [Injection: String] = [
@@ -75,6 +82,9 @@ struct VerdictEvidence {
             let total = foreign.values.reduce(0, +)
             let during = injection == .none ? "" : " during the \(injection.rawValue) control run, of kinds it does not produce"
             return (.violation, "\(total) violations\(during) (\(describe(foreign))): the kernel broke its promise")
+        }
+        if let interruptedBy {
+            return (.interrupted, "stopped by \(interruptedBy) before its duration; no violation seen in what ran (a partial run proves nothing by itself)")
         }
         let caught = violationsByKind.values.reduce(0, +)
         switch injection {

@@ -126,6 +126,10 @@ struct LabCommand: ParsableCommand {
                 seeds: parsedSeeds!, seconds: seconds, shard: parsedShard!, accel: accel, cacheDirectory: cacheDirectory,
                 binary: binary, assets: assets))
             if !quiet { lab.progress = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } }
+            do { try AtomicFile.checkWritable(report) } catch {
+                FileHandle.standardError.write(Data("mmutorture lab: cannot write the report: \(error)\n".utf8))
+                throw ExitCode(73)
+            }
             let path = report
             lab.checkpoint = { partial in try? partial.write(to: path) }
             result = try lab.run()

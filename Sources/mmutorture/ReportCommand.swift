@@ -92,7 +92,7 @@ struct ReportCommand: ParsableCommand {
             for (file, report) in zip(files, loaded) { runs += report.runs.map { (file, $0) } }
             let merged = MergedReport(merging: runs)
             do { try merged.write(to: output) } catch {
-                FileHandle.standardError.write(Data("mmutorture: \(error)\n".utf8))
+                FileHandle.standardError.write(Data("mmutorture: cannot write \(output): \(error)\n".utf8))
                 throw ExitCode(73)
             }
             print(merged.summary)

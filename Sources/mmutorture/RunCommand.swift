@@ -162,6 +162,13 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let scenario = try loadScenario()
+        if let report {
+            // Before the first KVM call: a long run must not end in a report it cannot write.
+            do { try AtomicFile.checkWritable(report) } catch {
+                FileHandle.standardError.write(Data("mmutorture: cannot write the report: \(error)\n".utf8))
+                throw ExitCode(73)  // EX_CANTCREAT
+            }
+        }
         let chosenSeed = seed ?? (scenario?.hasSeed == true ? scenario!.configuration.seed : UInt64.random(in: 1...UInt64(UInt32.max)))
         if let scenario { print("scenario \(scenario.name)\(scenario.description.isEmpty ? "" : ": \(scenario.description)")") }
         if seed == nil { print("seed \(chosenSeed) (replay with --seed \(chosenSeed))") }
@@ -174,7 +181,13 @@ struct RunCommand: ParsableCommand {
         }
         if let report, let interval = checkpointInterval ?? profile?.checkpointInterval {
             torture.checkpointInterval = interval
-            torture.checkpoint = { partial in try? partial.write(to: report) }
+            torture.checkpoint = { partial in
+                do { try partial.write(to: report) } catch {
+                    // A run whose evidence cannot be kept stops; its final report is attempted (and reported) below.
+                    FileHandle.standardError.write(Data("mmutorture: checkpoint: cannot write the report: \(error); stopping the run\n".utf8))
+                    StopRequest.request()
+                }
+            }
         }
         let result: RunReport
         do {
@@ -190,8 +203,8 @@ struct RunCommand: ParsableCommand {
                 try result.write(to: report)
                 print("report: \(report)")
             } catch {
-                FileHandle.standardError.write(Data("mmutorture: cannot write the report to \(report): \(error)\n".utf8))
-                throw ExitCode(Verdict.harnessError.exitCode)
+                FileHandle.standardError.write(Data("mmutorture: cannot write the report: \(error)\n".utf8))
+                throw ExitCode(73)  // EX_CANTCREAT
             }
         }
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }

@@ -196,6 +196,41 @@ struct TortureRunTests {
         #expect(try shortRun(.dontneed, seconds: 0.5) { $0.trapPages = 0 }.traps == nil)
     }
 
+    /// Each window kind with an operation that opens it: a default run must land checks in some of them.
+    static let windowKinds: [(String, Torture.Operation, BackingKind)] = [
+        ("must-read-zero", .dontneed, .anonymous), ("content-kept", .dontneed, .memfd),
+        ("must-fault", .mprotect, .anonymous), ("read-only", .mprotectReadOnly, .anonymous),
+    ]
+
+    @Test(arguments: windowKinds)
+    func eachWindowKindIsSampledInADefaultRun(kind: String, operation: Torture.Operation, backing: BackingKind) throws {
+        let report = try shortRun(operation, on: backing)
+        let windows = try #require(report.operations.first { $0.name == operation.rawValue }?.windows?[kind], "\(report.summary)")
+        #expect(windows.opened > 100 && windows.sampled > 0, "\(kind): \(windows)")
+        #expect(report.windows?[kind] == windows)
+        #expect(report.summary.contains("windows sampled"))
+    }
+
+    @Test func windowsNoReadCanLandInAreAUsageError() {
+        var configuration = TortureConfiguration()
+        configuration.windowMicroseconds = 0
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration.windowMicroseconds = 5
+        configuration.faultWindowMicroseconds = 0
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+    }
+
+    @Test func forkCOWKeepsTheChildAliveSoThatWritesBreakCopyOnWrite() throws {
+        let report = try shortRun(.forkCOW)
+        #expect(report.verdict == .pass, "\(report.summary)")
+        let note = try #require(report.notes.first { $0.hasPrefix("fork-cow:") })
+        if geteuid() == 0 {
+            // "fork-cow: 40 forks, ...; 38 of 40 measured republications broke copy-on-write ..."
+            let numbers = note.split(separator: ";")[1].split(separator: " ").compactMap { Int($0) }
+            #expect(numbers.count >= 2 && numbers[0] > 0 && numbers[0] * 2 >= numbers[1], "most writes found the page shared: \(note)")
+        }
+    }
+
     @Test func aRunStopsSoonAfterItsFirstViolationWhenAskedTo() throws {
         let report = try shortRun(.dontneed, inject: .nowrite, seconds: 60) { $0.stopAfterViolationSeconds = 0.5 }
         #expect(report.verdict == .controlFired && report.durationSeconds < 30, "\(report.summary)")

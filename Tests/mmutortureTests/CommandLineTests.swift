@@ -19,7 +19,7 @@ let binary: URL = {
     return directory.appendingPathComponent("mmutorture")
 }()
 
-func invoke(_ arguments: [String], interruptAfter seconds: Double? = nil) throws -> Invocation {
+func invoke(_ arguments: [String], interruptAfter seconds: Double? = nil, signal: Int32 = SIGINT) throws -> Invocation {
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
@@ -29,7 +29,7 @@ func invoke(_ arguments: [String], interruptAfter seconds: Double? = nil) throws
     try process.run()
     if let seconds {
         Thread.sleep(forTimeInterval: seconds)
-        process.interrupt()  // SIGINT, as Ctrl-C
+        kill(process.processIdentifier, signal)  // SIGINT, as Ctrl-C; SIGHUP, as an ssh disconnect
     }
     let stdout = out.fileHandleForReading.readDataToEndOfFile()
     let stderr = err.fileHandleForReading.readDataToEndOfFile()
@@ -47,6 +47,35 @@ let kvmGate = KVMAvailability.testGate(environment: ProcessInfo.processInfo.envi
 let kvmDevicePath = kvmGate.devicePath
 
 struct CommandLineTests {
+    @Test func aReportPathThatCannotBeWrittenIsRefusedBeforeTheRunStarts() throws {
+        let started = Date()
+        let missing = try invoke(["run", "--duration", "600", "--report", "/nonexistent-\(getpid())/r.json", "--device", kvmDevicePath])
+        #expect(missing.status == 73 && missing.stderr.contains("does not exist"), "\(missing.stderr)")
+        // A FIFO stands for any special file: the report must never replace it.
+        let fifo = FileManager.default.temporaryDirectory.appendingPathComponent("fifo-\(getpid())").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        let special = try invoke(["run", "--duration", "600", "--report", fifo, "--device", kvmDevicePath])
+        #expect(special.status == 73 && special.stderr.contains("not a regular file"), "\(special.stderr)")
+        var status = stat()
+        #expect(lstat(fifo, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO, "the FIFO is still a FIFO")
+        #expect(Date().timeIntervalSince(started) < 30, "refused before any torture ran")
+    }
+
+    @Test func aNegativeNumberAfterASpaceIsOutOfRangeNotAMissingValue() throws {
+        for (option, value) in [("--pages", "-1"), ("--duration", "-5"), ("--window-us", "-3")] {
+            let result = try invoke(["run", option, value])
+            #expect(result.status == 64 && result.stderr.contains("out of range") && !result.stderr.contains("Missing value"), "\(option): \(result.stderr)")
+        }
+    }
+
+    @Test func bareMmutorturePrintsTheHelpAndVersionPrintsTheVersion() throws {
+        let bare = try invoke([])
+        #expect(bare.status == 0 && bare.stdout.contains("SUBCOMMANDS") && !bare.stdout.contains("verdict"), "\(bare.stdout)")
+        let version = try invoke(["--version"])
+        #expect(version.status == 0 && version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == RunReport.toolVersion)
+    }
+
     @Test func anUnknownOperationIsAUsageErrorListingTheChoices() throws {
         let result = try invoke(["run", "--op", "shred"])
         #expect(result.status == 64)
@@ -99,20 +128,26 @@ struct CommandLineTests {
 
 @Suite(.serialized, .enabled(if: kvmGate.run, Comment(rawValue: kvmGate.skipReason)))
 struct RunEndToEndTests {
-    /// A plain run, and a composed one (every antagonist, two vCPUs): both stop promptly on Ctrl-C.
-    @Test(arguments: [[], ["--scenario", scenarioPath("everything")]])
-    func sigintStopsTheRunAndStillPrintsTheSummaryAndWritesTheReport(setup: [String]) throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sigint-\(getpid()).json").path
+    /// A plain run, and a composed one (every antagonist, two vCPUs): both stop promptly on Ctrl-C, and a plain
+    /// one on an ssh disconnect (SIGHUP); neither reads as a pass, and each exits 128 + the signal.
+    @Test(arguments: [([], SIGINT), (["--scenario", scenarioPath("everything")], SIGINT), ([], SIGHUP)])
+    func aSignalStopsTheRunWhichStillPrintsItsSummaryAndWritesItsReportAsInterrupted(setup: [String], signal: Int32) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("signal-\(getpid()).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let name = signal == SIGINT ? "SIGINT" : "SIGHUP"
         let started = Date()
-        let result = try invoke(["run"] + setup + ["--duration", "60", "--seed", "5", "--quiet", "--report", path, "--device", kvmDevicePath], interruptAfter: 2)
+        let result = try invoke(["run"] + setup + ["--duration", "60", "--seed", "5", "--quiet", "--report", path, "--device", kvmDevicePath],
+                                interruptAfter: 2, signal: signal)
         #expect(Date().timeIntervalSince(started) < 30, "the run must stop promptly, not run its 60 s")
-        #expect(result.stdout.contains("stopped by SIGINT") && result.stdout.contains("verdict: pass"), "\(result.stdout)\(result.stderr)")
-        #expect(result.status == 0)
+        #expect(result.stdout.contains("stopped by \(name)") && result.stdout.contains("verdict: interrupted"), "\(result.stdout)\(result.stderr)")
+        #expect(result.status == 128 + signal)
         let report = try RunReport.read(from: path)
-        #expect(report.interruptedBy == "SIGINT" && report.configuration.seed == 5)
-        #expect(report.durationSeconds < 30)
+        #expect(report.interruptedBy == name && report.configuration.seed == 5 && report.verdict == .interrupted)
+        #expect(report.durationSeconds < 30 && report.exitCode == 128 + signal)
         let shown = try invoke(["report", "show", path])
-        #expect(shown.status == 0 && shown.stdout.contains("verdict: pass"))
+        #expect(shown.status == 0 && shown.stdout.contains("verdict: interrupted"))
+        let junit = try invoke(["report", "junit", path])
+        #expect(junit.stdout.contains("type=\"interrupted\""), "an interrupted run fails its JUnit case")
     }
 
     @Test(.enabled(if: geteuid() == 0 && FileManager.default.fileExists(atPath: "/sys/kernel/mm/ksm/run"), "needs root and CONFIG_KSM"))
@@ -121,7 +156,7 @@ struct RunEndToEndTests {
         let read = { settings.map { try? String(contentsOfFile: $0, encoding: .utf8) } }
         let before = read()
         let result = try invoke(["run", "--op", "ksm", "--mode", "read", "--allow-system-changes", "--duration", "60", "--quiet", "--device", kvmDevicePath], interruptAfter: 2)
-        #expect(result.status == 0 && result.stdout.contains("stopped by SIGINT"), "\(result.stdout)\(result.stderr)")
+        #expect(result.status == 130 && result.stdout.contains("stopped by SIGINT"), "\(result.stdout)\(result.stderr)")
         #expect(read() == before, "ksmd's settings restored after Ctrl-C")
     }
 

@@ -139,11 +139,13 @@ struct ReportToolTests {
         #expect(process.isRunning, "still running when the checkpoint is read")
         let shown = try invoke(["report", "show", report])
         #expect(shown.status == 0 && shown.stdout.contains("mix on anonymous"), "\(shown.stderr)")
+        #expect(shown.stdout.contains("INCOMPLETE") && !shown.stdout.contains("verdict: pass"), "a checkpoint never reads as a pass: \(shown.stdout)")
         let checkpoint = try RunReport.read(from: report)
         #expect(checkpoint.durationSeconds > 1 && checkpoint.durationSeconds < 5.5)
+        #expect(checkpoint.complete == false && checkpoint.plannedSeconds == 6 && checkpoint.standing != .pass)
         process.waitUntilExit()
         let final = try RunReport.read(from: report)
-        #expect(final.durationSeconds >= 6)
+        #expect(final.durationSeconds >= 6 && final.complete == true)
     }
 }
 

@@ -1,0 +1,89 @@
+import Atomics
+import Guests
+import Synchronization
+
+/// The kinds of window the mutator opens, as the report names them.
+enum WindowKind: String, CaseIterable, Sendable {
+    case zero = "must-read-zero"
+    case kept = "content-kept"
+    case fault = "must-fault"
+    case readOnly = "read-only"
+}
+
+/// Windows as evidence: a window tests the kernel only if a guest check landed inside it. Per operation and
+/// window kind, the mutator counts windows opened and windows sampled: those during which the count that kind's
+/// checks raise moved (conclusive zero-window or kept-window checks, which the checker counts in its status block
+/// as it makes them; for must-fault windows, `KVM_RUN` EFAULTs and reads served as MMIO while the slot was away).
+/// Only one page's window is open at a time, so any movement belongs to it.
+final class WindowSampling: @unchecked Sendable {
+    // @unchecked: the status blocks are read atomically; the tallies are locked.
+    private let statusBlocks: [UnsafeMutablePointer<UInt64>]
+    private let observations: Observations
+    private let tallies = Mutex<[Operation: [WindowKind: RunReport.WindowCount]]>([:])
+
+    init(statusBlocks: [UnsafeMutablePointer<UInt64>], observations: Observations) {
+        self.statusBlocks = statusBlocks
+        self.observations = observations
+    }
+
+    /// The count a window of `kind` is sampled by, now.
+    func evidence(_ kind: WindowKind) -> UInt64 {
+        switch kind {
+        case .zero: checks(Int(GUEST_STATUS_CONCLUSIVE_ZERO))
+        case .kept, .readOnly: checks(Int(GUEST_STATUS_CONCLUSIVE_KEEP))
+        case .fault: observations.efaults.load(ordering: .relaxed) &+ observations.mmioServedChecks.load(ordering: .relaxed)
+        }
+    }
+
+    private func checks(_ slot: Int) -> UInt64 {
+        // SAFETY: each status block is 8-aligned guest memory that lives as long as the run; the checker
+        // increments these words in place, one check at a time.
+        statusBlocks.reduce(0) { sum, block in
+            sum &+ UnsafeAtomic<UInt64>(at: UnsafeMutableRawPointer(block + slot).assumingMemoryBound(to: UnsafeAtomic<UInt64>.Storage.self)).load(ordering: .relaxed)
+        }
+    }
+
+    /// Counts one window of `kind` that `operation` opened; `before` is ``evidence(_:)`` read as it opened.
+    func closed(_ kind: WindowKind, of operation: Operation, evidenceBefore before: UInt64) {
+        let sampled = evidence(kind) != before
+        tallies.withLock { table in
+            table[operation, default: [:]][kind, default: .init()].opened += 1
+            if sampled { table[operation, default: [:]][kind, default: .init()].sampled += 1 }
+        }
+    }
+
+    /// Windows of `operation`, by kind name.
+    func counts(of operation: Operation) -> [String: RunReport.WindowCount] {
+        tallies.withLock { table in
+            Dictionary(uniqueKeysWithValues: (table[operation] ?? [:]).map { ($0.key.rawValue, $0.value) })
+        }
+    }
+
+    /// Windows of every operation, by kind name.
+    func totals() -> [String: RunReport.WindowCount] {
+        tallies.withLock { table in
+            var sum: [String: RunReport.WindowCount] = [:]
+            for kinds in table.values {
+                for (kind, count) in kinds { sum[kind.rawValue, default: .init()] = sum[kind.rawValue, default: .init()].adding(count) }
+            }
+            return sum
+        }
+    }
+}
+
+extension RunReport {
+    /// Windows of one kind: opened, and sampled (at least one guest check landed inside).
+    public struct WindowCount: Codable, Sendable, Equatable {
+        public var opened: UInt64 = 0
+        public var sampled: UInt64 = 0
+        public init() {}
+        public var sampledFraction: Double { opened > 0 ? Double(sampled) / Double(opened) : 0 }
+
+        func adding(_ other: Self) -> Self {
+            var sum = self
+            sum.opened += other.opened
+            sum.sampled += other.sampled
+            return sum
+        }
+    }
+}
