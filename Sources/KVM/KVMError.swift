@@ -77,11 +77,26 @@ extension KVMError {
             hint = "KVM not available: module not loaded or no hardware virtualization "
                 + "(load kvm_intel or kvm_amd, enable VT-x/AMD-V in firmware, or nested virtualization on the host)"
         case EACCES, EPERM:
-            hint = "permission denied: add the user to group kvm, or on CI install a udev rule "
-                + "(KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0666\") and reload udev"
+            hint = "permission denied: " + permissionFix(path: path)
         default:
             hint = "check that \(path) is the KVM device"
         }
         return KVMError(operation: "open", errno: errno, context: path, hint: hint)
+    }
+
+    /// What would let this user open the device, from its actual owner, group and mode: joining a group helps
+    /// only where the group may read and write it (`root:root 0600` needs root or a udev rule).
+    static func permissionFix(path: String) -> String {
+        let udev = "install a udev rule (KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0660\"), reload udev, and add the user to group kvm"
+        var status = stat()
+        guard stat(path, &status) == 0 else { return udev }
+        let mode = status.st_mode & 0o777
+        let group = getgrgid(status.st_gid).flatMap { String(validatingCString: $0.pointee.gr_name) } ?? "gid \(status.st_gid)"
+        let owner = getpwuid(status.st_uid).flatMap { String(validatingCString: $0.pointee.pw_name) } ?? "uid \(status.st_uid)"
+        let description = "\(path) is \(owner):\(group) \(String(mode, radix: 8))"
+        if mode & 0o060 == 0o060 && status.st_gid != 0 {
+            return "\(description): add the user to group \(group) (then log in again), or run as root"
+        }
+        return "\(description), which no group but root's may open: run as root, or " + udev
     }
 }

@@ -223,11 +223,19 @@ public enum ReportFile: Sendable {
 
     /// Reads and checks a report file: readable, JSON, an mmutorture report, of a schema version this tool reads.
     public static func read(from path: String) throws -> ReportFile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ReportError(path: path, problem: "cannot be read (missing or unreadable)")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ReportError(path: path, problem: "does not exist")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard !isDirectory.boolValue else { throw ReportError(path: path, problem: "is a directory, not a report file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ReportError(path: path, problem: "cannot be read (\(String(cString: strerror(EACCES))) or not a regular file)")
+        }
+        guard let parsed = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw ReportError(path: path, problem: "is not JSON (or is truncated)")
+        }
+        guard let object = parsed as? [String: Any] else {
+            throw ReportError(path: path, problem: "is JSON but not an mmutorture report (a report is a JSON object)")
         }
         let tool = object["tool"] as? String
         let versions = ["mmutorture": RunReport.currentSchemaVersion, "mmutorture-merged": MergedReport.currentSchemaVersion,
@@ -240,12 +248,29 @@ public enum ReportFile: Sendable {
         }
         do {
             switch tool {
-            case "mmutorture": return .run(try JSONDecoder().decode(RunReport.self, from: data))
+            case "mmutorture":
+                let report = try JSONDecoder().decode(RunReport.self, from: data)
+                if let problem = report.inconsistency { throw ReportError(path: path, problem: "is inconsistent: \(problem)") }
+                return .run(report)
             case "mmutorture-merged": return .merged(try JSONDecoder().decode(MergedReport.self, from: data))
             default: return .lab(try JSONDecoder().decode(LabReport.self, from: data))
             }
+        } catch let error as DecodingError {
+            throw ReportError(path: path, problem: "does not match report schema \(expected): \(Self.describe(error))")
         } catch {
-            throw ReportError(path: path, problem: "does not match report schema \(expected): \(error)")
+            throw ReportError(path: path, problem: "does not match report schema \(expected)")
+        }
+    }
+
+    /// A decoding error in plain words: which field, and what was wrong with it.
+    static func describe(_ error: DecodingError) -> String {
+        let where_ = { (path: [CodingKey]) in path.isEmpty ? "the top level" : "'" + path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") + "'" }
+        switch error {
+        case .keyNotFound(let key, let context): return "field \(where_(context.codingPath + [key])) is missing"
+        case .typeMismatch(_, let context): return "field \(where_(context.codingPath)) has the wrong type"
+        case .valueNotFound(_, let context): return "field \(where_(context.codingPath)) is null"
+        case .dataCorrupted(let context): return "field \(where_(context.codingPath)) has an impossible value"
+        @unknown default: return "its fields do not match"
         }
     }
 
@@ -353,5 +378,15 @@ extension RunReport.FlushProbeReport {
         sum.skippedNoSweep += other.skippedNoSweep
         sum.skippedNotInvalidating += other.skippedNotInvalidating
         return sum
+    }
+}
+
+extension RunReport {
+    /// What no run can have produced, if anything: a report edited by hand or by a broken tool.
+    var inconsistency: String? {
+        if !(durationSeconds >= 0) { return "a duration of \(durationSeconds) s" }
+        if violationCount < UInt64(violations.count) { return "\(violations.count) violations listed but \(violationCount) counted" }
+        if violationCount > 0 && [.pass, .notExercised].contains(verdict) { return "\(violationCount) violations with verdict \(verdict.rawValue)" }
+        return nil
     }
 }

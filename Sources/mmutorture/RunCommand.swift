@@ -118,6 +118,17 @@ struct RunCommand: ParsableCommand {
         if checkpointInterval != nil && report == nil {
             throw ValidationError("--checkpoint-interval: checkpoints are written to the report; add --report PATH")
         }
+        // An option that would do nothing in this setup is a mistake to say, not to ignore.
+        let configuration = try? makeConfiguration(seed: 0, scenario: scenario)
+        if ringEntries != nil && configuration?.dirty != .ring {
+            throw ValidationError("--ring-entries sizes the dirty ring, which only --dirty ring uses; add --dirty ring or drop it")
+        }
+        if dirtyRound != nil && configuration?.dirty == .off {
+            throw ValidationError("--dirty-round-ms paces dirty-log harvests, and --dirty is off; add --dirty log|clear|ring or drop it")
+        }
+        if hotRepeat != nil && (configuration?.hotPages ?? 0) == 0 {
+            throw ValidationError("--hot-repeat repeats passes over the hot set, and there is none; add --hot PAGES or drop it")
+        }
     }
 
     /// The scenario file, if one was given; a bad one ends the command with its own exit code (65, or 66 when it

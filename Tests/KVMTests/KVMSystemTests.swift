@@ -1,3 +1,4 @@
+import Foundation
 import KVM
 import Testing
 
@@ -50,10 +51,22 @@ struct KVMDeviceErrorTests {
         #expect(problem?.description.contains("is it the KVM device?") == true)
     }
 
-    @Test func permissionDeniedNamesTheKvmGroupAndUdev() {
-        // EACCES cannot be provoked as root; build the error the way a failed open does.
-        let error = KVMError.deviceUnavailable(path: "/dev/kvm", errno: 13)
-        #expect(error.description.contains("add the user to group kvm, or on CI install a udev rule"))
+    @Test func permissionDeniedSaysWhatWouldHelpGivenTheDevicesOwnerGroupAndMode() throws {
+        // EACCES cannot be provoked as root; build the error the way a failed open does, on files that stand
+        // for a device node: one only root may open (joining a group cannot help), one its group may.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kvm-mode-\(getpid())").path
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        defer { unlink(path) }
+        chmod(path, 0o600)
+        let rootOnly = KVMError.deviceUnavailable(path: path, errno: EACCES).description
+        #expect(rootOnly.contains(" 600") && rootOnly.contains("run as root") && rootOnly.contains("udev rule"), "\(rootOnly)")
+        #expect(!rootOnly.contains("add the user to group \(String(cString: getgrgid(getegid()).pointee.gr_name))") || getegid() != 0)
+        if geteuid() == 0 {
+            chown(path, 0, 100)  // a group other than root's
+            chmod(path, 0o660)
+            let grouped = KVMError.deviceUnavailable(path: path, errno: EACCES).description
+            #expect(grouped.contains(" 660") && grouped.contains("add the user to group"), "\(grouped)")
+        }
     }
 
     @Test func errorDescriptionNamesIoctlErrnoAndContext() {

@@ -69,6 +69,13 @@ struct CommandLineTests {
         }
     }
 
+    @Test func anOptionThatWouldDoNothingInTheSetupIsAUsageError() throws {
+        for arguments in [["--ring-entries", "64"], ["--dirty", "log", "--ring-entries", "64"], ["--hot-repeat", "3"], ["--dirty-round-ms", "5"]] {
+            let result = try invoke(["run"] + arguments)
+            #expect(result.status == 64 && result.stderr.contains(arguments.last == "64" ? "--ring-entries" : arguments[0]), "\(arguments): \(result.stderr)")
+        }
+    }
+
     @Test func bareMmutorturePrintsTheHelpAndVersionPrintsTheVersion() throws {
         let bare = try invoke([])
         #expect(bare.status == 0 && bare.stdout.contains("SUBCOMMANDS") && !bare.stdout.contains("verdict"), "\(bare.stdout)")

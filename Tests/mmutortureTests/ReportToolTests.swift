@@ -36,6 +36,26 @@ struct ReportToolTests {
         #expect(again.counters == report.counters && again.timeline == report.timeline && again.host == report.host)
     }
 
+    @Test func aFileThatIsNotAReportIsRefusedInPlainWordsNamingIt() throws {
+        let array = fixtures.path("array.json"), partial = fixtures.path("partial.json"), edited = fixtures.path("edited.json")
+        try Data("[1, 2]".utf8).write(to: URL(fileURLWithPath: array))
+        try Data(#"{"tool": "mmutorture", "schemaVersion": \#(RunReport.currentSchemaVersion)}"#.utf8).write(to: URL(fileURLWithPath: partial))
+        // A real report whose verdict was edited to pass while it still counts violations.
+        var text = try String(contentsOfFile: fixtures.caught, encoding: .utf8)
+        text = text.replacingOccurrences(of: #""verdict" : "control-fired""#, with: #""verdict" : "pass""#)
+        try text.write(toFile: edited, atomically: true, encoding: .utf8)
+        let cases: [(String, String)] = [
+            (array, "is JSON but not an mmutorture report"), (partial, "field 'toolVersion' is missing"),
+            (edited, "is inconsistent: "), ("/proc/version", "is not JSON"), (fixtures.directory.path, "is a directory"),
+            (fixtures.path("absent.json"), "does not exist"),
+        ]
+        for (file, words) in cases {
+            let result = try invoke(["report", "show", file])
+            #expect(result.status == 65 && result.stderr.contains(file) && result.stderr.contains(words), "\(file): \(result.stderr)")
+            #expect(!result.stderr.contains("NSCocoaErrorDomain") && !result.stderr.contains("DecodingError") && !result.stderr.contains("Debug description"))
+        }
+    }
+
     @Test func diffShowsWhatChangedBetweenTwoRealRuns() throws {
         let result = try invoke(["report", "diff", fixtures.passing, fixtures.caught])
         #expect(result.status == 0)
