@@ -55,7 +55,7 @@ public enum JUnitRenderer {
     }
 
     /// A violation fails the integrity case, unless it was injected on purpose and caught (the control fired).
-    static func isFailure(_ run: RunReport) -> Bool {
+    public static func isFailure(_ run: RunReport) -> Bool {
         [.violation, .controlMissed, .harnessError, .interrupted].contains(run.verdict) || run.complete == false
     }
 

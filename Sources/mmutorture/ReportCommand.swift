@@ -6,7 +6,7 @@ import Torture
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report", abstract: "Inspect, render, compare and merge memory-integrity reports.",
-        subcommands: [Show.self, HTML.self, JUnit.self, Diff.self, Merge.self])
+        subcommands: [Show.self, HTML.self, JUnit.self, TAP.self, Diff.self, Merge.self])
 
     /// Bad report files exit 65 (EX_DATAERR) with the problem named; unwritable output 73 (EX_CANTCREAT).
     static func load(_ path: String) throws -> ReportFile {
@@ -50,6 +50,18 @@ struct ReportCommand: ParsableCommand {
             let report = try ReportCommand.load(file)
             if case .lab(let lab) = report { return try ReportCommand.output(JUnitRenderer.render(lab), to: output) }
             try ReportCommand.output(JUnitRenderer.render(report.runs), to: output)
+        }
+    }
+
+    struct TAP: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "tap", abstract: "Render a report as KTAP, the kernel's test output format (a test point per operation and run).")
+        @Argument(help: "A report.") var file: String
+        @Option(name: .short, help: "Where to write the KTAP (default: standard output).") var output: String?
+        func run() throws {
+            let report = try ReportCommand.load(file)
+            if case .lab(let lab) = report { return try ReportCommand.output(KTAPRenderer.render(lab), to: output) }
+            try ReportCommand.output(KTAPRenderer.render(report.runs), to: output)
         }
     }
 

@@ -211,6 +211,15 @@ struct TortureRunTests {
         #expect(report.summary.contains("windows sampled"))
     }
 
+    @Test func aReplacingOperationWhoseWindowsNoCheckCouldSampleIsNotExercised() throws {
+        // Write-only checkers never read: dontneed's must-read-zero windows are opened and never sampled, so the
+        // flushes alone prove nothing about what a vCPU could still read.
+        let report = try shortRun(.dontneed) { $0.mode = .write }
+        let dontneed = try #require(report.operations.first { $0.name == "dontneed" })
+        #expect(dontneed.flushes > 0 && dontneed.windows?["must-read-zero"]?.sampled == 0, "\(report.summary)")
+        #expect(!dontneed.exercised && dontneed.evidence.contains("windows") && report.verdict == .notExercised, "\(report.summary)")
+    }
+
     @Test func windowsNoReadCanLandInAreAUsageError() {
         var configuration = TortureConfiguration()
         configuration.windowMicroseconds = 0

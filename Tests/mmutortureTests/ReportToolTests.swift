@@ -56,6 +56,21 @@ struct ReportToolTests {
         }
     }
 
+    @Test func tapIsKTAPWithAPointPerOperationAndRunThatKernelCICanCount() throws {
+        let passing = try invoke(["report", "tap", fixtures.passing])
+        #expect(passing.status == 0 && passing.stdout.hasPrefix("KTAP version 1\n1..2\n"), "\(passing.stdout)")
+        #expect(passing.stdout.contains("ok 1 dontneed on anonymous\n") && !passing.stdout.contains("not ok"))
+        // A run that failed: the same report with its violations judged as a real kernel's (no injection).
+        var text = try String(contentsOfFile: fixtures.caught, encoding: .utf8)
+        text = text.replacingOccurrences(of: #""verdict" : "control-fired""#, with: #""verdict" : "violation""#)
+        let failed = fixtures.path("failed.json")
+        try text.write(toFile: failed, atomically: true, encoding: .utf8)
+        let failing = try invoke(["report", "tap", failed])
+        let points = failing.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") || $0.hasPrefix("not ok ") }
+        #expect(failing.stdout.contains("not ok 2 integrity: dontneed on anonymous, seed 12\n") && points.count == 2, "\(failing.stdout)")
+        #expect(failing.stdout.contains("# stale-read: vCPU 0 page"), "diagnostics carry the violations")
+    }
+
     @Test func diffShowsWhatChangedBetweenTwoRealRuns() throws {
         let result = try invoke(["report", "diff", fixtures.passing, fixtures.caught])
         #expect(result.status == 0)
