@@ -141,6 +141,7 @@ import Torture
 
     @Test func aPatchHeaderNamesItsMMUsAndWorkloads() throws {
         let path = try write("Mutant: x\nMMU: shadow\nWorkloads: mix\n\n--- a/virt/kvm/kvm_main.c\n+++ b/virt/kvm/kvm_main.c\n@@ -1 +1 @@\n-a\n+b\n")
+        defer { unlink(path) }
         defer { try? FileManager.default.removeItem(atPath: path) }
         let variant = try Variant.load(patch: path, name: "x", expectation: .caught)
         #expect(variant.mmus == ["shadow"])
@@ -150,6 +151,7 @@ import Torture
 
     @Test func aMalformedPatchIsRefusedWithTheReason() throws {
         let path = try write("this is not a diff\n")
+        defer { unlink(path) }
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(throws: LabError.self) { try Variant.load(patch: path, name: "x", expectation: .clean) }
         do { _ = try Variant.load(patch: path, name: "x", expectation: .clean) } catch let error as LabError {

@@ -103,6 +103,7 @@ struct CommandLineTests {
 
     @Test func aBadScenarioFileIsRefusedNamingTheLineAndField() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bad-scenario-\(getpid()).json").path
+        defer { unlink(path) }
         try Data("{\n  \"name\": \"x\",\n  \"backing\": \"anon\"\n}\n".utf8).write(to: URL(fileURLWithPath: path))
         let bad = try invoke(["run", "--scenario", path])
         #expect(bad.status == 65 && bad.stderr.contains("\(path):3: field 'backing': 'anon' is not a choice"), "\(bad.stderr)")
@@ -121,6 +122,7 @@ struct CommandLineTests {
 
     @Test func reportShowRefusesAFileThatIsNotAReport() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-report-\(getpid()).json").path
+        defer { unlink(path) }
         try Data("{\"tool\": \"something else\"}".utf8).write(to: URL(fileURLWithPath: path))
         let foreign = try invoke(["report", "show", path])
         #expect(foreign.status == 65 && foreign.stderr.contains("not an mmutorture report"))
@@ -171,6 +173,7 @@ struct RunEndToEndTests {
     /// measured, each ratio judged on its interval (at 0.5 s the mutator's are usually undecided; not asserted).
     @Test func benchJudgesTheTargetsOfTheSectionsItMeasured() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(getpid()).json").path
+        defer { unlink(path) }
         let result = try invoke(["bench", "--only", "exits", "mutator", "--seconds", "0.5", "--json", path, "--device", kvmDevicePath])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("95% interval") && result.stdout.contains("targets (BENCHMARKS.md)"), "\(result.stdout)")

@@ -9,7 +9,9 @@ import Testing
         let bad = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-diff-\(UUID().uuidString).patch")
         try Data("just words\n".utf8).write(to: bad)
         defer { try? FileManager.default.removeItem(at: bad) }
-        let result = try invoke(["lab", "--variants", "none", "--patch", bad.path, "--report", "/dev/null"])
+        let report = FileManager.default.temporaryDirectory.appendingPathComponent("lab-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        let result = try invoke(["lab", "--variants", "none", "--patch", bad.path, "--report", report])
         #expect(result.status == 65)
         #expect(result.stderr.contains("is not a unified diff"))
         let missing = try invoke(["lab", "--variants", "none", "--patch", "/nonexistent/x.patch"])
