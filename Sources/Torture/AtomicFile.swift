@@ -44,3 +44,33 @@ public enum AtomicFile {
         }
     }
 }
+
+/// An exclusive claim on a report path for the length of a run: a second run given the same `--report` fails at
+/// once instead of one report silently replacing the other. A lock file beside the report (`.NAME.lock`, holding
+/// the owner's pid) carries a `flock`, which the kernel drops when the process ends, however it ends.
+public final class ReportLock {
+    private let descriptor: Int32
+    private let lockPath: String
+
+    public init(reportPath: String) throws(ReportError) {
+        let url = URL(fileURLWithPath: reportPath)
+        lockPath = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).lock").path
+        descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw ReportError(path: reportPath, problem: "cannot be locked: \(lockPath): \(String(cString: strerror(errno)))")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let owner = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            close(descriptor)
+            throw ReportError(path: reportPath, problem: "is being written by another mmutorture run (pid \(owner)); wait for it to end, or name another report")
+        }
+        let pid = "\(getpid())\n"
+        _ = ftruncate(descriptor, 0)
+        _ = pid.withCString { write(descriptor, $0, strlen($0)) }
+    }
+
+    deinit {
+        unlink(lockPath)
+        close(descriptor)
+    }
+}

@@ -82,6 +82,8 @@ public struct TortureRun {
     private func execute(_ config: TortureConfiguration, kvm: KVMSystem) throws -> RunReport {
         let startedAt = ISO8601DateFormatter().string(from: Date())
         let host = HostFingerprint.current(kvm: kvm)
+        let otherVMs = OtherKVMUsers.find()
+        if let note = OtherKVMUsers.note(otherVMs) { progress?("warning: " + note) }
         let controlBytes = (config.pages * 8 + 4095) / 4096 * 4096
         let machine = try GuestMachine(kvm: kvm, program: .checker, mappableBytes: UInt64(controlBytes + config.dataBytes))
         let controlRegion = try MemoryRegion.anonymous(size: controlBytes)
@@ -178,6 +180,7 @@ public struct TortureRun {
         let vcpuAfter = vcpuStats.map { (try? $0?.read()) ?? Statistics() }
 
         var notes: [String] = []
+        if let note = OtherKVMUsers.note(otherVMs) { notes.append(note) }
         if let problem = kernelLog.problem { notes.append(problem) }
         if config.operation == .forkCOW {
             let measured = observations.cowMeasured.load(ordering: .relaxed)

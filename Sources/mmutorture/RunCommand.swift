@@ -173,13 +173,19 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let scenario = try loadScenario()
+        var reportLock: ReportLock?
         if let report {
-            // Before the first KVM call: a long run must not end in a report it cannot write.
-            do { try AtomicFile.checkWritable(report) } catch {
+            // Before the first KVM call: a long run must not end in a report it cannot write, nor race another run
+            // writing the same one.
+            do {
+                try AtomicFile.checkWritable(report)
+                reportLock = try ReportLock(reportPath: report)
+            } catch {
                 FileHandle.standardError.write(Data("mmutorture: cannot write the report: \(error)\n".utf8))
                 throw ExitCode(73)  // EX_CANTCREAT
             }
         }
+        defer { withExtendedLifetime(reportLock) {} }
         let chosenSeed = seed ?? (scenario?.hasSeed == true ? scenario!.configuration.seed : UInt64.random(in: 1...UInt64(UInt32.max)))
         if let scenario { print("scenario \(scenario.name)\(scenario.description.isEmpty ? "" : ": \(scenario.description)")") }
         if seed == nil { print("seed \(chosenSeed) (replay with --seed \(chosenSeed))") }

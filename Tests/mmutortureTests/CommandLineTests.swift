@@ -159,6 +159,30 @@ struct RunEndToEndTests {
         #expect(junit.stdout.contains("type=\"interrupted\""), "an interrupted run fails its JUnit case")
     }
 
+    @Test func aSecondRunWritingTheSameReportIsRefusedWhileTheFirstRuns() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("locked-\(getpid()).json").path
+        let lock = FileManager.default.temporaryDirectory.appendingPathComponent(".locked-\(getpid()).json.lock").path
+        defer { unlink(path) }
+        let first = Process()
+        first.executableURL = binary
+        first.arguments = ["run", "--duration", "60", "--quiet", "--report", path, "--device", kvmDevicePath]
+        first.standardOutput = FileHandle.nullDevice
+        try first.run()
+        defer { first.interrupt(); first.waitUntilExit() }
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: lock) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let second = try invoke(["run", "--duration", "1", "--quiet", "--report", path, "--device", kvmDevicePath])
+        #expect(second.status == 73 && second.stderr.contains("another mmutorture run (pid \(first.processIdentifier))"), "\(second.stderr)")
+    }
+
+    @Test func aRunBesideAnotherKVMVMSaysItProvesLess() throws {
+        // This test process holds a VM (no vCPU running): the run it starts must notice it and say so.
+        let vm = try KVMSystem(devicePath: kvmDevicePath).createVirtualMachine()
+        let result = try invoke(["run", "--duration", "0.5", "--quiet", "--device", kvmDevicePath])
+        withExtendedLifetime(vm) {}
+        #expect(result.stdout.contains("other KVM VMs were running on this host") && result.stdout.contains("pid \(getpid())"), "\(result.stdout)")
+    }
+
     @Test(.enabled(if: geteuid() == 0 && FileManager.default.fileExists(atPath: "/sys/kernel/mm/ksm/run"), "needs root and CONFIG_KSM"))
     func ctrlCDuringAKSMRunStillRestoresKsmd() throws {
         let settings = ["run", "sleep_millisecs", "pages_to_scan"].map { "/sys/kernel/mm/ksm/\($0)" }
