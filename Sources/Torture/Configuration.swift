@@ -232,6 +232,8 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     /// Pages in the ring of recycled-frame traps (``FrameTraps``); 0 turns them off. Optional so that older
     /// reports decode; nil means the default, 64.
     public var trapPages: Int? = nil
+    /// The scenario file's name the run was set up from, if any (reports show it; nothing else reads it).
+    public var scenarioName: String? = nil
     /// End the run this many seconds after its first violation (the lab: a mutant's row needs the first
     /// violation and some evidence, not the rest of the duration). Nil: run the whole duration.
     public var stopAfterViolationSeconds: Double? = nil

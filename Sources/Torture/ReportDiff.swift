@@ -12,6 +12,17 @@ public enum ReportDiff {
         row("host", "Linux \(a.host.kernelRelease)", "Linux \(b.host.kernelRelease)")
         row("mmu", a.host.mmuMode, b.host.mmuMode)
         row("configuration", "\(a.configuration.operation.rawValue)/\(a.configuration.backing.rawValue)", "\(b.configuration.operation.rawValue)/\(b.configuration.backing.rawValue)")
+        // What a run was made of, beyond the operation: a scenario differs from a plain run here.
+        let setup: [(String, (TortureConfiguration) -> String)] = [
+            ("scenario", { $0.scenarioName ?? "-" }),
+            ("pages, vCPUs, mode", { "\($0.pages), \($0.vcpus), \($0.mode.rawValue)" }),
+            ("guest pages", { $0.guestPageSize.rawValue }),
+            ("hot set", { $0.hotPages > 0 ? "\($0.hotPages) pages x\($0.hotRepeat)" : "-" }),
+            ("dirty tracking", { $0.dirty.rawValue }),
+            ("antagonists", { $0.antagonists.isEmpty ? "-" : $0.antagonists.map { "\($0.kind.rawValue):\($0.periodMicroseconds)" }.joined(separator: ",") }),
+            ("inject", { $0.injection.rawValue }),
+        ]
+        for (name, value) in setup { row(name, value(a.configuration), value(b.configuration)) }
         row("verdict", a.verdict.rawValue, b.verdict.rawValue)
         row("violations", "\(a.violationCount)", "\(b.violationCount)")
         row("conclusive checks/s", rate(a.checks.conclusivePerSecond), rate(b.checks.conclusivePerSecond))

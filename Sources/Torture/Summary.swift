@@ -6,7 +6,9 @@ extension RunReport {
         var lines: [String] = []
         let c = configuration
         lines.append("mmutorture \(toolVersion): \(c.operation.rawValue) on \(c.backing.rawValue), \(c.pages) pages, \(c.vcpus) vCPU(s), mode \(c.mode.rawValue), \(c.guestPageSize.rawValue) guest pages, seed \(c.seed)"
-            + (c.injection == .none ? "" : ", inject \(c.injection.rawValue)"))
+            + (c.injection == .none ? "" : ", inject \(c.injection.rawValue)")
+            + (c.scenarioName.map { ", scenario \($0)" } ?? "") + (c.dirty == .off ? "" : ", dirty \(c.dirty.rawValue)")
+            + (c.antagonists.isEmpty ? "" : ", antagonists " + c.antagonists.map { "\($0.kind.rawValue):\($0.periodMicroseconds)" }.joined(separator: ",")))
         lines.append("host: Linux \(host.kernelRelease), MMU \(host.mmuMode)\(host.pvm ? " (PVM)" : "")\(host.nested ? ", nested" : ""), \(host.cpus) CPUs; "
             + (placement.pinned ? "mutator on CPU \(placement.mutatorCPU ?? -1), vCPUs on \(placement.vcpuCPUs.map { "\($0 ?? -1)" }.joined(separator: ","))" : placement.note ?? "not pinned"))
         lines.append(String(format: "ran %.1f s%@", durationSeconds, interruptedBy.map { " (stopped by \($0))" } ?? ""))

@@ -168,6 +168,7 @@ struct RunCommand: ParsableCommand {
         if let traps { c.trapPages = traps }
         if let stopAfterViolation { c.stopAfterViolationSeconds = stopAfterViolation }
         c.devicePath = device
+        c.scenarioName = scenario?.name
         return c
     }
 

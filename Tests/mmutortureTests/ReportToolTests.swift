@@ -76,6 +76,21 @@ struct ReportToolTests {
         #expect(failing.stdout.contains("# stale-read: vCPU 0 page"), "diagnostics carry the violations")
     }
 
+    @Test func diffAndShowSayWhatARunWasMadeOf() throws {
+        var scenario = try RunReport.read(from: fixtures.passing)
+        scenario.configuration.scenarioName = "seed-2012"
+        scenario.configuration.hotPages = 8
+        scenario.configuration.antagonists = [AntagonistSpec(kind: .dirtyToggle, periodMicroseconds: 200)]
+        let path = fixtures.path("scenario.json")
+        try scenario.write(to: path)
+        let diff = try invoke(["report", "diff", fixtures.passing, path])
+        for name in ["scenario", "hot set", "antagonists"] {
+            #expect(diff.stdout.split(separator: "\n").contains { $0.hasPrefix(name) && $0.hasSuffix("<- changed") }, "\(name): \(diff.stdout)")
+        }
+        let shown = try invoke(["report", "show", path])
+        #expect(shown.stdout.contains("scenario seed-2012") && shown.stdout.contains("antagonists dirty-toggle:200"), "\(shown.stdout)")
+    }
+
     @Test func diffShowsWhatChangedBetweenTwoRealRuns() throws {
         let result = try invoke(["report", "diff", fixtures.passing, fixtures.caught])
         #expect(result.status == 0)
