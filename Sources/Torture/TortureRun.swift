@@ -189,6 +189,7 @@ public struct TortureRun {
                 + (measured > 0 ? "\(observations.cowBreaks.load(ordering: .relaxed)) of \(measured) measured republications broke copy-on-write (the page moved to a new frame)"
                     : "copy-on-write breaks not measured (/proc/self/pagemap shows frames to root only)"))
         }
+        if let starved = Self.starvationNote(timeline) { notes.append(starved) }
         if observations.stoppedAfterViolation.load(ordering: .relaxed) {
             notes.append("stopped \(config.stopAfterViolationSeconds ?? 0) s after the first violation (--stop-after-violation), before the planned \(config.duration) s")
         }
@@ -326,6 +327,24 @@ public struct TortureRun {
 }
 
 /// A snapshot of one checker's status block (`GUEST_STATUS_*`).
+extension TortureRun {
+    /// A note when the machine starved the run: seconds in which the mutator's steps fell below a quarter of the
+    /// run's own median rate (another process on the pinned CPUs, a loaded CI host). The progress lines show the
+    /// dip; the report must say what it means: fewer windows were sampled than the rate suggests.
+    static func starvationNote(_ timeline: [RunReport.TimelineSample]) -> String? {
+        guard timeline.count >= 4 else { return nil }
+        var rates: [Double] = []
+        for (previous, sample) in zip(timeline, timeline.dropFirst()) where sample.second > previous.second {
+            rates.append(Double(sample.operations - previous.operations) / (sample.second - previous.second))
+        }
+        let median = rates.sorted()[rates.count / 2]
+        guard median > 0 else { return nil }
+        let starved = rates.filter { $0 < median / 4 }.count
+        guard starved > 0 else { return nil }
+        return String(format: "starved: in %d of %d seconds the mutator made fewer than a quarter of its median %.0f steps/s (the machine was busy: another process on the pinned CPUs, or a loaded host); those seconds sampled fewer windows", starved, rates.count, median)
+    }
+}
+
 struct GuestStatus {
     var sweeps: UInt64
     var generation: UInt64

@@ -57,3 +57,20 @@ struct VerdictTests {
         #expect(judged { $0.dirtyJudgedRounds = 4 } == .pass)
     }
 }
+
+/// The starvation note: seconds in which the mutator fell far below its own median rate.
+struct StarvationTests {
+    func timeline(_ operationsPerSecond: [Int]) -> [RunReport.TimelineSample] {
+        var total = 0
+        return operationsPerSecond.enumerated().map { second, rate in
+            total += rate
+            return RunReport.TimelineSample(second: Double(second + 1), operations: total, conclusiveChecks: 0, remoteTLBFlushes: 0, efaults: 0)
+        }
+    }
+
+    @Test func aSteadyRunIsNotStarvedAndADipIsSaid() {
+        #expect(TortureRun.starvationNote(timeline([3000, 3100, 2950, 3050, 3000])) == nil)
+        let note = TortureRun.starvationNote(timeline([3000, 3100, 239, 3050, 3000]))
+        #expect(note?.contains("starved: in 1 of 4 seconds") == true, "\(note ?? "none")")
+    }
+}
