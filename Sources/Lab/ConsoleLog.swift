@@ -19,6 +19,9 @@ struct ConsoleLog {
     var fatalMessages: [String] = []
     var findings: [Finding] = []
     var lines: [String] = []
+    /// Each workload's first violation as its run announced it on the console (through /dev/kmsg, so it is out
+    /// before a kernel BUG the same bug may cause a moment later can stop the guest).
+    var announcements: [String: String] = [:]
 
     /// Problems the kernel reports about itself; the first group may leave the guest hung.
     static let fatalPatterns = ["BUG:", "kernel BUG at", "Oops", "Kernel panic", "soft lockup", "rcu_preempt detected stall",
@@ -46,6 +49,10 @@ struct ConsoleLog {
                 } else if words.first == "FATAL" {
                     fatalMessages.append(words.dropFirst().joined(separator: " "))
                 }
+                continue
+            }
+            if let announced = line.range(of: Violation.firstAnnouncementPrefix), let workload = current ?? started.last {
+                if announcements[workload] == nil { announcements[workload] = String(line[announced.lowerBound...]) }
                 continue
             }
             let fatal = ConsoleLog.fatalPatterns.contains { line.contains($0) }

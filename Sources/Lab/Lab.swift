@@ -107,7 +107,7 @@ public struct Lab {
 
     /// The arguments of the inner `mmutorture run` for a cell.
     func innerArguments(_ cell: LabMatrix.Cell) -> [String] {
-        cell.workload.arguments + ["--duration", String(configuration.seconds), "--seed", String(cell.seed), "--stop-after-violation", "3"]
+        cell.workload.arguments + ["--duration", String(configuration.seconds), "--seed", String(cell.seed), "--stop-after-violation", "3", "--announce-to", "/dev/kmsg"]
     }
 
     private func build(_ variant: Variant, version: String, source: String, headers: String) throws -> String {

@@ -56,6 +56,15 @@ enum LabJudge {
         case (_, true) where row.reportSource == "checkpoint" && (row.report?.violationCount ?? 0) > 0:
             row.verdict = .violation
             row.reason = "\(row.report!.violationCount) violations by its last checkpoint; the run then ended with exit \(console.ended[name]!) and no readable report"
+        case (_, _) where (row.report?.violationCount ?? 0) == 0 && firstViolation(console.announcements[name].map { [$0] } ?? []) != nil:
+            // No report came out, but the run announced its first violation on the console before the guest died.
+            let first = firstViolation([console.announcements[name]!])!
+            row.verdict = .violation
+            row.reason = "the run announced its first violation on the console, then the guest \(finished ? "ran on" : "died (\(outcome.ended))")"
+                + (row.kernelFindings.first.map { ": \($0.title)" } ?? "") + ": \(first.line)"
+            row.caughtBy = [first.kind] + row.caughtBy + (finished ? [] : ["guest-hang"])
+            row.violationsByKind[first.kind, default: 0] += 1
+            row.secondsToFirstViolation = first.seconds
         case (_, false):
             row.verdict = .kernelBug
             row.reason = "the guest \(outcome.ended == "watchdog" ? "hung (stopped by the lab's watchdog)" : "died (\(outcome.ended))") during this workload"

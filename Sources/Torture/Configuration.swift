@@ -234,6 +234,9 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     public var trapPages: Int? = nil
     /// The scenario file's name the run was set up from, if any (reports show it; nothing else reads it).
     public var scenarioName: String? = nil
+    /// Also write the first violation's line here the moment it is seen (the lab: /dev/kmsg, on the serial
+    /// console before a kernel BUG can stop the guest). Nil: standard error only.
+    public var announcePath: String? = nil
     /// End the run this many seconds after its first violation (the lab: a mutant's row needs the first
     /// violation and some evidence, not the rest of the duration). Nil: run the whole duration.
     public var stopAfterViolationSeconds: Double? = nil

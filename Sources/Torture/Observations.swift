@@ -135,6 +135,23 @@ final class Observations: Sendable {
     private static func announceFirst(_ violation: Violation) {
         let line = "\(Violation.firstAnnouncementPrefix)\(String(format: "%.6f", violation.time)) s: \(violation.summary)\n"
         line.withCString { _ = write(2, $0, strlen($0)) }
+        if announcementDescriptor >= 0 {
+            // /dev/kmsg takes one record per write; "<2>" (critical) puts it on every console at once.
+            let record = announcementDescriptorIsKmsg ? "<2>" + line : line
+            record.withCString { _ = write(announcementDescriptor, $0, strlen($0)) }
+        }
+    }
+
+    /// `--announce-to`: a second place the first violation is written the moment it is seen (the lab gives
+    /// /dev/kmsg, whose records reach the serial console synchronously). Opened before each run.
+    nonisolated(unsafe) static var announcementDescriptor: Int32 = -1
+    nonisolated(unsafe) static var announcementDescriptorIsKmsg = false
+
+    /// Sets where this run's first violation is also written (runs of one process follow each other).
+    static func openAnnouncement(_ path: String?) {
+        if announcementDescriptor >= 0 { close(announcementDescriptor) }
+        announcementDescriptor = path.map { open($0, O_WRONLY | O_APPEND | O_CLOEXEC) } ?? -1
+        announcementDescriptorIsKmsg = path == "/dev/kmsg"
     }
     /// The run ended early, `--stop-after-violation` seconds after its first violation.
     let stoppedAfterViolation = ManagedAtomic<Bool>(false)

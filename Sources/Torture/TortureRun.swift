@@ -83,6 +83,7 @@ public struct TortureRun {
         let startedAt = ISO8601DateFormatter().string(from: Date())
         let host = HostFingerprint.current(kvm: kvm)
         let otherVMs = OtherKVMUsers.find()
+        Observations.openAnnouncement(config.announcePath)
         if let note = OtherKVMUsers.note(otherVMs) { progress?("warning: " + note) }
         let controlBytes = (config.pages * 8 + 4095) / 4096 * 4096
         let machine = try GuestMachine(kvm: kvm, program: .checker, mappableBytes: UInt64(controlBytes + config.dataBytes))

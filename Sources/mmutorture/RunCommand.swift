@@ -94,6 +94,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("stop-after-violation"), help: "End the run this many seconds after its first violation (default: run the whole duration).")
     var stopAfterViolation: Double?
 
+    @Option(name: .customLong("announce-to"), help: "Also write the first violation's line to this file the moment it is seen (e.g. /dev/kmsg: the kernel log and console carry it).")
+    var announceTo: String?
+
     @Option(help: "Write the JSON report here.")
     var report: String?
 
@@ -117,6 +120,9 @@ struct RunCommand: ParsableCommand {
         }
         if checkpointInterval != nil && report == nil {
             throw ValidationError("--checkpoint-interval: checkpoints are written to the report; add --report PATH")
+        }
+        if let announceTo, access(announceTo, W_OK) != 0 {
+            throw ValidationError("--announce-to: \(announceTo) cannot be written (\(String(cString: strerror(errno)))); name a writable file such as /dev/kmsg (as root)")
         }
         // An option that would do nothing in this setup is a mistake to say, not to ignore.
         let configuration = try? makeConfiguration(seed: 0, scenario: scenario)
@@ -169,6 +175,7 @@ struct RunCommand: ParsableCommand {
         if let stopAfterViolation { c.stopAfterViolationSeconds = stopAfterViolation }
         c.devicePath = device
         c.scenarioName = scenario?.name
+        if let announceTo { c.announcePath = announceTo }
         return c
     }
 

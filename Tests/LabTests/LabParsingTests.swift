@@ -89,6 +89,23 @@ import Torture
         #expect(never.verdict == .notRun)
     }
 
+    @Test func aFirstViolationAnnouncedOnTheConsoleBeforeTheGuestHungIsTheDataOraclesCatch() {
+        let console = ConsoleLog("""
+            [3.1] mmutorture-lab: workload mix-s1 start\r
+            [3.4] \(Violation.firstAnnouncementPrefix)0.110000 s: stale-frame: vCPU 0 page 9 word 2 [generation]: expected 0x1, observed 0x5a0000000000000b\r
+            [3.4] kernel BUG at arch/x86/kvm/mmu/tdp_mmu.c:485!\r
+            [3.4] invalid opcode: 0000 [#1] PREEMPT SMP NOPTI\r
+
+            """)
+        #expect(console.announcements["mix-s1"]?.contains("stale-frame: vCPU 0 page 9") == true)
+        let outcome = QEMUBoot.Outcome(console: console, channel: SerialChannel(""), ended: "watchdog", seconds: 60)
+        let row = LabJudge.row(.init(variant: "v", mmu: "tdp", workload: "mix", seed: 1, arguments: []),
+                               cell: .init(variant: .stock, mmu: "tdp", workload: Workload.catalogue[0], seed: 1), outcome: outcome)
+        #expect(row.verdict == .violation && row.secondsToFirstViolation == 0.11, "\(row.reason)")
+        #expect(row.caughtBy == ["stale-frame", "kernel-finding", "guest-hang"])
+        #expect(row.kernelFindings.count == 1, "the BUG is still reported")
+    }
+
     @Test func aRunThatDiedBeforeAnyProgressLineIsJudgedByTheFirstViolationItAnnounced() {
         let console = ConsoleLog("[1] mmutorture-lab: workload mix-s1 start\n[2] mmutorture-lab: workload mix-s1 end exit=139\n")
         let announced = Violation.firstAnnouncementPrefix + "0.214000 s: stale-frame: vCPU 0 page 7 word 3 [generation]: expected 0x1, observed 0x5a00000000000009"

@@ -240,8 +240,16 @@ struct TortureRunTests {
         }
     }
 
-    @Test func aRunStopsSoonAfterItsFirstViolationWhenAskedTo() throws {
-        let report = try shortRun(.dontneed, inject: .nowrite, seconds: 60) { $0.stopAfterViolationSeconds = 0.5 }
+    @Test func aRunStopsSoonAfterItsFirstViolationWhenAskedToAndAnnouncesItAtOnce() throws {
+        let announced = FileManager.default.temporaryDirectory.appendingPathComponent("announced-\(getpid())").path
+        #expect(FileManager.default.createFile(atPath: announced, contents: nil))
+        defer { unlink(announced) }
+        let report = try shortRun(.dontneed, inject: .nowrite, seconds: 60) {
+            $0.stopAfterViolationSeconds = 0.5
+            $0.announcePath = announced
+        }
+        let line = try String(contentsOfFile: announced, encoding: .utf8)
+        #expect(line.hasPrefix(Violation.firstAnnouncementPrefix) && line.contains("stale-read: vCPU 0 page") && line.split(separator: "\n").count == 1, "\(line)")
         #expect(report.verdict == .controlFired && report.durationSeconds < 30, "\(report.summary)")
         #expect(report.notes.contains { $0.contains("after the first violation") })
     }
