@@ -24,6 +24,13 @@ struct ReportCommand: ParsableCommand {
         }
     }
 
+    /// Renders the report in `file` (a lab report with `lab`, any other with `runs`) to `output`, or stdout.
+    static func render(_ file: String, to output: String?, lab: (LabReport) -> String, runs: ([RunReport]) -> String) throws {
+        let report = try load(file)
+        if case .lab(let labReport) = report { return try self.output(lab(labReport), to: output) }
+        try self.output(runs(report.runs), to: output)
+    }
+
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the human summary of a report (also a merged one).")
         @Argument(help: "A report written by `mmutorture run --report` or `report merge`.") var file: String
@@ -46,11 +53,7 @@ struct ReportCommand: ParsableCommand {
             commandName: "junit", abstract: "Render a report as JUnit XML (a test case per operation and backing).")
         @Argument(help: "A report.") var file: String
         @Option(name: .short, help: "Where to write the XML (default: standard output).") var output: String?
-        func run() throws {
-            let report = try ReportCommand.load(file)
-            if case .lab(let lab) = report { return try ReportCommand.output(JUnitRenderer.render(lab), to: output) }
-            try ReportCommand.output(JUnitRenderer.render(report.runs), to: output)
-        }
+        func run() throws { try ReportCommand.render(file, to: output, lab: JUnitRenderer.render, runs: JUnitRenderer.render) }
     }
 
     struct TAP: ParsableCommand {
@@ -58,11 +61,7 @@ struct ReportCommand: ParsableCommand {
             commandName: "tap", abstract: "Render a report as KTAP, the kernel's test output format (a test point per operation and run).")
         @Argument(help: "A report.") var file: String
         @Option(name: .short, help: "Where to write the KTAP (default: standard output).") var output: String?
-        func run() throws {
-            let report = try ReportCommand.load(file)
-            if case .lab(let lab) = report { return try ReportCommand.output(KTAPRenderer.render(lab), to: output) }
-            try ReportCommand.output(KTAPRenderer.render(report.runs), to: output)
-        }
+        func run() throws { try ReportCommand.render(file, to: output, lab: KTAPRenderer.render, runs: KTAPRenderer.render) }
     }
 
     struct Diff: ParsableCommand {
