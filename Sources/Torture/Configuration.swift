@@ -56,6 +56,12 @@ public enum Operation: String, CaseIterable, Codable, Sendable {
         [.dontneed, .remap, .munmap, .punch, .mprotect].filter { $0.applies(to: backing) }
     }
 
+    /// Whether what tests the operation is its windows (the stale-read half). Not for those whose invariant is
+    /// the lost-write half (the catalogue: fork-cow, pageout, cold, aging): their content-kept window is a formality
+    /// (a fork stalls the vCPUs for milliseconds; a 5 µs window is rarely sampled), the writes' verification is
+    /// what they are judged by.
+    public var isJudgedByItsWindows: Bool { ![.forkCOW, .pageout, .cold, .aging].contains(self) }
+
     /// Whether the operation means anything on `backing`.
     public func applies(to backing: BackingKind) -> Bool {
         switch (self, backing) {

@@ -58,7 +58,7 @@ struct RunAssessment {
             let opened = windowCounts.values.reduce(0) { $0 + $1.opened }
             let sampled = windowCounts.values.reduce(0) { $0 + $1.sampled }
             let reached = tally.flushes > 0 || tally.faults > 0
-            let exercised = reached && (opened == 0 || sampled > 0)
+            let exercised = reached && (!operation.isJudgedByItsWindows || opened == 0 || sampled > 0)
             var evidence: [String] = []
             if tally.flushRequests > 0 { evidence.append("remote_tlb_flush_requests +\(tally.flushRequests)") }
             if tally.flushes > 0 { evidence.append("remote_tlb_flush +\(tally.flushes)") }

@@ -255,6 +255,8 @@ public enum ReportFile: Sendable {
             case "mmutorture-merged": return .merged(try JSONDecoder().decode(MergedReport.self, from: data))
             default: return .lab(try JSONDecoder().decode(LabReport.self, from: data))
             }
+        } catch let error as ReportError {
+            throw error
         } catch let error as DecodingError {
             throw ReportError(path: path, problem: "does not match report schema \(expected): \(Self.describe(error))")
         } catch {
