@@ -28,8 +28,9 @@ public struct Workload: Sendable, Equatable {
         Workload(name: "seed-2012", arguments: ["--scenario", "/scenarios/seed-2012.json"]),
         // The seed's race where its KVM-internal zap has work: turning dirty logging off zaps the SPTEs that could
         // map huge pages (kvm_mmu_zap_collapsible_sptes), which needs huge pages in the backing (and, for the
-        // shadow MMU, in the guest's own page tables).
-        Workload(name: "seed-2012-thp", arguments: ["--scenario", "/scenarios/seed-2012.json", "--backing", "thp", "--pages", "512", "--guest-page-size", "2m"]),
+        // shadow MMU, in the guest's own page tables); the thp operation collapses the hot pages' huge page again
+        // after each split, its notifier racing those zaps.
+        Workload(name: "seed-2012-thp", arguments: ["--scenario", "/scenarios/seed-2012.json", "--op", "thp", "--backing", "thp", "--pages", "512", "--guest-page-size", "2m"]),
         Workload(name: "shadow-recycling", arguments: ["--scenario", "/scenarios/shadow-recycling.json"]),
         Workload(name: "cow-storm", arguments: ["--scenario", "/scenarios/cow-storm.json"]),
     ]

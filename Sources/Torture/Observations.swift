@@ -121,8 +121,9 @@ final class Observations: Sendable {
     /// Every violation counts; the first `storedViolations` keep their detail, so a broken host (or an injected
     /// fault) cannot make the harness grow without bound.
     func addViolation(_ violation: Violation) {
-        if violationCount.loadThenWrappingIncrement(ordering: .relaxed) == 0 { Self.announceFirst(violation) }
+        // By kind first: a checkpoint that sees the count must also see the kind.
         violationsByKind.withLock { $0[violation.kind, default: 0] += 1 }
+        if violationCount.loadThenWrappingIncrement(ordering: .relaxed) == 0 { Self.announceFirst(violation) }
         if violation.kind == "stale-read" { caughtPublications.withLock { _ = $0.insert(violation.controlBefore) } }
         violations.withLock { if $0.count < Self.storedViolations { $0.append(violation) } }
     }

@@ -147,11 +147,14 @@ final class VCPUWorker: @unchecked Sendable {
             return
         }
         let page = Int(regs.r10)
+        // The writer's own word holding a trap's poison: it read through a translation to a freed frame.
+        let (kind, inFlight) = ControlWord.Kind.of(regs.rax) == .poison
+            ? ("stale-frame", staleFrameDescription(poison: regs.rax))
+            : ("readback", observations.operationInFlightDescription)
         observations.addViolation(Violation(
-            kind: "readback", vcpu: index, page: page, word: Int(GUEST_READER_WORDS) + index, controlBefore: 0, controlAfter: 0,
+            kind: kind, vcpu: index, page: page, word: Int(GUEST_READER_WORDS) + index, controlBefore: 0, controlAfter: 0,
             window: "own word", expected: regs.rcx, observed: regs.rax, time: observations.elapsed,
-            operationInFlight: observations.operationInFlightDescription,
-            recentOperations: observations.recentOperations(page: page)))
+            operationInFlight: inFlight, recentOperations: observations.recentOperations(page: page)))
     }
 
     private func recordViolation(servedPage: Int?) {
@@ -172,8 +175,7 @@ final class VCPUWorker: @unchecked Sendable {
         if ControlWord.Kind.of(regs.rcx) == .poison {
             // The read returned a trap's poison: the translation led to a frame a content-replacing call freed.
             kind = "stale-frame"
-            let freedBy = frameTraps?.record(poison: regs.rcx).map { "frame freed by \($0.operation.rawValue) on page \($0.page) at \(String(format: "%.6f", $0.seconds))s, then trapped" }
-            inFlight = [freedBy ?? "frame freed by a step no longer in the trap ring", inFlight.map { "in flight: \($0)" }].compactMap { $0 }.joined(separator: "; ")
+            inFlight = staleFrameDescription(poison: regs.rcx)
         }
         let window = ControlWord.Kind.of(regs.rax)?.name ?? "unknown"
         observations.addViolation(Violation(
@@ -181,6 +183,13 @@ final class VCPUWorker: @unchecked Sendable {
             window: window, expected: regs.r8, observed: regs.rcx, time: observations.elapsed,
             operationInFlight: inFlight, recentOperations: observations.recentOperations(page: page)))
         pendingRecheck = (page, regs.rax, regs.r8)
+    }
+
+    /// Which step freed the frame whose trap poison a guest read, and what is in flight now.
+    private func staleFrameDescription(poison: UInt64) -> String {
+        let freedBy = frameTraps?.record(poison: poison).map { "frame freed by \($0.operation.rawValue) on page \($0.page) at \(String(format: "%.6f", $0.seconds))s, then trapped" }
+        return [freedBy ?? "frame freed by a step no longer in the trap ring", observations.operationInFlightDescription.map { "in flight: \($0)" }]
+            .compactMap { $0 }.joined(separator: "; ")
     }
 
     private func recordRecheck() {
