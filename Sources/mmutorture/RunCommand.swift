@@ -67,8 +67,20 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("hot-repeat"), help: "Checker passes over the hot set between full sweeps (default 8).")
     var hotRepeat: Int?
 
-    @Option(help: "An antagonist beside the mutator, KIND:MICROSECONDS (repeatable). Kinds: \(AntagonistSpec.Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "An antagonist beside the mutator, KIND:MICROSECONDS (repeatable). Kinds: \(AntagonistSpec.Kind.allCases.map(\.rawValue).joined(separator: ", ")).",
+            transform: RunCommand.antagonist)
     var antagonist: [AntagonistSpec] = []
+
+    /// `--antagonist KIND:MICROSECONDS`, or an error that says which part is wrong and lists the kinds.
+    static func antagonist(_ argument: String) throws -> AntagonistSpec {
+        if let spec = AntagonistSpec(argument: argument) { return spec }
+        let kinds = AntagonistSpec.Kind.allCases.map(\.rawValue).joined(separator: ", ")
+        let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
+        let problem = parts.count != 2 ? "is not of the form KIND:MICROSECONDS (e.g. dirty-toggle:200)"
+            : AntagonistSpec.Kind(rawValue: String(parts[0])) == nil ? "names no antagonist kind"
+            : "needs a period in microseconds after the colon (a positive whole number)"
+        throw ValidationError("it \(problem); use KIND:MICROSECONDS with KIND one of: \(kinds)")
+    }
 
     @Option(help: "Negative control to inject: \(Injection.allCases.map(\.rawValue).joined(separator: ", ")).")
     var inject: Injection?

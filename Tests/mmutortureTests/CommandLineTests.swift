@@ -76,6 +76,13 @@ struct CommandLineTests {
         }
     }
 
+    @Test func aBadAntagonistSaysWhichPartIsWrongAndListsTheKinds() throws {
+        for (argument, words) in [("foo:1", "names no antagonist kind"), ("cr0-wp", "KIND:MICROSECONDS"), ("cr0-wp:x", "period in microseconds")] {
+            let result = try invoke(["run", "--antagonist", argument])
+            #expect(result.status == 64 && result.stderr.contains(words) && result.stderr.contains("dirty-toggle, clear-dirty"), "\(argument): \(result.stderr)")
+        }
+    }
+
     @Test func bareMmutorturePrintsTheHelpAndVersionPrintsTheVersion() throws {
         let bare = try invoke([])
         #expect(bare.status == 0 && bare.stdout.contains("SUBCOMMANDS") && !bare.stdout.contains("verdict"), "\(bare.stdout)")
