@@ -274,9 +274,11 @@ struct TortureRunTests {
         let first = try shortRun(.mix, on: .memfd, seconds: 0.5, seed: 1234)
         let second = try shortRun(.mix, on: .memfd, seconds: 0.5, seed: 1234)
         let other = try shortRun(.mix, on: .memfd, seconds: 0.5, seed: 4321)
-        #expect(first.firstSteps.count == Mutator.recordedSteps)
-        #expect(first.firstSteps == second.firstSteps)
-        #expect(first.firstSteps != other.firstSteps)
+        // The seed fixes the order of steps, not how many a loaded machine lets a run make: compare what both made.
+        let common = min(first.firstSteps.count, second.firstSteps.count, other.firstSteps.count)
+        #expect(common >= 8, "each run made a few steps at least")
+        #expect(first.firstSteps.prefix(common) == second.firstSteps.prefix(common))
+        #expect(first.firstSteps.prefix(common) != other.firstSteps.prefix(common))
     }
 
     @Test func withNoOperationTheRunIsJudgedOnChecksAlone() throws {
