@@ -182,6 +182,47 @@ struct RunEndToEndTests {
         #expect(second.status == 73 && second.stderr.contains("another mmutorture run (pid \(first.processIdentifier))"), "\(second.stderr)")
     }
 
+    /// The whole chain from a stale frame to the verdict, with no hook in the engine: this test plays the broken
+    /// kernel, overwriting a published data page of a running `mmutorture run` through /proc/PID/mem. The real
+    /// checker must read it, the host must record it, and the run must end with verdict violation and exit 1.
+    @Test(.enabled(if: geteuid() == 0, "writing another process's memory through /proc/PID/mem needs root"))
+    func aPageChangedBehindTheHostsBackIsAViolationThroughTheRealChecker() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("served-\(getpid()).json").path
+        defer { unlink(path) }
+        let run = Process()
+        run.executableURL = binary
+        // 300 pages: a data mapping of 1,228,800 bytes, a size nothing else in the process has. No operation: the
+        // page keeps what it is served until the checker reads it.
+        run.arguments = ["run", "--op", "none", "--pages", "300", "--duration", "60", "--stop-after-violation", "0.5", "--quiet", "--report", path, "--device", kvmDevicePath]
+        let out = Pipe()
+        run.standardOutput = out
+        try run.run()
+        defer { if run.isRunning { run.interrupt() } }
+        var data: UInt64?
+        let deadline = Date().addingTimeInterval(30)
+        while data == nil && Date() < deadline {
+            let maps = (try? String(contentsOfFile: "/proc/\(run.processIdentifier)/maps", encoding: .utf8)) ?? ""
+            data = maps.split(separator: "\n").compactMap { line -> UInt64? in
+                let range = line.split(separator: " ")[0].split(separator: "-").compactMap { UInt64($0, radix: 16) }
+                return range.count == 2 && range[1] - range[0] == 300 * 4096 && line.contains("rw-p") ? range[0] : nil
+            }.first
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        let base = try #require(data, "the run's data mapping never appeared")
+        Thread.sleep(forTimeInterval: 1)  // the first generation is published
+        let memory = try #require(FileHandle(forUpdatingAtPath: "/proc/\(run.processIdentifier)/mem"))
+        try memory.seek(toOffset: base + 5 * 4096)
+        try memory.write(contentsOf: Data(repeating: 0xa5, count: 448 * 8))  // page 5's reader words
+        try memory.close()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        run.waitUntilExit()
+        #expect(run.terminationStatus == 1 && stdout.contains("verdict: violation"), "\(stdout)")
+        let report = try RunReport.read(from: path)
+        let violation = try #require(report.violations.first)
+        #expect(violation.kind == "stale-read" && violation.page == 5 && violation.observed == 0xa5a5_a5a5_a5a5_a5a5, "\(violation.summary)")
+        #expect(report.verdict == .violation && report.violationsByKind?["stale-read"] ?? 0 > 0)
+    }
+
     @Test func aRunBesideAnotherKVMVMSaysItProvesLess() throws {
         // This test process holds a VM (no vCPU running): the run it starts must notice it and say so.
         let vm = try KVMSystem(devicePath: kvmDevicePath).createVirtualMachine()
