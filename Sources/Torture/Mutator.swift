@@ -253,9 +253,9 @@ final class Mutator: @unchecked Sendable {
         try? countersAfter?.capture()
         // Before anything faults the page back in: a trap takes the frame the call just freed.
         stepPoison = nil
-        if trapping, let frameTraps, window == .zero || !zeroed.isEmpty {
-            // One trap per freed page, up to a few (truncate frees a whole tail of the file).
-            let freed = window == .zero ? pages.count : zeroed.count
+        if trapping, let frameTraps, call.freedFrames > 0 {
+            // One trap per freed page, up to a few (truncate frees a whole tail of the file, a collapse 512 pages).
+            let freed = call.freedFrames
             let seconds = observations.seconds(at: observations.clock.monotonic(ended))
             for trap in 0..<min(freed, Self.trapsPerStep) {
                 let poison = ControlWord.make(.poison, takeCounter())
@@ -343,6 +343,8 @@ final class Mutator: @unchecked Sendable {
         var failed = false
         var zeroed: Range<Int>
         var invalidates = true
+        /// How many of the data's frames the call may have freed (the recycled-frame traps take the last ones).
+        var freedFrames = 0
     }
 
     /// The operation's host calls (and its must-fault or read-only window, held between them).
@@ -350,6 +352,7 @@ final class Mutator: @unchecked Sendable {
         var failed = false
         var zeroed = page..<page
         var invalidates = true
+        var collapsed = false
         let window: ControlWord.Kind?
         switch operation {
         case .none:
@@ -392,7 +395,9 @@ final class Mutator: @unchecked Sendable {
             alternate.toggle()
             if alternate {
                 invalidates = false  // a range already huge collapses without an invalidation
-                do { try backing.collapse(page: page) } catch {  // EINVAL/EAGAIN: counted and reported, not fatal
+                // A collapse copies the small pages into a huge one and frees them: a translation left on one of them
+                // would read the same content, unless a trap took its frame.
+                do { try backing.collapse(page: page); collapsed = true } catch {  // EINVAL/EAGAIN: counted and reported, not fatal
                     failed = true
                     lastCollapseError = (error as? KVMError)?.errnoName ?? "\(error)"
                 }
@@ -431,7 +436,8 @@ final class Mutator: @unchecked Sendable {
         case .mix, .all:
             preconditionFailure("the schedule resolves \(operation) to single operations")
         }
-        return Call(window: window, failed: failed, zeroed: zeroed, invalidates: invalidates && !failed)
+        let freedFrames = window == .zero ? pages.count : collapsed ? pages.count : zeroed.count
+        return Call(window: window, failed: failed, zeroed: zeroed, invalidates: invalidates && !failed, freedFrames: freedFrames)
     }
 
     /// How far flush counter `slot` moved around the last operation.
@@ -444,7 +450,9 @@ final class Mutator: @unchecked Sendable {
     private func holdFaultWindow(_ pages: Range<Int>) {
         let evidence = windows.evidence(.fault)
         for p in pages { control.publish(p, ControlWord.make(.fault, takeCounter())) }
+        observations.faultWindowOpen(true)
         spin(microseconds: configuration.faultWindowMicroseconds)
+        observations.faultWindowOpen(false)
         for p in pages { control.close(p) }
         windows.closed(.fault, of: stepOperation, evidenceBefore: evidence)
     }
@@ -454,7 +462,9 @@ final class Mutator: @unchecked Sendable {
         let before = writerWords(page: page)
         let evidence = windows.evidence(.readOnly)
         control.publish(page, ControlWord.make(.keep, currentGeneration[page]))
+        observations.faultWindowOpen(true)  // the guests' writes must fault now
         spin(microseconds: configuration.faultWindowMicroseconds)
+        observations.faultWindowOpen(false)
         control.close(page)
         windows.closed(.readOnly, of: .mprotectReadOnly, evidenceBefore: evidence)
         let after = writerWords(page: page)

@@ -48,7 +48,10 @@ final class Observations: Sendable {
     private let inFlight = UnsafeAtomic<UInt64>.create(0)
     private let history = Mutex(OperationHistory())
 
-    deinit { inFlight.destroy() }
+    deinit {
+        inFlight.destroy()
+        faultWindow.destroy()
+    }
 
     /// Seconds from the run's start to `nanoseconds` (a ``MonotonicClock`` reading).
     func seconds(at nanoseconds: UInt64) -> Double { Double(nanoseconds &- start) / 1e9 }
@@ -104,13 +107,18 @@ final class Observations: Sendable {
         _ = tally.latency.record(nanoseconds, count: UInt64(calls))
     }
 
-    /// A `KVM_RUN` EFAULT, or (`mmio`) an access served as MMIO: evidence for the operation in flight.
+    /// A `KVM_RUN` EFAULT, or (`mmio`) an access served as MMIO: evidence for the operation in flight only while
+    /// one of its must-fault (or read-only) windows is open, where the access had to fault; counted either way.
     func recordFault(mmio: Bool = false) {
         (mmio ? mmioExits : efaults).wrappingIncrement(ordering: .relaxed)
-        if let (operation, _) = currentOperation {
+        if faultWindow.load(ordering: .relaxed), let (operation, _) = currentOperation {
             tallies.withLock { $0.update(operation) { $0.faults += 1 } }
         }
     }
+
+    /// Whether a window in which guest accesses must fault is open (set by the mutator around its spin).
+    private let faultWindow = UnsafeAtomic<Bool>.create(false)
+    func faultWindowOpen(_ open: Bool) { faultWindow.store(open, ordering: .relaxed) }
 
     func recentOperations(page: Int) -> [String] {
         history.withLock { $0.entries(page: page) }.map {

@@ -25,8 +25,8 @@ struct RunAssessment {
         let checks = checkReport()
         let violations = observations.violations.withLock { $0 }
         let violationCount = observations.violationCount.load(ordering: .relaxed)
-        let errors = observations.harnessErrors.withLock { $0 }
         let byKind = observations.violationsByKind.withLock { $0 }
+        let errors = observations.harnessErrors.withLock { $0 } + lostGuestReports(byKind)
         let (verdict, reason) = judge(operations: operations, checks: checks, violations: byKind, errors: errors)
         var report = RunReport(
             host: host, configuration: configuration, placement: placement, startedAt: startedAt, durationSeconds: duration,
@@ -46,6 +46,17 @@ struct RunAssessment {
         report.windows = windows?.totals()
         if configuration.baselineMutator { report.mutatorComparison = observations.comparisonRounds.withLock { $0 } }
         return report
+    }
+
+    /// The guests count every violation they report; the host records each report (or counts it served as MMIO).
+    /// More counted than recorded, beyond one report per vCPU cut off by the run's stop, means reports were lost.
+    private func lostGuestReports(_ byKind: [String: UInt64]) -> [String] {
+        guard !configuration.baselineMutator else { return [] }
+        let counted = status.reduce(0) { $0 + $1.violations }
+        let recorded = ["stale-read", "stale-frame", "readback"].reduce(0) { $0 + (byKind[$1] ?? 0) }
+            + observations.mmioServedChecks.load(ordering: .relaxed)
+        guard counted > recorded + UInt64(status.count) else { return [] }
+        return ["the guests counted \(counted) violations, the host recorded \(recorded): reports were lost"]
     }
 
     private func operationReports() -> [RunReport.OperationReport] {

@@ -353,6 +353,8 @@ struct GuestStatus {
     var zero: UInt64
     var keep: UInt64
     var published: UInt64
+    /// Violations the guest counted (each also reported through a port exit).
+    var violations: UInt64
     var conclusive: UInt64 { generation + zero + keep }
 
     init(_ block: UnsafeMutablePointer<UInt64>) {
@@ -364,5 +366,6 @@ struct GuestStatus {
         zero = block[Int(GUEST_STATUS_CONCLUSIVE_ZERO)]
         keep = block[Int(GUEST_STATUS_CONCLUSIVE_KEEP)]
         published = block[Int(GUEST_STATUS_PUBLISHED)]
+        violations = block[Int(GUEST_STATUS_VIOLATIONS)]
     }
 }

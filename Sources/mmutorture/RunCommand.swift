@@ -137,14 +137,14 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("--announce-to: \(announceTo) cannot be written (\(String(cString: strerror(errno)))); name a writable file such as /dev/kmsg (as root)")
         }
         // An option that would do nothing in this setup is a mistake to say, not to ignore.
-        let configuration = try? makeConfiguration(seed: 0, scenario: scenario)
-        if ringEntries != nil && configuration?.dirty != .ring {
+        let configuration = makeConfiguration(seed: 0, scenario: scenario)
+        if ringEntries != nil && configuration.dirty != .ring {
             throw ValidationError("--ring-entries sizes the dirty ring, which only --dirty ring uses; add --dirty ring or drop it")
         }
-        if dirtyRound != nil && configuration?.dirty == .off {
+        if dirtyRound != nil && configuration.dirty == .off {
             throw ValidationError("--dirty-round-ms paces dirty-log harvests, and --dirty is off; add --dirty log|clear|ring or drop it")
         }
-        if hotRepeat != nil && (configuration?.hotPages ?? 0) == 0 {
+        if hotRepeat != nil && configuration.hotPages == 0 {
             throw ValidationError("--hot-repeat repeats passes over the hot set, and there is none; add --hot PAGES or drop it")
         }
     }
