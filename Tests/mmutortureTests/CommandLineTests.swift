@@ -198,18 +198,15 @@ struct RunEndToEndTests {
         run.standardOutput = out
         try run.run()
         defer { if run.isRunning { run.interrupt() } }
+        // The data pages are found by what the host publishes in them (every reader word of a page holds the same
+        // generation, kind 0x01), not by their mapping, which the kernel may merge with a neighbour.
         var data: UInt64?
         let deadline = Date().addingTimeInterval(30)
         while data == nil && Date() < deadline {
-            let maps = (try? String(contentsOfFile: "/proc/\(run.processIdentifier)/maps", encoding: .utf8)) ?? ""
-            data = maps.split(separator: "\n").compactMap { line -> UInt64? in
-                let range = line.split(separator: " ")[0].split(separator: "-").compactMap { UInt64($0, radix: 16) }
-                return range.count == 2 && range[1] - range[0] == 300 * 4096 && line.contains("rw-p") ? range[0] : nil
-            }.first
-            Thread.sleep(forTimeInterval: 0.1)
+            Thread.sleep(forTimeInterval: 0.2)
+            data = Self.publishedPages(of: run.processIdentifier, count: 300)
         }
-        let base = try #require(data, "the run's data mapping never appeared")
-        Thread.sleep(forTimeInterval: 1)  // the first generation is published
+        let base = try #require(data, "the run's 300 published data pages were never found")
         let memory = try #require(FileHandle(forUpdatingAtPath: "/proc/\(run.processIdentifier)/mem"))
         try memory.seek(toOffset: base + 5 * 4096)
         try memory.write(contentsOf: Data(repeating: 0xa5, count: 448 * 8))  // page 5's reader words
@@ -221,6 +218,29 @@ struct RunEndToEndTests {
         let violation = try #require(report.violations.first)
         #expect(violation.kind == "stale-read" && violation.page == 5 && violation.observed == 0xa5a5_a5a5_a5a5_a5a5, "\(violation.summary)")
         #expect(report.verdict == .violation && report.violationsByKind?["stale-read"] ?? 0 > 0)
+    }
+
+    /// The address of the first of `count` consecutive pages of process `pid` whose 448 reader words each hold
+    /// one generation (kind 0x01 in the top byte), read through /proc/PID/mem; nil until there are.
+    static func publishedPages(of pid: Int32, count: Int) -> UInt64? {
+        guard let maps = try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8),
+              let memory = FileHandle(forReadingAtPath: "/proc/\(pid)/mem") else { return nil }
+        defer { try? memory.close() }
+        for line in maps.split(separator: "\n") where line.contains(" rw-p ") {
+            let range = line.split(separator: " ")[0].split(separator: "-").compactMap { UInt64($0, radix: 16) }
+            guard range.count == 2, range[1] - range[0] >= UInt64(count) * 4096, range[1] - range[0] <= 64 << 20 else { continue }
+            guard (try? memory.seek(toOffset: range[0])) != nil, let bytes = try? memory.read(upToCount: Int(range[1] - range[0])) else { continue }
+            var run = 0
+            for page in 0..<(bytes.count / 4096) {
+                let published = bytes.withUnsafeBytes { raw -> Bool in
+                    let words = raw.baseAddress!.advanced(by: page * 4096).assumingMemoryBound(to: UInt64.self)
+                    return words[0] >> 56 == 1 && (1..<448).allSatisfy { words[$0] == words[0] }
+                }
+                run = published ? run + 1 : 0
+                if run == count { return range[0] + UInt64((page + 1 - count) * 4096) }
+            }
+        }
+        return nil
     }
 
     @Test func aRunBesideAnotherKVMVMSaysItProvesLess() throws {
