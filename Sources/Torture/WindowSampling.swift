@@ -1,6 +1,5 @@
 import Atomics
 import Guests
-import Synchronization
 
 /// The kinds of window the mutator opens, as the report names them.
 enum WindowKind: String, CaseIterable, Sendable {
@@ -16,14 +15,26 @@ enum WindowKind: String, CaseIterable, Sendable {
 /// as it makes them; for must-fault windows, `KVM_RUN` EFAULTs and reads served as MMIO while the slot was away).
 /// Only one page's window is open at a time, so any movement belongs to it.
 final class WindowSampling: @unchecked Sendable {
-    // @unchecked: the status blocks are read atomically; the tallies are locked.
+    // @unchecked: the status blocks are read atomically; the counters are atomics (one writer, the mutator).
     private let statusBlocks: [UnsafeMutablePointer<UInt64>]
     private let observations: Observations
-    private let tallies = Mutex<[Operation: [WindowKind: RunReport.WindowCount]]>([:])
+    /// Opened and sampled per (operation, kind): relaxed atomic counters, because a window closes between two
+    /// invalidations, where a lock would delay the next flush (see `Mutator.perform`).
+    private let counters: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
+    private static let slots = Operation.allCases.count * WindowKind.allCases.count * 2
 
     init(statusBlocks: [UnsafeMutablePointer<UInt64>], observations: Observations) {
         self.statusBlocks = statusBlocks
         self.observations = observations
+        counters = .allocate(capacity: Self.slots)
+        for slot in 0..<Self.slots { (counters + slot).initialize(to: UnsafeAtomic<UInt64>.Storage(0)) }
+    }
+
+    deinit { counters.deallocate() }
+
+    private func counter(_ operation: Operation, _ kind: WindowKind, sampled: Bool) -> UnsafeAtomic<UInt64> {
+        let kindIndex = WindowKind.allCases.firstIndex(of: kind)!
+        return UnsafeAtomic(at: counters + ((operation.index * WindowKind.allCases.count + kindIndex) * 2 + (sampled ? 1 : 0)))
     }
 
     /// The count a window of `kind` is sampled by, now.
@@ -45,29 +56,29 @@ final class WindowSampling: @unchecked Sendable {
 
     /// Counts one window of `kind` that `operation` opened; `before` is ``evidence(_:)`` read as it opened.
     func closed(_ kind: WindowKind, of operation: Operation, evidenceBefore before: UInt64) {
-        let sampled = evidence(kind) != before
-        tallies.withLock { table in
-            table[operation, default: [:]][kind, default: .init()].opened += 1
-            if sampled { table[operation, default: [:]][kind, default: .init()].sampled += 1 }
-        }
+        counter(operation, kind, sampled: false).wrappingIncrement(ordering: .relaxed)
+        if evidence(kind) != before { counter(operation, kind, sampled: true).wrappingIncrement(ordering: .relaxed) }
     }
 
-    /// Windows of `operation`, by kind name.
+    /// Windows of `operation`, by kind name (kinds it never opened left out).
     func counts(of operation: Operation) -> [String: RunReport.WindowCount] {
-        tallies.withLock { table in
-            Dictionary(uniqueKeysWithValues: (table[operation] ?? [:]).map { ($0.key.rawValue, $0.value) })
+        var result: [String: RunReport.WindowCount] = [:]
+        for kind in WindowKind.allCases {
+            var count = RunReport.WindowCount()
+            count.opened = counter(operation, kind, sampled: false).load(ordering: .relaxed)
+            count.sampled = counter(operation, kind, sampled: true).load(ordering: .relaxed)
+            if count.opened > 0 { result[kind.rawValue] = count }
         }
+        return result
     }
 
     /// Windows of every operation, by kind name.
     func totals() -> [String: RunReport.WindowCount] {
-        tallies.withLock { table in
-            var sum: [String: RunReport.WindowCount] = [:]
-            for kinds in table.values {
-                for (kind, count) in kinds { sum[kind.rawValue, default: .init()] = sum[kind.rawValue, default: .init()].adding(count) }
-            }
-            return sum
+        var sum: [String: RunReport.WindowCount] = [:]
+        for operation in Operation.allCases {
+            for (kind, count) in counts(of: operation) { sum[kind, default: .init()] = sum[kind, default: .init()].adding(count) }
         }
+        return sum
     }
 }
 
