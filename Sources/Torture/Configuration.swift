@@ -359,6 +359,9 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         }
     }
 
+    /// The single operations the mutator's steps draw from: `mix`'s on this backing, or the one asked for.
+    var stepOperations: [Operation] { operation == .mix ? Operation.mixable(on: backing) : [operation] }
+
     /// The data slot's size: whole guest pages of the chosen size.
     public var dataBytes: Int {
         let bytes = pages * 4096

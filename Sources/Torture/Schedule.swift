@@ -27,7 +27,7 @@ struct Schedule: Sendable {
     init(configuration: TortureConfiguration) {
         generator = SeededGenerator(seed: configuration.seed)
         pages = configuration.hotPages > 0 ? configuration.hotPages : configuration.pages
-        choices = configuration.operation == .mix ? Operation.mixable(on: configuration.backing) : [configuration.operation]
+        choices = configuration.stepOperations
     }
 
     mutating func next() -> Step {

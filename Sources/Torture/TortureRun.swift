@@ -120,7 +120,7 @@ public struct TortureRun {
             block[Int(GUEST_STATUS_HOT_REPEAT)] = UInt64(config.hotRepeat)
         }
         let frameTraps = config.frameTrapPages > 0
-            && (config.operation == .mix ? Operation.mixable(on: config.backing) : [config.operation]).contains(where: Mutator.freesFrames.contains)
+            && config.stepOperations.contains(where: Mutator.freesFrames.contains)
             ? try FrameTraps(pages: config.frameTrapPages) : nil
         let mutator = Mutator(configuration: config, environment: Mutator.Environment(
             backing: backing, control: control, observations: observations, vmStatistics: vmStats,
