@@ -78,7 +78,8 @@ final class Mutator: @unchecked Sendable {
     /// fork-cow: the child holding the pages shared until the step's republication, and the page's frame before.
     private var heldChild: HeldChild?
     private var frameBeforeFork: UInt64 = 0
-    private let pageMap = PageMap()
+    /// Opened on fork-cow's first step only.
+    private lazy var pageMap = PageMap()
     /// The first steps of the schedule, kept to show that a seed replays.
     private(set) var firstSteps: [Step] = []
     static let recordedSteps = 64
@@ -301,8 +302,8 @@ final class Mutator: @unchecked Sendable {
             next = schedule.next()
         }
         if let window {
-            let kind: WindowKind = zeroed.contains(page) || window == .zero ? .zero : .kept
-            let evidence = windows.evidence(kind)
+            let sampledKind: WindowKind = zeroed.contains(page) || window == .zero ? .zero : .kept
+            let evidence = windows.evidence(sampledKind)
             for p in pages {
                 let kind = zeroed.contains(p) ? .zero : window
                 control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
@@ -311,7 +312,7 @@ final class Mutator: @unchecked Sendable {
             account()
             MonotonicClock.spin(until: closes)
             for p in pages { control.close(p) }
-            windows.closed(kind, of: operation, evidenceBefore: evidence)
+            windows.closed(sampledKind, of: operation, evidenceBefore: evidence)
         }
         for p in pages { writeAndPublish(page: p, into: backing.address(ofPage: p)) }
         if let child = heldChild {
@@ -436,7 +437,7 @@ final class Mutator: @unchecked Sendable {
         case .mix, .all:
             preconditionFailure("the schedule resolves \(operation) to single operations")
         }
-        let freedFrames = window == .zero ? pages.count : collapsed ? pages.count : zeroed.count
+        let freedFrames = window == .zero || collapsed ? pages.count : zeroed.count
         return Call(window: window, failed: failed, zeroed: zeroed, invalidates: invalidates && !failed, freedFrames: freedFrames)
     }
 
