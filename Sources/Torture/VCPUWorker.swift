@@ -147,10 +147,7 @@ final class VCPUWorker: @unchecked Sendable {
             return
         }
         let page = Int(regs.r10)
-        // The writer's own word holding a trap's poison: it read through a translation to a freed frame.
-        let (kind, inFlight) = ControlWord.Kind.of(regs.rax) == .poison
-            ? ("stale-frame", staleFrameDescription(poison: regs.rax))
-            : ("readback", observations.operationInFlightDescription)
+        let (kind, inFlight) = classified(observed: regs.rax, otherwise: "readback")
         observations.addViolation(Violation(
             kind: kind, vcpu: index, page: page, word: Int(GUEST_READER_WORDS) + index, controlBefore: 0, controlAfter: 0,
             window: "own word", expected: regs.rcx, observed: regs.rax, time: observations.elapsed,
@@ -170,13 +167,7 @@ final class VCPUWorker: @unchecked Sendable {
             return
         }
         observations.noteDetection(page: page, word: regs.rax)
-        var inFlight = observations.operationInFlightDescription
-        var kind = "stale-read"
-        if ControlWord.Kind.of(regs.rcx) == .poison {
-            // The read returned a trap's poison: the translation led to a frame a content-replacing call freed.
-            kind = "stale-frame"
-            inFlight = staleFrameDescription(poison: regs.rcx)
-        }
+        let (kind, inFlight) = classified(observed: regs.rcx, otherwise: "stale-read")
         let window = ControlWord.Kind.of(regs.rax)?.name ?? "unknown"
         observations.addViolation(Violation(
             kind: kind, vcpu: index, page: page, word: Int(regs.r11 / 8), controlBefore: regs.rax, controlAfter: regs.rdx,
@@ -185,11 +176,15 @@ final class VCPUWorker: @unchecked Sendable {
         pendingRecheck = (page, regs.rax, regs.r8)
     }
 
-    /// Which step freed the frame whose trap poison a guest read, and what is in flight now.
-    private func staleFrameDescription(poison: UInt64) -> String {
-        let freedBy = frameTraps?.record(poison: poison).map { "frame freed by \($0.operation.rawValue) on page \($0.page) at \(String(format: "%.6f", $0.seconds))s, then trapped" }
-        return [freedBy ?? "frame freed by a step no longer in the trap ring", observations.operationInFlightDescription.map { "in flight: \($0)" }]
-            .compactMap { $0 }.joined(separator: "; ")
+    /// A violation's kind and what was in flight. A read (or a writer's own word) that returned a trap's poison is
+    /// `stale-frame`: the translation led to a frame a content-replacing call freed, and the step that freed it is
+    /// named; any other bad value is of the kind `otherwise`.
+    private func classified(observed: UInt64, otherwise kind: String) -> (kind: String, inFlight: String?) {
+        let inFlight = observations.operationInFlightDescription
+        guard ControlWord.Kind.of(observed) == .poison else { return (kind, inFlight) }
+        let freedBy = frameTraps?.record(poison: observed).map { "frame freed by \($0.operation.rawValue) on page \($0.page) at \(String(format: "%.6f", $0.seconds))s, then trapped" }
+        return ("stale-frame", [freedBy ?? "frame freed by a step no longer in the trap ring", inFlight.map { "in flight: \($0)" }]
+            .compactMap { $0 }.joined(separator: "; "))
     }
 
     private func recordRecheck() {
