@@ -272,8 +272,9 @@ public struct TortureRun {
             }
             // Also at the first violation: a kernel bug that lets the guest write freed frames can corrupt this
             // process soon after, and the evidence must be out before that.
-            let firstViolation = !checkpointedViolation && observations.violationCount.load(ordering: .relaxed) > 0
-            if let grace = config.stopAfterViolationSeconds, observations.violationCount.load(ordering: .relaxed) > 0 {
+            let violated = observations.violationCount.load(ordering: .relaxed) > 0
+            let firstViolation = !checkpointedViolation && violated
+            if let grace = config.stopAfterViolationSeconds, violated {
                 firstViolationSeen = firstViolationSeen ?? now
                 if now - firstViolationSeen! >= grace {
                     observations.stoppedAfterViolation.store(true, ordering: .relaxed)

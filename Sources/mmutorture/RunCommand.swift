@@ -126,7 +126,8 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("--scenario and --profile both set up the whole run; choose one")
         }
         let scenario = try loadScenario()
-        do { try makeConfiguration(seed: 0, scenario: scenario).validate() } catch { throw ValidationError(error.description) }
+        let configuration = makeConfiguration(seed: 0, scenario: scenario)
+        do { try configuration.validate() } catch { throw ValidationError(error.description) }
         if let checkpointInterval, !(checkpointInterval > 0) {
             throw ValidationError("--checkpoint-interval: \(checkpointInterval) is not a positive number of seconds")
         }
@@ -137,7 +138,6 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("--announce-to: \(announceTo) cannot be written (\(String(cString: strerror(errno)))); name a writable file such as /dev/kmsg (as root)")
         }
         // An option that would do nothing in this setup is a mistake to say, not to ignore.
-        let configuration = makeConfiguration(seed: 0, scenario: scenario)
         if ringEntries != nil && configuration.dirty != .ring {
             throw ValidationError("--ring-entries sizes the dirty ring, which only --dirty ring uses; add --dirty ring or drop it")
         }
