@@ -328,7 +328,6 @@ public struct TortureRun {
     static let stallSeconds = 3.0
 }
 
-/// A snapshot of one checker's status block (`GUEST_STATUS_*`).
 extension TortureRun {
     /// A note when the machine starved the run: seconds in which the mutator's steps fell below a quarter of the
     /// run's own median rate (another process on the pinned CPUs, a loaded CI host). The progress lines show the
@@ -347,6 +346,7 @@ extension TortureRun {
     }
 }
 
+/// A snapshot of one checker's status block (`GUEST_STATUS_*`).
 struct GuestStatus {
     var sweeps: UInt64
     var generation: UInt64
