@@ -47,6 +47,9 @@ enum LabJudge {
         if kernelSaidSo { oracles.append("kernel-finding") }
         row.caughtBy = oracles
         let finished = console.ended[name] != nil
+        // The first violation as the run announced it: on the console (through /dev/kmsg), or on its stderr.
+        let announcedOnConsole = console.announcements[name].flatMap(announcement)
+        let announcedInOutput = firstViolation(row.innerOutputTail)
         switch (row.report?.verdict, finished) {
         case (_, false) where outcome.ended == "interrupted":
             row.reason = "interrupted while it ran; report from its \(row.reportSource)"
@@ -56,15 +59,12 @@ enum LabJudge {
         case (_, true) where row.reportSource == "checkpoint" && (row.report?.violationCount ?? 0) > 0:
             row.verdict = .violation
             row.reason = "\(row.report!.violationCount) violations by its last checkpoint; the run then ended with exit \(console.ended[name]!) and no readable report"
-        case (_, _) where (row.report?.violationCount ?? 0) == 0 && firstViolation(console.announcements[name].map { [$0] } ?? []) != nil:
+        case (_, _) where (row.report?.violationCount ?? 0) == 0 && announcedOnConsole != nil:
             // No report came out, but the run announced its first violation on the console before the guest died.
-            let first = firstViolation([console.announcements[name]!])!
-            row.verdict = .violation
-            row.reason = "the run announced its first violation on the console, then the guest \(finished ? "ran on" : "died (\(outcome.ended))")"
-                + (row.kernelFindings.first.map { ": \($0.title)" } ?? "") + ": \(first.line)"
-            row.caughtBy = [first.kind] + row.caughtBy + (finished ? [] : ["guest-hang"])
-            row.violationsByKind[first.kind, default: 0] += 1
-            row.secondsToFirstViolation = first.seconds
+            let first = announcedOnConsole!
+            judge(&row, byAnnounced: first, then: finished ? [] : ["guest-hang"],
+                  reason: "the run announced its first violation on the console, then the guest \(finished ? "ran on" : "died (\(outcome.ended))")"
+                    + (row.kernelFindings.first.map { ": \($0.title)" } ?? "") + ": \(first.line)")
         case (_, false):
             row.verdict = .kernelBug
             row.reason = "the guest \(outcome.ended == "watchdog" ? "hung (stopped by the lab's watchdog)" : "died (\(outcome.ended))") during this workload"
@@ -79,14 +79,11 @@ enum LabJudge {
             row.verdict = .violation
             row.reason = "the inner run died (exit \(console.ended[name]!)) after its progress lines counted \(reportedViolations(row.innerOutputTail)) violations"
             row.caughtBy.append("violations-before-crash")
-        case (nil, true) where firstViolation(row.innerOutputTail) != nil:
+        case (nil, true) where announcedInOutput != nil:
             // The run died before any checkpoint, but it had announced its first violation at once.
-            let first = firstViolation(row.innerOutputTail)!
-            row.verdict = .violation
-            row.reason = "the inner run died (exit \(console.ended[name]!)) after its first violation: \(first.line)"
-            row.caughtBy = [first.kind] + row.caughtBy + ["violations-before-crash"]
-            row.violationsByKind[first.kind, default: 0] += 1
-            row.secondsToFirstViolation = first.seconds
+            let first = announcedInOutput!
+            judge(&row, byAnnounced: first, then: ["violations-before-crash"],
+                  reason: "the inner run died (exit \(console.ended[name]!)) after its first violation: \(first.line)")
         case (nil, true):
             row.verdict = .harnessError
             row.reason = "the inner run wrote no report (exit \(console.ended[name]!)); its last output: "
@@ -114,11 +111,28 @@ enum LabJudge {
         return 0
     }
 
+    /// A first violation as a run announces it: its kind, its time, and the line after the prefix.
+    typealias Announcement = (kind: String, seconds: Double?, line: String)
+
+    /// A row with no report to judge it by, judged by the first violation its run announced.
+    private static func judge(_ row: inout LabReport.Row, byAnnounced first: Announcement, then evidence: [String], reason: String) {
+        row.verdict = .violation
+        row.reason = reason
+        row.caughtBy = [first.kind] + row.caughtBy + evidence
+        row.violationsByKind[first.kind, default: 0] += 1
+        row.secondsToFirstViolation = first.seconds
+    }
+
     /// The first violation the inner run announced on standard error ("mmutorture: first violation at 0.123 s:
-    /// stale-frame: vCPU 0 page 7 ..."): its kind, time and the line.
-    static func firstViolation(_ output: [String]) -> (kind: String, seconds: Double?, line: String)? {
-        guard let line = output.first(where: { $0.hasPrefix(Violation.firstAnnouncementPrefix) }) else { return nil }
-        let rest = line.dropFirst(Violation.firstAnnouncementPrefix.count)
+    /// stale-frame: vCPU 0 page 7 ...").
+    static func firstViolation(_ output: [String]) -> Announcement? {
+        output.first { $0.hasPrefix(Violation.firstAnnouncementPrefix) }.flatMap(announcement)
+    }
+
+    /// One announcement line (it may start later in a console line); nil for any other line.
+    static func announcement(_ line: String) -> Announcement? {
+        guard let start = line.range(of: Violation.firstAnnouncementPrefix) else { return nil }
+        let rest = line[start.upperBound...]
         let parts = rest.split(separator: ":", maxSplits: 2)
         guard parts.count >= 2 else { return nil }
         let seconds = Double(parts[0].split(separator: " ").first ?? "")
