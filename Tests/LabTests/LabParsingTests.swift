@@ -64,6 +64,17 @@ import Torture
         #expect(channel.last("checkpoint", of: "all-anon-s1") == nil)
     }
 
+    /// The report channel carrying a workload's captured output, as the guest's init frames it.
+    static func stdout(of workload: String, exit: Int, _ text: String) -> SerialChannel {
+        SerialChannel("==MMUTORTURE-BLOCK stdout \(workload) \(exit)==\n\(Data(text.utf8).base64EncodedString())\n==MMUTORTURE-END==\n")
+    }
+
+    /// The row the lab makes of seed 1 of catalogue workload `workload` on `mmu` from a boot's `outcome`.
+    static func row(_ workload: String, on mmu: String, _ outcome: QEMUBoot.Outcome) -> LabReport.Row {
+        let cell = LabMatrix.Cell(variant: .stock, mmu: mmu, workload: Workload.catalogue.first { $0.name == workload }!, seed: 1)
+        return LabJudge.row(.init(variant: "v", mmu: mmu, workload: workload, seed: 1, arguments: []), cell: cell, outcome: outcome)
+    }
+
     @Test func aWorkloadTheGuestDiedInIsAKernelBugWithItsFinding() {
         let cell = LabMatrix.Cell(variant: .stock, mmu: "tdp", workload: Workload.catalogue[1], seed: 1)
         let outcome = QEMUBoot.Outcome(console: ConsoleLog(Self.consoleOfAHang), channel: SerialChannel(""), ended: "watchdog", seconds: 60)
@@ -76,16 +87,13 @@ import Torture
 
     @Test func aWorkloadThatNeverStartedIsNotRunAndARunThatDiedAfterViolationsIsAViolation() {
         let console = ConsoleLog("[1] mmutorture-lab: workload mix-s1 start\n[2] mmutorture-lab: workload mix-s1 end exit=139\n[3] mmutorture-lab: all workloads done\n")
-        let output = Data("  1.0/10 s  2890 ops/s  2.35e+04 checks/s  0 violations\n  2.0/10 s  2911 ops/s  2.15e+04 checks/s  7850 violations\nSegmentation fault\n".utf8)
-        let channel = SerialChannel("==MMUTORTURE-BLOCK stdout mix-s1 139==\n\(output.base64EncodedString())\n==MMUTORTURE-END==\n")
+        let channel = Self.stdout(of: "mix-s1", exit: 139, "  1.0/10 s  2890 ops/s  2.35e+04 checks/s  0 violations\n  2.0/10 s  2911 ops/s  2.15e+04 checks/s  7850 violations\nSegmentation fault\n")
         let outcome = QEMUBoot.Outcome(console: console, channel: channel, ended: "poweroff", seconds: 20)
-        let died = LabJudge.row(.init(variant: "v", mmu: "tdp", workload: "mix", seed: 1, arguments: []),
-                                cell: .init(variant: .stock, mmu: "tdp", workload: Workload.catalogue[0], seed: 1), outcome: outcome)
+        let died = Self.row("mix", on: "tdp", outcome)
         #expect(died.verdict == .violation)
         #expect(died.reason.contains("7850 violations"))
         #expect(died.caughtBy == ["violations-before-crash"])
-        let never = LabJudge.row(.init(variant: "v", mmu: "tdp", workload: "all-anon", seed: 1, arguments: []),
-                                 cell: .init(variant: .stock, mmu: "tdp", workload: Workload.catalogue[1], seed: 1), outcome: outcome)
+        let never = Self.row("all-anon", on: "tdp", outcome)
         #expect(never.verdict == .notRun)
     }
 
@@ -99,8 +107,7 @@ import Torture
             """)
         #expect(console.announcements["mix-s1"]?.contains("stale-frame: vCPU 0 page 9") == true)
         let outcome = QEMUBoot.Outcome(console: console, channel: SerialChannel(""), ended: "watchdog", seconds: 60)
-        let row = LabJudge.row(.init(variant: "v", mmu: "tdp", workload: "mix", seed: 1, arguments: []),
-                               cell: .init(variant: .stock, mmu: "tdp", workload: Workload.catalogue[0], seed: 1), outcome: outcome)
+        let row = Self.row("mix", on: "tdp", outcome)
         #expect(row.verdict == .violation && row.secondsToFirstViolation == 0.11, "\(row.reason)")
         #expect(row.caughtBy == ["stale-frame", "kernel-finding", "guest-hang"])
         #expect(row.kernelFindings.count == 1, "the BUG is still reported")
@@ -109,11 +116,9 @@ import Torture
     @Test func aRunThatDiedBeforeAnyProgressLineIsJudgedByTheFirstViolationItAnnounced() {
         let console = ConsoleLog("[1] mmutorture-lab: workload mix-s1 start\n[2] mmutorture-lab: workload mix-s1 end exit=139\n")
         let announced = Violation.firstAnnouncementPrefix + "0.214000 s: stale-frame: vCPU 0 page 7 word 3 [generation]: expected 0x1, observed 0x5a00000000000009"
-        let output = Data("seed 1\n\(announced)\nSegmentation fault\n".utf8)
-        let channel = SerialChannel("==MMUTORTURE-BLOCK stdout mix-s1 139==\n\(output.base64EncodedString())\n==MMUTORTURE-END==\n")
+        let channel = Self.stdout(of: "mix-s1", exit: 139, "seed 1\n\(announced)\nSegmentation fault\n")
         let outcome = QEMUBoot.Outcome(console: console, channel: channel, ended: "poweroff", seconds: 20)
-        let row = LabJudge.row(.init(variant: "v", mmu: "shadow", workload: "mix", seed: 1, arguments: []),
-                               cell: .init(variant: .stock, mmu: "shadow", workload: Workload.catalogue[0], seed: 1), outcome: outcome)
+        let row = Self.row("mix", on: "shadow", outcome)
         #expect(row.verdict == .violation)
         #expect(row.caughtBy == ["stale-frame", "violations-before-crash"])
         #expect(row.secondsToFirstViolation == 0.214)

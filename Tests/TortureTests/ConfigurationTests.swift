@@ -22,6 +22,15 @@ struct ConfigurationTests {
         #expect((try? configuration.validate()) == nil)
     }
 
+    @Test func windowsNoReadCanLandInAreAUsageError() {
+        var configuration = TortureConfiguration()
+        configuration.windowMicroseconds = 0
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration.windowMicroseconds = 5
+        configuration.faultWindowMicroseconds = 0
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+    }
+
     @Test func ptswapNeedsFourKilobyteGuestPages() {
         var configuration = TortureConfiguration()
         configuration.injection = .ptswap

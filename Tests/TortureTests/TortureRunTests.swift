@@ -220,15 +220,6 @@ struct TortureRunTests {
         #expect(!dontneed.exercised && dontneed.evidence.contains("windows") && report.verdict == .notExercised, "\(report.summary)")
     }
 
-    @Test func windowsNoReadCanLandInAreAUsageError() {
-        var configuration = TortureConfiguration()
-        configuration.windowMicroseconds = 0
-        #expect(throws: ConfigurationError.self) { try configuration.validate() }
-        configuration.windowMicroseconds = 5
-        configuration.faultWindowMicroseconds = 0
-        #expect(throws: ConfigurationError.self) { try configuration.validate() }
-    }
-
     @Test func forkCOWKeepsTheChildAliveSoThatWritesBreakCopyOnWrite() throws {
         let report = try shortRun(.forkCOW)
         #expect(report.verdict == .pass, "\(report.summary)")
