@@ -38,9 +38,10 @@ final class FrameTraps: @unchecked Sendable {
     private var next = 0
     private var stepsUntilMeasure = 0
     private let pagemap = PageMap()
-    /// Read by the report and by vCPU threads (to name a poison value's step) while the mutator updates them.
-    let report = Mutex(RunReport.TrapReport())
-    private let records: Mutex<[Record?]>
+    /// The ring's records and the counts, read by the report and by vCPU threads (to name a poison value's step)
+    /// while the mutator updates them: one lock per trap.
+    private let state: Mutex<(records: [Record?], report: RunReport.TrapReport)>
+    var report: RunReport.TrapReport { state.withLock { $0.report } }
 
     /// Maps `pages` (a multiple of 4, at least 4) host-only trap pages.
     init(pages: Int) throws {
@@ -53,8 +54,9 @@ final class FrameTraps: @unchecked Sendable {
         base = mapped
         // A huge page would take every trap's fault at once and recycle nothing.
         _ = madvise(base, length, MADV_NOHUGEPAGE)
-        records = Mutex(Array(repeating: nil, count: pages))
-        report.withLock { $0.ringPages = pages }
+        var report = RunReport.TrapReport()
+        report.ringPages = pages
+        state = Mutex((Array(repeating: nil, count: pages), report))
     }
 
     deinit {
@@ -87,20 +89,20 @@ final class FrameTraps: @unchecked Sendable {
             // this step's trap, so that the frames it frees lie under the next call's freed frame, not over it.
             _ = madvise(trap(next), quarter * Int(GUEST_PAGE_SIZE), MADV_DONTNEED)
         }
-        records.withLock { $0[index] = Record(poison: poison, operation: operation, page: page, seconds: seconds) }
-        report.withLock { report in
-            report.sprung += 1
+        state.withLock { state in
+            state.records[index] = Record(poison: poison, operation: operation, page: page, seconds: seconds)
+            state.report.sprung += 1
             if let caught {
-                report.measured += 1
-                if caught { report.recycled += 1 }
-                report.recycleRate = Double(report.recycled) / Double(report.measured)
+                state.report.measured += 1
+                if caught { state.report.recycled += 1 }
+                state.report.recycleRate = Double(state.report.recycled) / Double(state.report.measured)
             }
         }
     }
 
     /// The step that wrote `poison`, if it is still in the ring.
     func record(poison: UInt64) -> Record? {
-        records.withLock { $0.first { $0?.poison == poison } ?? nil }
+        state.withLock { $0.records.first { $0?.poison == poison } ?? nil }
     }
 }
 

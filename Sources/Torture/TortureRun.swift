@@ -236,7 +236,7 @@ public struct TortureRun {
             workers: workers, placement: placement, vm: (vmBefore, vmAfter), vcpus: Array(zip(vcpuBefore, vcpuAfter))
         ).report(host: host, startedAt: startedAt, timeline: timeline, firstSteps: mutator.firstSteps)
         report.flushProbes = mutator.flushProbe?.report.withLock { $0 }
-        report.traps = mutator.frameTraps?.report.withLock { $0 }
+        report.traps = mutator.frameTraps?.report
         report.mmioServedChecks = observations.mmioServedChecks.load(ordering: .relaxed)
         return report
         }
