@@ -7,6 +7,16 @@ enum WindowKind: String, CaseIterable, Sendable {
     case kept = "content-kept"
     case fault = "must-fault"
     case readOnly = "read-only"
+
+    /// Its place in `allCases`, without a search (counted between two invalidations).
+    var index: Int {
+        switch self {
+        case .zero: 0
+        case .kept: 1
+        case .fault: 2
+        case .readOnly: 3
+        }
+    }
 }
 
 /// Windows as evidence: a window tests the kernel only if a guest check landed inside it. Per operation and
@@ -33,8 +43,7 @@ final class WindowSampling: @unchecked Sendable {
     deinit { counters.deallocate() }
 
     private func counter(_ operation: Operation, _ kind: WindowKind, sampled: Bool) -> UnsafeAtomic<UInt64> {
-        let kindIndex = WindowKind.allCases.firstIndex(of: kind)!
-        return UnsafeAtomic(at: counters + ((operation.index * WindowKind.allCases.count + kindIndex) * 2 + (sampled ? 1 : 0)))
+        UnsafeAtomic(at: counters + ((operation.index * WindowKind.allCases.count + kind.index) * 2 + (sampled ? 1 : 0)))
     }
 
     /// The count a window of `kind` is sampled by, now.

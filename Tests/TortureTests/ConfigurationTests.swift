@@ -31,6 +31,10 @@ struct ConfigurationTests {
         #expect(throws: ConfigurationError.self) { try configuration.validate() }
     }
 
+    @Test func eachWindowKindsIndexIsItsPlaceAmongThemAll() {
+        #expect(WindowKind.allCases.enumerated().allSatisfy { $0.offset == $0.element.index })
+    }
+
     @Test func ptswapNeedsFourKilobyteGuestPages() {
         var configuration = TortureConfiguration()
         configuration.injection = .ptswap
