@@ -229,7 +229,9 @@ public enum ReportFile: Sendable {
         }
         guard !isDirectory.boolValue else { throw ReportError(path: path, problem: "is a directory, not a report file") }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ReportError(path: path, problem: "cannot be read (\(String(cString: strerror(EACCES))) or not a regular file)")
+            // Say the reason there is, not one assumed.
+            let reason = access(path, R_OK) != 0 ? String(cString: strerror(errno)) : "not a regular file"
+            throw ReportError(path: path, problem: "cannot be read (\(reason))")
         }
         guard let parsed = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw ReportError(path: path, problem: "is not JSON (or is truncated)")
@@ -266,12 +268,12 @@ public enum ReportFile: Sendable {
 
     /// A decoding error in plain words: which field, and what was wrong with it.
     static func describe(_ error: DecodingError) -> String {
-        let where_ = { (path: [CodingKey]) in path.isEmpty ? "the top level" : "'" + path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") + "'" }
+        let field = { (path: [CodingKey]) in path.isEmpty ? "the top level" : "'" + path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") + "'" }
         switch error {
-        case .keyNotFound(let key, let context): return "field \(where_(context.codingPath + [key])) is missing"
-        case .typeMismatch(_, let context): return "field \(where_(context.codingPath)) has the wrong type"
-        case .valueNotFound(_, let context): return "field \(where_(context.codingPath)) is null"
-        case .dataCorrupted(let context): return "field \(where_(context.codingPath)) has an impossible value"
+        case .keyNotFound(let key, let context): return "field \(field(context.codingPath + [key])) is missing"
+        case .typeMismatch(_, let context): return "field \(field(context.codingPath)) has the wrong type"
+        case .valueNotFound(_, let context): return "field \(field(context.codingPath)) is null"
+        case .dataCorrupted(let context): return "field \(field(context.codingPath)) has an impossible value"
         @unknown default: return "its fields do not match"
         }
     }
