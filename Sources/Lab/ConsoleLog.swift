@@ -16,6 +16,8 @@ struct ConsoleLog {
     var started: [String] = []
     var ended: [String: Int32] = [:]
     var allDone = false
+    /// Workloads the guest's own watchdog found still running long past their duration (then dumped and killed).
+    var overdue: Set<String> = []
     var fatalMessages: [String] = []
     var findings: [Finding] = []
     var lines: [String] = []
@@ -44,6 +46,8 @@ struct ConsoleLog {
                 } else if words.count >= 4, words[0] == "workload", words[2] == "end" {
                     ended[words[1]] = Int32(words[3].dropFirst("exit=".count)) ?? -1
                     current = nil
+                } else if words.count >= 3, words[0] == "workload", words[2] == "overdue" {
+                    overdue.insert(words[1])
                 } else if words.first == "all" {
                     allDone = true
                 } else if words.first == "FATAL" {

@@ -87,7 +87,8 @@ public struct Lab {
                 report.boots.append(LabReport.Boot(
                     variant: variant.name, mmu: group[0].mmu, workloads: cells.map(\.runName), seconds: outcome.seconds,
                     ended: outcome.ended, consoleTail: outcome.ended == "poweroff" ? [] : outcome.console.tail(40),
-                    markers: outcome.console.lines.filter { $0.contains("mmutorture") }))
+                    markers: outcome.console.lines.filter { $0.contains("mmutorture") },
+                    hangState: outcome.hangState.isEmpty ? nil : outcome.hangState))
                 var stillPending: [Int] = []
                 for index in pending {
                     let cell = group[index]

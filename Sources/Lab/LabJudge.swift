@@ -29,7 +29,10 @@ enum LabJudge {
             break
         }
         row.innerExitCode = console.ended[name]
-        let output = outcome.channel.last("stdout", of: name).map { String(decoding: $0.data, as: UTF8.self) } ?? ""
+        // Its whole output when it ended, else the last lines the init sent while it ran.
+        let output = (outcome.channel.last("stdout", of: name) ?? outcome.channel.last("progress", of: name))
+            .map { String(decoding: $0.data, as: UTF8.self) } ?? ""
+        row.hungThreads = outcome.channel.last("threads", of: name).map { String(decoding: $0.data, as: UTF8.self).split(separator: "\n").map(String.init) }
         row.innerOutputTail = output.split(separator: "\n").suffix(120).map(String.init)
         var oracles: [String] = []
         if let report = row.report {
@@ -65,10 +68,21 @@ enum LabJudge {
             judge(&row, byAnnounced: first, then: finished ? [] : ["guest-hang"],
                   reason: "the run announced its first violation on the console, then the guest \(finished ? "ran on" : "died (\(outcome.ended))")"
                     + (row.kernelFindings.first.map { ": \($0.title)" } ?? "") + ": \(first.line)")
+        case (_, true) where console.overdue.contains(name):
+            // The guest lived on, but the run did not end: a thread asleep in the kernel (D) or a kernel report
+            // says the kernel held it; otherwise nothing shows the kernel at fault, and the hang is the harness's.
+            let blocked = (row.hungThreads ?? []).filter { $0.hasPrefix("== thread") && $0.contains(" state D ") }
+            row.verdict = blocked.isEmpty && !kernelSaidSo ? .harnessError : .kernelBug
+            if row.verdict == .kernelBug { row.caughtBy.append("run-hang") }
+            row.reason = "the inner run hung: still running long past its duration when the guest's watchdog dumped and killed it"
+                + (blocked.isEmpty ? "" : "; blocked in the kernel: " + blocked.map { String($0.dropFirst("== thread ".count)) }.joined(separator: "; "))
+                + (row.kernelFindings.first.map { "; kernel: \($0.title)" } ?? "")
+                + (row.verdict == .harnessError ? "; no thread was blocked in the kernel (its threads' stacks are in the row)" : "")
         case (_, false):
             row.verdict = .kernelBug
             row.reason = "the guest \(outcome.ended == "watchdog" ? "hung (stopped by the lab's watchdog)" : "died (\(outcome.ended))") during this workload"
-                + (row.kernelFindings.first.map { ": \($0.title)" } ?? "") + "; report from its \(row.reportSource)"
+                + (row.kernelFindings.first.map { ": \($0.title)" } ?? "")
+                + (row.reportSource == "none" ? "; no report came out" : "; report from its \(row.reportSource)")
             row.caughtBy.append("guest-hang")
         case (_, true) where kernelSaidSo:
             row.verdict = .kernelBug

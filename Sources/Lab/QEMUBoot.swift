@@ -13,6 +13,7 @@ struct QEMUBoot {
     var workloadDeadline: Double
     var cpus = 2
     var memoryMB = 3072
+    var monitor: QEMUMonitor { QEMUMonitor(path: directory.appendingPathComponent("monitor").path) }
 
     struct Outcome {
         var console: ConsoleLog
@@ -20,6 +21,9 @@ struct QEMUBoot {
         /// `poweroff`, `watchdog`, `exited` (QEMU ended without the guest's poweroff) or `interrupted` (Ctrl-C).
         var ended: String
         var seconds: Double
+        /// When the lab's watchdog stopped a hung guest: where each CPU was (QEMU's monitor) and what the guest
+        /// kernel printed when asked for its CPUs' and blocked tasks' backtraces (SysRq l, w).
+        var hangState: [String] = []
     }
 
     static func requireQEMU() throws -> String {
@@ -33,8 +37,8 @@ struct QEMUBoot {
         let cpu = accel == "kvm" ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg,thread=multi", "-cpu", "max"]
         return cpu + [
             "-smp", String(cpus), "-m", String(memoryMB), "-kernel", kernel, "-initrd", initrd,
-            "-append", "console=ttyS0 loglevel=5 panic=-1 softlockup_panic=0 nokaslr",
-            "-display", "none", "-monitor", "none", "-no-reboot", "-nodefaults",
+            "-append", "console=ttyS0 loglevel=5 panic=-1 softlockup_panic=0 nokaslr sysrq_always_enabled",
+            "-display", "none", "-monitor", monitor.qemuArgument, "-no-reboot", "-nodefaults",
             "-serial", "file:" + directory.appendingPathComponent("console.log").path,
             "-serial", "file:" + directory.appendingPathComponent("channel.log").path,
         ]
@@ -50,11 +54,13 @@ struct QEMUBoot {
         _ = FileManager.default.createFile(atPath: directory.appendingPathComponent("qemu.stderr").path, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: directory.appendingPathComponent("qemu.stderr").path)
             ?? FileHandle.nullDevice
+        _ = QEMUMonitor.create(at: monitor.path)
         let start = Date()
         do { try process.run() } catch {
             throw LabError.unavailable("qemu-system-x86_64 could not be started: \(error.localizedDescription)")
         }
         var ended = "exited"
+        var hangState: [String] = []
         var deadline = start.addingTimeInterval(180)  // boot to the first workload
         var seenStarts = 0, seenFatal = 0
         var reportedEnds: Set<String> = []
@@ -81,6 +87,7 @@ struct QEMUBoot {
             }
             if StopRequest.isRequested || now > deadline {
                 ended = StopRequest.isRequested ? "interrupted" : "watchdog"
+                if ended == "watchdog" { hangState = diagnoseHang(consoleLines: console.lines.count, consolePath: consolePath) }
                 process.terminate()
                 usleep(500_000)
                 if process.isRunning { kill(process.processIdentifier, SIGKILL) }
@@ -92,7 +99,45 @@ struct QEMUBoot {
         if ended == "exited" && console.allDone { ended = "poweroff" }
         // Ctrl-C reaches QEMU too (one process group): its exit then is the user's doing, not the guest's death.
         if ended == "exited" && StopRequest.isRequested { ended = "interrupted" }
-        return Outcome(console: console, channel: SerialChannel(read(channelPath)), ended: ended, seconds: Date().timeIntervalSince(start))
+        return Outcome(console: console, channel: SerialChannel(read(channelPath)), ended: ended,
+                       seconds: Date().timeIntervalSince(start), hangState: hangState)
+    }
+
+    /// Asks a hung guest where it is before it is stopped: each CPU's instruction pointer and privilege level
+    /// from QEMU's monitor (named from the kernel's System.map), then the guest kernel's backtraces of its
+    /// CPUs and blocked tasks, if it still takes a keyboard interrupt.
+    private func diagnoseHang(consoleLines: Int, consolePath: String) -> [String] {
+        guard let registers = monitor.ask(["info registers -a"]) else {
+            return ["QEMU's monitor did not answer: the emulator itself was stuck"]
+        }
+        var state = QEMUBoot.cpuPlaces(registers, symbols: KernelSymbols(systemMap: kernel.replacingOccurrences(of: "vmlinuz-", with: "System.map-")))
+        _ = monitor.ask(["sendkey alt-sysrq-l", "sendkey alt-sysrq-w"], settle: 4)
+        let after = ConsoleLog(read(consolePath)).lines.dropFirst(consoleLines).filter { !$0.isEmpty }
+        state.append(after.isEmpty ? "the guest kernel printed nothing for SysRq l and w: it took no interrupt"
+                                   : "the guest kernel's answer to SysRq l and w:")
+        return state + after.prefix(150)
+    }
+
+    /// One line per CPU of `info registers -a`: its instruction pointer, the kernel function it is in, its
+    /// privilege level and whether it is halted.
+    static func cpuPlaces(_ registers: String, symbols: KernelSymbols?) -> [String] {
+        var places: [String] = []
+        var cpu = 0
+        // The monitor ends its lines in "\r\n", which Swift reads as one Character.
+        for line in registers.replacingOccurrences(of: "\r", with: "").split(separator: "\n") {
+            if line.hasPrefix("CPU#"), let number = Int(line.dropFirst(4).prefix { $0.isNumber }) { cpu = number }
+            // RIP in long mode, EIP before it.
+            guard let ip = field("RIP", in: line) ?? field("EIP", in: line), let address = UInt64(ip, radix: 16) else { continue }
+            let place = symbols?.name(of: address) ?? (address < 0x8000_0000_0000 ? "user space or a nested guest" : "outside the kernel's text")
+            places.append("CPU \(cpu): IP \(ip) (\(place)), CPL \(field("CPL", in: line) ?? "?"), halted \(field("HLT", in: line) ?? "?")")
+        }
+        return places
+    }
+
+    /// "VALUE" of "NAME=VALUE" in a line of `info registers`.
+    static func field(_ name: String, in line: Substring) -> String? {
+        for word in line.split(separator: " ") where word.hasPrefix(name + "=") { return String(word.dropFirst(name.count + 1)) }
+        return nil
     }
 
     private func read(_ path: String) -> String {

@@ -86,6 +86,8 @@ public struct LabReport: Codable, Sendable {
         public var innerExitCode: Int32?
         /// The last lines the inner run printed (its summary, or the crash it died of).
         public var innerOutputTail: [String] = []
+        /// For a run the guest's watchdog found hung: each of its threads' state, wait channel and kernel stack.
+        public var hungThreads: [String]?
         public var report: RunReport?
 
         public init(variant: String, mmu: String, workload: String, seed: UInt64, arguments: [String]) {
@@ -126,7 +128,10 @@ public struct LabReport: Codable, Sendable {
         /// The console lines that name mmutorture: the init's markers (the MMU and module variant the guest
         /// loaded, each workload's start and end) and any marker a patch prints.
         public var markers: [String]
-        public init(variant: String, mmu: String, workloads: [String], seconds: Double, ended: String, consoleTail: [String], markers: [String]) {
+        /// For a hung guest: where each CPU was and the kernel's backtraces when asked (absent in older reports).
+        public var hangState: [String]?
+        public init(variant: String, mmu: String, workloads: [String], seconds: Double, ended: String, consoleTail: [String], markers: [String],
+                    hangState: [String]? = nil) {
             self.variant = variant
             self.mmu = mmu
             self.workloads = workloads
@@ -134,6 +139,7 @@ public struct LabReport: Codable, Sendable {
             self.ended = ended
             self.consoleTail = consoleTail
             self.markers = markers
+            self.hangState = hangState
         }
     }
 }

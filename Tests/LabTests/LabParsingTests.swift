@@ -124,6 +124,92 @@ import Torture
         #expect(row.secondsToFirstViolation == 0.214)
         #expect(row.reason.contains("exit 139") && row.reason.contains("page 7"))
     }
+
+    /// A channel block of `kind` for `workload`, as the guest's init frames it.
+    static func block(_ kind: String, of workload: String, exit: Int? = nil, _ text: String) -> String {
+        "==MMUTORTURE-BLOCK \(kind) \(workload) \(exit.map(String.init) ?? "")==\n\(Data(text.utf8).base64EncodedString())\n==MMUTORTURE-END==\n"
+    }
+
+    static let overdueConsole = """
+        [3.1] mmutorture-lab: workload mix-s1 start\r
+        [123.1] mmutorture-lab: workload mix-s1 overdue after 120 s: dumping its threads\r
+        [123.2] sysrq: Show Blocked State\r
+        [153.5] mmutorture-lab: workload mix-s1 end exit=134\r
+        [153.6] mmutorture-lab: all workloads done\r
+
+        """
+
+    @Test func aRunTheGuestsWatchdogFoundHungInUserSpaceIsAHarnessErrorWithItsThreads() {
+        let threads = "== thread 97 mmutorture state S wchan futex_wait_queue\n[<0>] futex_wait_queue+0x60/0x90\n== thread 98 vcpu-0 state S wchan futex_wait_queue\n"
+        let channel = SerialChannel(Self.block("threads", of: "mix-s1", threads) + Self.block("stdout", of: "mix-s1", exit: 134, "  1.0/30 s  1582 ops/s  7.19e+06 checks/s  0 violations\n"))
+        let row = Self.row("mix", on: "shadow", QEMUBoot.Outcome(console: ConsoleLog(Self.overdueConsole), channel: channel, ended: "poweroff", seconds: 160))
+        #expect(ConsoleLog(Self.overdueConsole).overdue == ["mix-s1"])
+        #expect(row.verdict == .harnessError, "\(row.reason)")
+        #expect(row.reason.contains("hung") && row.reason.contains("no thread was blocked in the kernel"))
+        #expect(row.hungThreads?.first == "== thread 97 mmutorture state S wchan futex_wait_queue")
+        #expect(row.innerOutputTail.count == 1)
+    }
+
+    @Test func aRunTheGuestsWatchdogFoundBlockedInTheKernelIsAKernelBug() {
+        let threads = "== thread 97 mmutorture state S wchan futex_wait_queue\n== thread 99 mutator state D wchan kvm_mmu_notifier_invalidate_range_start\n"
+        let channel = SerialChannel(Self.block("threads", of: "mix-s1", threads))
+        let row = Self.row("mix", on: "shadow", QEMUBoot.Outcome(console: ConsoleLog(Self.overdueConsole), channel: channel, ended: "poweroff", seconds: 160))
+        #expect(row.verdict == .kernelBug, "\(row.reason)")
+        #expect(row.caughtBy == ["run-hang"])
+        #expect(row.reason.contains("99 mutator state D wchan kvm_mmu_notifier_invalidate_range_start"))
+    }
+
+    @Test func aHungGuestsRowShowsTheProgressLinesItSentWhileItRan() {
+        let console = ConsoleLog("[3.1] mmutorture-lab: workload mix-s1 start\n")
+        let channel = SerialChannel(Self.block("progress", of: "mix-s1", "  1.0/30 s  1582 ops/s  7.19e+06 checks/s  0 violations\n")
+            + Self.block("progress", of: "mix-s1", "  1.0/30 s  1582 ops/s  7.19e+06 checks/s  0 violations\n  2.0/30 s  2227 ops/s  6.78e+06 checks/s  0 violations\n"))
+        let row = Self.row("mix", on: "shadow", QEMUBoot.Outcome(console: console, channel: channel, ended: "watchdog", seconds: 200))
+        #expect(row.verdict == .kernelBug)
+        #expect(row.innerOutputTail.last?.hasPrefix("  2.0/30 s") == true)
+        #expect(row.reason.contains("no report came out"), "\(row.reason)")
+    }
+}
+
+/// The lab's eyes on a hung guest: QEMU's monitor and the kernel's symbol map.
+@Suite struct LabHangDiagnosisTests {
+    @Test func aSystemMapNamesKernelTextAndNothingElse() throws {
+        let map = FileManager.default.temporaryDirectory.appendingPathComponent("System.map-\(getpid())")
+        try "ffffffff81000000 T _stext\nffffffff81001000 t native_safe_halt\nffffffff81002000 D some_data\nffffffff81003000 T kvm_flush\n".write(to: map, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: map) }
+        let symbols = try #require(KernelSymbols(systemMap: map.path))
+        #expect(symbols.name(of: 0xffff_ffff_8100_1010) == "native_safe_halt+0x10")
+        #expect(symbols.name(of: 0xffff_ffff_8100_2010) == "native_safe_halt+0x1010", "data symbols are not text")
+        #expect(symbols.name(of: 0xffff_ffff_8100_3000) == "kvm_flush+0x0")
+        #expect(symbols.name(of: 0x40_1000) == nil, "user space is no kernel function")
+    }
+
+    @Test(.enabled(if: LabProcess.onPath("qemu-system-x86_64") != nil, "qemu-system-x86_64 is not installed"))
+    func theMonitorSaysWhereAStoppedGuestsCPUsAre() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("monitor-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let monitor = try #require(QEMUMonitor.create(at: directory.appendingPathComponent("monitor").path))
+        // A machine stopped before its first instruction (-S): the monitor answers, the CPUs sit at the reset vector.
+        let qemu = Process()
+        qemu.executableURL = URL(fileURLWithPath: LabProcess.onPath("qemu-system-x86_64")!)
+        qemu.arguments = ["-S", "-accel", "tcg", "-smp", "2", "-m", "64", "-display", "none", "-nodefaults", "-monitor", monitor.qemuArgument]
+        qemu.standardOutput = FileHandle.nullDevice
+        qemu.standardError = FileHandle.nullDevice
+        try qemu.run()
+        // SIGKILL: the test process may block SIGTERM, and a child inherits that.
+        defer { kill(qemu.processIdentifier, SIGKILL); qemu.waitUntilExit() }
+        var answer: String?
+        for _ in 0..<100 where answer?.contains("CPU#1") != true {
+            usleep(100_000)  // until QEMU has opened its ends of the FIFOs
+            answer = monitor.ask(["info registers -a"])
+        }
+        let registers = try #require(answer)
+        // The boot CPU is ready to run; the other waits, halted, for the boot CPU to start it.
+        #expect(QEMUBoot.cpuPlaces(registers, symbols: nil) == [
+            "CPU 0: IP 0000fff0 (user space or a nested guest), CPL 0, halted 0",
+            "CPU 1: IP 0000fff0 (user space or a nested guest), CPL 0, halted 1",
+        ], "\(registers)")
+    }
 }
 
 @Suite struct LabMatrixTests {
