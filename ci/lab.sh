@@ -29,6 +29,7 @@ sudo=""
 missing=()
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || missing+=(busybox-static)
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=(libc6-dev)  # the static-key holder is linked statically
 for tool in cpio make gcc-12 xz patch; do
     command -v "$tool" >/dev/null || missing+=("$( [ "$tool" = xz ] && echo xz-utils || echo "$tool")")
 done

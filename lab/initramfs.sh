@@ -3,8 +3,9 @@
 #   base: busybox, the mmutorture binary with the C libraries it needs, the init, the stock helper modules,
 #         the shipped scenarios (in /scenarios)
 #   boot: the variant's KVM modules, the plan (one workload per line: NAME ARGS...) and boot.conf
+#         (SEND_KALLSYMS=1: send the kernel's symbols; HOLD_STATIC_KEYS=1: run the static-key holder)
 # Usage: initramfs.sh base BINARY MODULES_DIR INIT SCENARIOS_DIR OUT
-#        initramfs.sh boot VARIANT_DIR PLAN VARIANT MMU OUT
+#        initramfs.sh boot VARIANT_DIR PLAN VARIANT MMU OUT [SETTING=VALUE...]   (more lines of boot.conf)
 set -euo pipefail
 need() { command -v "$1" >/dev/null || { echo "lab: $1 is missing; install it with: apt-get install $2" >&2; exit 69; }; }
 need cpio cpio
@@ -34,13 +35,18 @@ base)
         cp -L "$lib" "$work$lib"
     done
     cp "$modules/kernel/virt/lib/irqbypass.ko" "$modules/kernel/drivers/crypto/ccp/ccp.ko" "$work/lab/modules/"
+    # The static-key holder (see its source): a static C binary, so the initramfs needs no more libraries.
+    gcc -static -O2 -o "$work/bin/hold-static-keys" "$(dirname "$init")/hold-static-keys.c" \
+        || { echo "lab: building lab/hold-static-keys.c needs the C library's static archive; install it with: apt-get install libc6-dev" >&2; exit 69; }
     ;;
 boot)
     variant=$2 plan=$3 name=$4 mmu=$5 out=$6
+    shift 6
     mkdir -p "$work/lab/modules"
     cp "$variant"/*.ko "$work/lab/modules/"
     cp "$plan" "$work/lab/plan"
     printf 'VARIANT=%s\nMMU=%s\n' "$name" "$mmu" > "$work/lab/boot.conf"
+    for setting in "$@"; do echo "$setting" >> "$work/lab/boot.conf"; done
     ;;
 *) echo "usage: initramfs.sh base|boot ..." >&2; exit 64 ;;
 esac

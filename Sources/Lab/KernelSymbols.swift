@@ -1,15 +1,15 @@
 import Foundation
 
-/// The guest kernel's text symbols from its package's System.map (the guest boots with `nokaslr`, so the
-/// addresses hold): turns a hung CPU's instruction pointer into a function name.
+/// The guest kernel's text symbols, in System.map's or /proc/kallsyms's format (the guest boots with `nokaslr`,
+/// so the addresses hold): turns a hung CPU's instruction pointer into a function name.
 struct KernelSymbols {
     private var symbols: [(address: UInt64, name: String)] = []
 
-    init?(systemMap path: String) {
+    init?(file path: String) {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             let fields = line.split(separator: " ")
-            guard fields.count == 3, "tTwW".contains(fields[1]), let address = UInt64(fields[0], radix: 16) else { continue }
+            guard fields.count >= 3, "tTwW".contains(fields[1]), let address = UInt64(fields[0], radix: 16) else { continue }
             symbols.append((address, String(fields[2])))
         }
         symbols.sort { $0.address < $1.address }

@@ -20,6 +20,9 @@ public struct Lab {
         /// The static mmutorture binary for the guest; nil: this binary if it is static, else built.
         public var binary: String?
         public var assets: LabAssets
+        /// Keep a VM open in the guest for its whole boot, so no run flips KVM's static keys (the TCG text-patching
+        /// hang, LAB.md); false reproduces the hang.
+        public var holdStaticKeys = true
 
         public init(variants: [Variant], mmus: [String], workloads: [Workload]?, seeds: [UInt64], seconds: Double,
                     shard: (index: Int, count: Int), accel: String, cacheDirectory: String, binary: String?, assets: LabAssets) {
@@ -127,8 +130,10 @@ public struct Lab {
         let plan = cells.map { ([$0.runName] + innerArguments($0)).joined(separator: " ") }.joined(separator: "\n") + "\n"
         try Data(plan.utf8).write(to: directory.appendingPathComponent("plan"))
         let part = directory.appendingPathComponent("boot.cpio").path
+        let symbolsWanted = !FileManager.default.fileExists(atPath: QEMUBoot.kernelSymbolsPath(image))
         try configuration.assets.run("initramfs.sh", ["boot", modules, directory.appendingPathComponent("plan").path,
-                                                       cells[0].variant.name, cells[0].mmu, part])
+                                                       cells[0].variant.name, cells[0].mmu, part,
+                                                       "SEND_KALLSYMS=\(symbolsWanted ? 1 : 0)", "HOLD_STATIC_KEYS=\(configuration.holdStaticKeys ? 1 : 0)"])
         // The kernel reads concatenated cpio archives as one.
         let initrd = directory.appendingPathComponent("initrd.cpio")
         var initrdData = try Data(contentsOf: URL(fileURLWithPath: base))

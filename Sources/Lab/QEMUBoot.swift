@@ -87,7 +87,10 @@ struct QEMUBoot {
             }
             if StopRequest.isRequested || now > deadline {
                 ended = StopRequest.isRequested ? "interrupted" : "watchdog"
-                if ended == "watchdog" { hangState = diagnoseHang(consoleLines: console.lines.count, consolePath: consolePath) }
+                if ended == "watchdog" {
+                    hangState = diagnoseHang(consoleLines: console.lines.count, consolePath: consolePath)
+                    try? Data((hangState.joined(separator: "\n") + "\n").utf8).write(to: directory.appendingPathComponent("hang.txt"))
+                }
                 process.terminate()
                 usleep(500_000)
                 if process.isRunning { kill(process.processIdentifier, SIGKILL) }
@@ -95,6 +98,7 @@ struct QEMUBoot {
             }
         }
         process.waitUntilExit()
+        _ = kernelSymbols()
         let console = ConsoleLog(read(consolePath))
         if ended == "exited" && console.allDone { ended = "poweroff" }
         // Ctrl-C reaches QEMU too (one process group): its exit then is the user's doing, not the guest's death.
@@ -103,18 +107,26 @@ struct QEMUBoot {
                        seconds: Date().timeIntervalSince(start), hangState: hangState)
     }
 
-    /// Asks a hung guest where it is before it is stopped: each CPU's instruction pointer and privilege level
-    /// from QEMU's monitor (named from the kernel's System.map), then the guest kernel's backtraces of its
-    /// CPUs and blocked tasks, if it still takes a keyboard interrupt.
+    /// Asks a hung guest where it is before it is stopped: each CPU's instruction pointer, sampled three times
+    /// half a second apart (one that never moves spins on one instruction), named from the kernel's symbols, and
+    /// the guest kernel's backtraces of its CPUs and blocked tasks, if it still takes a keyboard interrupt.
+    /// The monitor's whole answers (registers, the code at each CPU's IP) go to hang.txt beside the console.
     private func diagnoseHang(consoleLines: Int, consolePath: String) -> [String] {
-        guard let registers = monitor.ask(["info registers -a"]) else {
+        let samples = (0..<3).compactMap { _ in monitor.ask(["info registers -a"], settle: 0.5) }
+        guard let registers = samples.last else {
             return ["QEMU's monitor did not answer: the emulator itself was stuck"]
         }
-        var state = QEMUBoot.cpuPlaces(registers, symbols: KernelSymbols(systemMap: kernel.replacingOccurrences(of: "vmlinuz-", with: "System.map-")))
+        var state = QEMUBoot.cpuPlaces(registers, symbols: kernelSymbols())
+        let pointers = samples.map { QEMUBoot.cpuPlaces($0, symbols: nil).map { $0.split(separator: " ")[3] } }
+        state.append("instruction pointers in \(samples.count) samples 0.5 s apart: "
+            + pointers.map { $0.joined(separator: "/") }.joined(separator: ", "))
+        let code = monitor.ask((0..<(pointers.last?.count ?? 0)).flatMap { ["cpu \($0)", "x/8i $pc"] }, settle: 0.3) ?? ""
         _ = monitor.ask(["sendkey alt-sysrq-l", "sendkey alt-sysrq-w"], settle: 4)
         let after = ConsoleLog(read(consolePath)).lines.dropFirst(consoleLines).filter { !$0.isEmpty }
         state.append(after.isEmpty ? "the guest kernel printed nothing for SysRq l and w: it took no interrupt"
                                    : "the guest kernel's answer to SysRq l and w:")
+        let transcript = (samples + [code]).joined(separator: "\n").replacingOccurrences(of: "\r", with: "")
+        try? Data(transcript.utf8).write(to: directory.appendingPathComponent("monitor.log"))
         return state + after.prefix(150)
     }
 
@@ -132,6 +144,22 @@ struct QEMUBoot {
             places.append("CPU \(cpu): IP \(ip) (\(place)), CPL \(field("CPL", in: line) ?? "?"), halted \(field("HLT", in: line) ?? "?")")
         }
         return places
+    }
+
+    /// Where the guest kernel's text symbols are cached, beside its image.
+    static func kernelSymbolsPath(_ kernel: String) -> String {
+        URL(fileURLWithPath: kernel).deletingLastPathComponent().appendingPathComponent("kallsyms").path
+    }
+
+    /// The guest kernel's symbols: cached, else as this boot's guest sent them (then cached).
+    private func kernelSymbols() -> KernelSymbols? {
+        let path = QEMUBoot.kernelSymbolsPath(kernel)
+        if !FileManager.default.fileExists(atPath: path),
+           let block = SerialChannel(read(directory.appendingPathComponent("channel.log").path)).last("kallsyms", of: "boot") {
+            try? block.data.write(to: URL(fileURLWithPath: path + ".tmp"))
+            rename(path + ".tmp", path)
+        }
+        return KernelSymbols(file: path)
     }
 
     /// "VALUE" of "NAME=VALUE" in a line of `info registers`.

@@ -202,6 +202,11 @@ extension LabReport {
             if row.verdict != .pass { lines.append("    \(row.reason)") }
             for finding in row.kernelFindings.prefix(3) { lines.append("    KERNEL: \(finding.title)") }
         }
+        for boot in boots where !(boot.hangState ?? []).isEmpty {
+            lines.append("")
+            lines.append("a boot of \(boot.variant) on \(boot.mmu) hung; when the lab's watchdog stopped it:")
+            lines += boot.hangState!.prefix(6).map { "    " + $0 }
+        }
         lines.append("")
         for outcome in outcomes {
             let what = outcome.expectation == .caught

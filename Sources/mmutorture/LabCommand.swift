@@ -11,7 +11,7 @@ struct LabCommand: ParsableCommand {
         commandName: "lab",
         abstract: "Run the torture inside QEMU on a distribution kernel with stock or deliberately broken KVM modules.",
         discussion: """
-            Needs qemu-system-x86, busybox-static, cpio, make and gcc-12 (Debian packages), and the package archive \
+            Needs qemu-system-x86, busybox-static, cpio, make, gcc-12 and libc6-dev (Debian packages), and the package archive \
             (apt-get download fetches the kernel into the cache; nothing is installed on the host). Exit codes: 0 every \
             variant as expected (stock clean, each mutant caught), 1 a clean variant showed a bug, 3 a mutant was not \
             caught, 64 usage, 65 a patch that is malformed or does not apply, 69 a missing tool or package, 70 a run \
@@ -56,6 +56,9 @@ struct LabCommand: ParsableCommand {
 
     @Flag(help: "No progress lines.")
     var quiet = false
+
+    @Flag(help: "Let each run's vCPU flip KVM's static keys (the guest then hangs now and then under TCG: LAB.md).")
+    var letStaticKeysFlip = false
 
     func validate() throws {
         if !(seconds > 0) { throw ValidationError("--seconds: \(seconds) is not a positive number of seconds") }
@@ -125,6 +128,7 @@ struct LabCommand: ParsableCommand {
                 workloads: try workloads.map { try Workload.named($0.split(separator: ",").map(String.init)) },
                 seeds: parsedSeeds!, seconds: seconds, shard: parsedShard!, accel: accel, cacheDirectory: cacheDirectory,
                 binary: binary, assets: assets))
+            lab.configuration.holdStaticKeys = !letStaticKeysFlip
             if !quiet { lab.progress = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } }
             do { try AtomicFile.checkWritable(report) } catch {
                 FileHandle.standardError.write(Data("mmutorture lab: cannot write the report: \(error)\n".utf8))

@@ -176,7 +176,7 @@ import Torture
         let map = FileManager.default.temporaryDirectory.appendingPathComponent("System.map-\(getpid())")
         try "ffffffff81000000 T _stext\nffffffff81001000 t native_safe_halt\nffffffff81002000 D some_data\nffffffff81003000 T kvm_flush\n".write(to: map, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: map) }
-        let symbols = try #require(KernelSymbols(systemMap: map.path))
+        let symbols = try #require(KernelSymbols(file: map.path))
         #expect(symbols.name(of: 0xffff_ffff_8100_1010) == "native_safe_halt+0x10")
         #expect(symbols.name(of: 0xffff_ffff_8100_2010) == "native_safe_halt+0x1010", "data symbols are not text")
         #expect(symbols.name(of: 0xffff_ffff_8100_3000) == "kvm_flush+0x0")

@@ -172,8 +172,10 @@ struct TortureRunTests {
         #expect(report.verdict == .controlFired, "\(report.summary)")
         let violation = try #require(report.violations.first { $0.kind == "stale-read" })
         #expect(violation.window == "generation" && violation.observed != violation.expected)
-        // The stale frame holds an older generation of the same kind.
-        #expect(violation.observed >> 56 == 0x01 && violation.observed < violation.expected)
+        // The stale frame holds a generation word the host published, not garbage. Not always an older one of
+        // the same page: a translation left from an earlier swap can name the decoy after it moved to another
+        // page, whose generation count may be ahead.
+        #expect(violation.observed >> 56 == 0x01)
     }
 
     @Test func injectedEarlyIsNeverAPass() throws {
