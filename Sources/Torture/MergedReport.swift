@@ -59,7 +59,3 @@ public struct MergedReport: Codable, Sendable {
     public func write(to path: String) throws { try AtomicFile.write(self, to: path) }
 }
 
-extension String {
-    /// The string left-aligned in a column `width` characters wide. (Foundation's `%-10@` does not pad on Linux.)
-    func padded(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
-}

@@ -15,39 +15,41 @@ extension RunReport {
         lines.append("")
         lines.append("operation       count     ops/s  mean µs   p99 µs  flush-req  flushes  EFAULTs  exercised")
         for op in operations {
-            lines.append(op.name.padded(12) + String(format: " %8d %9.0f %8.1f %8.1f %10llu %8llu %8llu  %@", op.count, op.perSecond,
-                                op.meanMicroseconds, op.latencyPercentilesMicroseconds["99"] ?? 0, op.flushRequests, op.flushes, op.faults, (op.exercised ? "yes" : "NO") as NSString))
+            lines.append(op.name.padded(12) + " " + op.count.grouped.rightAligned(8) + " " + (op.perSecond.isFinite ? Int(op.perSecond.rounded()).grouped : "-").rightAligned(9)
+                + String(format: " %8.1f %8.1f ", op.meanMicroseconds, op.latencyPercentilesMicroseconds["99"] ?? 0)
+                + op.flushRequests.grouped.rightAligned(10) + " " + op.flushes.grouped.rightAligned(8) + " " + op.faults.grouped.rightAligned(8)
+                + "  " + (op.exercised ? "yes" : "NO"))
         }
         for op in operations { lines.append("  \(op.name): \(op.evidence)") }
         lines.append("")
-        lines.append(String(format: "checks: %llu conclusive (%.3g/s; generation %llu, zero-window %llu, kept-window %llu), %llu inconclusive",
-                            checks.conclusive, checks.conclusivePerSecond, checks.conclusiveGeneration, checks.conclusiveZeroWindow,
-                            checks.conclusiveKeptWindow, checks.inconclusive))
+        lines.append("checks: \(checks.conclusive.grouped) conclusive (" + String(format: "%.3g/s", checks.conclusivePerSecond)
+            + "; generation \(checks.conclusiveGeneration.grouped), zero-window \(checks.conclusiveZeroWindow.grouped), "
+            + "kept-window \(checks.conclusiveKeptWindow.grouped)), \(checks.inconclusive.grouped) inconclusive")
         if let windows, !windows.isEmpty {
             let text = windows.keys.sorted().map { kind in
                 let count = windows[kind]!
-                return String(format: "%@ %llu of %llu (%.1f%%)", kind, count.sampled, count.opened, 100 * count.sampledFraction)
+                return "\(kind) \(count.sampled.grouped) of \(count.opened.grouped) (" + String(format: "%.1f%%", 100 * count.sampledFraction) + ")"
             }
             lines.append("windows sampled (a check landed inside): " + text.joined(separator: ", "))
         }
-        lines.append("coverage: \(checks.sweeps) sweeps of all \(c.pages) pages; \(checks.wordsReadPerPage) of 448 generation words read in every page")
+        lines.append("coverage: \(checks.sweeps.grouped) sweeps of all \(c.pages) pages; \(checks.wordsReadPerPage) of 448 generation words read in every page")
         if !writes.published.isEmpty {
-            lines.append("writes: published sequence per writer \(writes.published.map(String.init).joined(separator: ", ")); \(writes.verifications) host verifications")
+            lines.append("writes: published sequence per writer \(writes.published.map(\.grouped).joined(separator: ", ")); \(writes.verifications.grouped) host verifications")
         }
-        lines.append("publications \(publications), KVM_RUN EFAULTs \(efaults), MMIO exits \(mmioExits)\((mmioServedChecks ?? 0) > 0 ? " (\(mmioServedChecks!) reads served while the data slot was away)" : ""), heartbeats \(heartbeats)")
+        lines.append("publications \(publications.grouped), KVM_RUN EFAULTs \(efaults.grouped), MMIO exits \(mmioExits.grouped)\((mmioServedChecks ?? 0) > 0 ? " (\(mmioServedChecks!.grouped) reads served while the data slot was away)" : ""), heartbeats \(heartbeats.grouped)")
         if let probes = flushProbes {
-            lines.append("missing-flush oracle: \(probes.probes) probes, \(probes.judged) judged (page proven mapped, no flush before the call), "
+            lines.append("missing-flush oracle: \(probes.probes.grouped) probes, \(probes.judged.grouped) judged (page proven mapped, no flush before the call), "
                 + "\(probes.missing) with no flush request; void: \(probes.skippedCounterMoved) (a flush came first), \(probes.skippedNoSweep) (no checker sweep), \(probes.skippedNotInvalidating) (not an invalidation)")
         }
         if let traps {
-            let rate = traps.recycleRate.map { String(format: "%.0f%% of %d measured", 100 * $0, traps.measured) } ?? "not measured (/proc/self/pagemap shows PFNs to root only)"
-            lines.append("recycled-frame traps: \(traps.sprung) sprung in a ring of \(traps.ringPages) pages; took the freed frame: \(rate)")
+            let rate = traps.recycleRate.map { String(format: "%.0f%%", 100 * $0) + " of \(traps.measured.grouped) measured" } ?? "not measured (/proc/self/pagemap shows PFNs to root only)"
+            lines.append("recycled-frame traps: \(traps.sprung.grouped) sprung in a ring of \(traps.ringPages) pages; took the freed frame: \(rate)")
         }
-        if let dirty { lines.append("dirty log (\(dirty.mode)): \(dirty.rounds) harvest rounds (\(dirty.judgedRounds) judged every page; \(dirty.writtenPagesJudged ?? 0) pages judged as written between two harvests), \(dirty.pagesReported) dirty pages reported\(dirty.mode == "ring" ? ", \(dirty.ringFullExits) ring-full exits" : "")") }
+        if let dirty { lines.append("dirty log (\(dirty.mode)): \(dirty.rounds.grouped) harvest rounds (\(dirty.judgedRounds.grouped) judged every page; \((dirty.writtenPagesJudged ?? 0).grouped) pages judged as written between two harvests), \(dirty.pagesReported.grouped) dirty pages reported\(dirty.mode == "ring" ? ", \(dirty.ringFullExits) ring-full exits" : "")") }
         for antagonist in antagonists {
             let idle = (antagonist.idleActions ?? 0) > 0 ? " (\(antagonist.idleActions!) found nothing to do)" : ""
             let evidence = antagonist.evidence ?? "remote_tlb_flush_requests +\(antagonist.flushRequests)"
-            lines.append("antagonist \(antagonist.kind) every \(antagonist.periodMicroseconds) µs: \(antagonist.actions) actions\(idle); \(antagonist.exercised ? evidence : "NOT exercised: " + evidence)")
+            lines.append("antagonist \(antagonist.kind) every \(antagonist.periodMicroseconds) µs: \(antagonist.actions.grouped) actions\(idle); \(antagonist.exercised ? evidence : "NOT exercised: " + evidence)")
         }
         if c.injection == .early {
             lines.append(String(format: "early: %d of %llu publications caught (%.2f%%)", caughtPublications, publications, publications > 0 ? 100 * Double(caughtPublications) / Double(publications) : 0))
@@ -59,11 +61,11 @@ extension RunReport {
         let vcpuMoved = counters.vcpus.reduce(into: [String: Int64]()) { sum, set in
             for key in ["pf_taken", "tlb_flush", "exits", "insn_emulation"] { sum[key, default: 0] += set.delta[key] ?? 0 }
         }
-        lines.append("kernel counters: " + (moved.sorted { $0.key < $1.key }.map { "\($0.key) +\($0.value)" }
-            + vcpuMoved.sorted { $0.key < $1.key }.map { "\($0.key) +\($0.value)" }).joined(separator: ", "))
+        lines.append("kernel counters: " + (moved.sorted { $0.key < $1.key }.map { "\($0.key) +\($0.value.grouped)" }
+            + vcpuMoved.sorted { $0.key < $1.key }.map { "\($0.key) +\($0.value.grouped)" }).joined(separator: ", "))
         if !violations.isEmpty {
             lines.append("")
-            lines.append("violations: \(violationCount)")
+            lines.append("violations: \(violationCount.grouped)")
             for violation in violations.prefix(10) { lines.append("  " + violation.summary) }
             if violationCount > 10 { lines.append("  … \(violationCount - 10) more (the JSON report keeps the first \(violations.count))") }
         }
@@ -78,4 +80,22 @@ extension RunReport {
         }
         return lines.joined(separator: "\n")
     }
+
+    /// One line for each term of the summary a reader may not know (`report show` prints it after a run's summary).
+    public static let legend = """
+        legend:
+          flush-req, flushes  the VM's remote_tlb_flush_requests and remote_tlb_flush stats, moved during the operation's calls
+          EFAULTs             guest reads KVM_RUN failed with EFAULT (the page was gone, as a must-fault window requires)
+          conclusive check    a guest read whose page's control word was the same before and after it: judged
+          inconclusive        a read of a page in flux (its control word changed meanwhile): never judged
+          generation          checks of the published generation word; zero-window: of a page that must read zero
+                              after an invalidation; kept-window: of a page whose content an invalidation must keep
+          window sampled      a conclusive check (or a fault) landed while the mutator held that window open
+          sweeps              passes of a checker vCPU over every page
+          publications        new generations the host wrote and published for the guests to find
+          heartbeats          the checker's periodic exits to say it is alive and sweeping
+          traps               host-only pages written after each freeing call, to take the freed frame and poison it
+          missing-flush probe a page proven mapped, then invalidated: the call must request a remote TLB flush
+        """
 }
+

@@ -84,7 +84,7 @@ public struct TortureRun {
         let host = HostFingerprint.current(kvm: kvm)
         let otherVMs = OtherKVMUsers.find()
         Observations.openAnnouncement(config.announcePath)
-        if let note = OtherKVMUsers.note(otherVMs) { progress?("warning: " + note) }
+        if let warning = OtherKVMUsers.warning(otherVMs) { progress?("warning: " + warning) }
         let controlBytes = (config.pages * 8 + 4095) / 4096 * 4096
         let machine = try GuestMachine(kvm: kvm, program: .checker, mappableBytes: UInt64(controlBytes + config.dataBytes))
         let controlRegion = try MemoryRegion.anonymous(size: controlBytes)
@@ -181,7 +181,7 @@ public struct TortureRun {
         let vcpuAfter = vcpuStats.map { (try? $0?.read()) ?? Statistics() }
 
         var notes: [String] = []
-        if let note = OtherKVMUsers.note(otherVMs) { notes.append(note) }
+        if let note = OtherKVMUsers.note(atStart: otherVMs, atEnd: OtherKVMUsers.find()) { notes.append(note) }
         if let problem = kernelLog.problem { notes.append(problem) }
         if config.operation == .forkCOW {
             let measured = observations.cowMeasured.load(ordering: .relaxed)

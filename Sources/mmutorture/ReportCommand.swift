@@ -34,7 +34,12 @@ struct ReportCommand: ParsableCommand {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the human summary of a report (also a merged one).")
         @Argument(help: "A report written by `mmutorture run --report` or `report merge`.") var file: String
-        func run() throws { print(try ReportCommand.load(file).summary) }
+        @Flag(help: "Leave out the legend of the summary's terms.") var noLegend = false
+        func run() throws {
+            let report = try ReportCommand.load(file)
+            print(report.summary)
+            if case .lab = report {} else if !noLegend { print("\n" + RunReport.legend) }
+        }
     }
 
     struct HTML: ParsableCommand {

@@ -243,12 +243,13 @@ struct RunEndToEndTests {
         return nil
     }
 
-    @Test func aRunBesideAnotherKVMVMSaysItProvesLess() throws {
+    @Test func aRunBesideAnotherKVMVMNamesIt() throws {
         // This test process holds a VM (no vCPU running): the run it starts must notice it and say so.
         let vm = try KVMSystem(devicePath: kvmDevicePath).createVirtualMachine()
         let result = try invoke(["run", "--duration", "0.5", "--quiet", "--device", kvmDevicePath])
         withExtendedLifetime(vm) {}
-        #expect(result.stdout.contains("other KVM VMs were running on this host") && result.stdout.contains("pid \(getpid())"), "\(result.stdout)")
+        // Whether this process took CPU time meanwhile decides "running" or "idle"; either way it is named.
+        #expect(result.stdout.contains("other KVM VMs were") && result.stdout.contains("pid \(getpid())"), "\(result.stdout)")
     }
 
     @Test(.enabled(if: geteuid() == 0 && FileManager.default.fileExists(atPath: "/sys/kernel/mm/ksm/run"), "needs root and CONFIG_KSM"))

@@ -61,6 +61,16 @@ struct ReportToolTests {
         }
     }
 
+    @Test func showGroupsLargeCountsAndExplainsItsTerms() throws {
+        let report = try RunReport.read(from: fixtures.passing)
+        #expect(report.checks.conclusive >= 1000, "the fixture must have a count worth grouping")
+        let shown = try invoke(["report", "show", fixtures.passing])
+        #expect(shown.stdout.contains("checks: \(report.checks.conclusive.grouped) conclusive"), "\(shown.stdout)")
+        #expect(shown.stdout.contains("legend:") && shown.stdout.contains("heartbeats ") && shown.stdout.contains("kept-window"))
+        let bare = try invoke(["report", "show", "--no-legend", fixtures.passing])
+        #expect(bare.status == 0 && !bare.stdout.contains("legend:"))
+    }
+
     @Test func tapIsKTAPWithAPointPerOperationAndRunThatKernelCICanCount() throws {
         let passing = try invoke(["report", "tap", fixtures.passing])
         #expect(passing.status == 0 && passing.stdout.hasPrefix("KTAP version 1\n1..2\n"), "\(passing.stdout)")
