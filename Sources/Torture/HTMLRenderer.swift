@@ -31,10 +31,10 @@ public enum HTMLRenderer {
             ["nested", run.host.nested ? "yes" : "no"], ["CPU", run.host.cpuModel ?? "unknown"], ["CPUs", "\(run.host.cpus)"],
             ["placement", run.placement.pinned ? "mutator on CPU \(run.placement.mutatorCPU ?? -1), vCPUs on \(run.placement.vcpuCPUs.map { "\($0 ?? -1)" }.joined(separator: ","))" : (run.placement.note ?? "not pinned")],
             ["run", String(format: "%.1f s, %d pages, %d vCPU(s), mode %@, started %@", run.durationSeconds, c.pages, c.vcpus, c.mode.rawValue, run.startedAt)],
-            ["checks", "\(run.checks.conclusive) conclusive, \(run.checks.inconclusive) inconclusive"],
-            ["coverage", "\(run.checks.sweeps) sweeps of all pages; \(run.checks.wordsReadPerPage) of 448 words read in every page"],
+            ["checks", "\(run.checks.conclusive.grouped) conclusive, \(run.checks.inconclusive.grouped) inconclusive"],
+            ["coverage", "\(run.checks.sweeps.grouped) sweeps of all pages; \(run.checks.wordsReadPerPage) of 448 words read in every page"],
             ["THP, swap", "\(run.host.thpMode), \(run.host.swap ? "swap" : "no swap")"],
-            ["writes", "\(run.writes.verifications) host verifications"],
+            ["writes", "\(run.writes.verifications.grouped) host verifications"],
         ])
         html += "<h3>Timeline</h3>\n"
         var previous = RunReport.TimelineSample(second: 0, operations: 0, conclusiveChecks: 0, remoteTLBFlushes: 0, efaults: 0)
@@ -46,18 +46,15 @@ public enum HTMLRenderer {
             flushes.append(Double(sample.remoteTLBFlushes &- previous.remoteTLBFlushes) / span)
             previous = sample
         }
-        html += lineChart(title: "operations/s", values: ops, color: "#1f77b4")
-        html += lineChart(title: "conclusive checks/s", values: checks, color: "#2ca02c")
-        html += lineChart(title: "remote TLB flushes/s", values: flushes, color: "#d62728")
+        let seconds = run.timeline.map(\.second)
+        html += lineChart(title: "operations per second", seconds: seconds, values: ops, color: "#1f77b4")
+        html += lineChart(title: "conclusive checks per second", seconds: seconds, values: checks, color: "#2ca02c")
+        html += lineChart(title: "remote TLB flushes per second", seconds: seconds, values: flushes, color: "#d62728")
         html += "<h3>Operations</h3>\n"
-        html += barChart(title: "remote_tlb_flush_requests during the calls", bars: run.operations.map { ($0.name, Double($0.flushRequests)) }, color: "#d62728")
-        html += barChart(title: "guest faults (EFAULT or MMIO) while running", bars: run.operations.map { ($0.name, Double($0.faults)) }, color: "#9467bd")
-        for percentile in ["50", "99", "99.9"] {
-            html += barChart(title: "call latency p\(percentile), µs", bars: run.operations.map { ($0.name, $0.latencyPercentilesMicroseconds[percentile] ?? 0) }, color: "#1f77b4")
-        }
-        html += barChart(title: "call latency max, µs", bars: run.operations.map { ($0.name, $0.maxMicroseconds) }, color: "#17becf")
+        // Bars compare operations: with one operation they would only fill the width; its table says it all.
+        if run.operations.count > 1 { html += operationCharts(run) }
         html += table(["operation", "count", "ops/s", "mean µs", "p99 µs", "max µs", "exercised", "evidence"], run.operations.map {
-            [$0.name, "\($0.count)", String(format: "%.0f", $0.perSecond), String(format: "%.1f", $0.meanMicroseconds),
+            [$0.name, $0.count.grouped, $0.perSecond.isFinite ? Int($0.perSecond.rounded()).grouped : "-", String(format: "%.1f", $0.meanMicroseconds),
              String(format: "%.1f", $0.latencyPercentilesMicroseconds["99"] ?? 0),
              String(format: "%.1f", $0.maxMicroseconds), $0.exercised ? "yes" : "NO", $0.evidence]
         })
@@ -76,23 +73,67 @@ public enum HTMLRenderer {
         return html
     }
 
-    static func lineChart(title: String, values: [Double], color: String) -> String {
-        let (width, height, pad) = (340.0, 160.0, 30.0)
-        let top = max(values.max() ?? 0, 1)
-        let step = values.count > 1 ? (width - 2 * pad) / Double(values.count - 1) : 0
-        let points = values.enumerated().map { index, value in
-            String(format: "%.1f,%.1f", pad + Double(index) * step, height - pad - value / top * (height - 2 * pad))
-        }.joined(separator: " ")
-        return """
+    /// Bar charts comparing the operations of a run: the flushes and faults each caused, and its call latency.
+    private static func operationCharts(_ run: RunReport) -> String {
+        var html = barChart(title: "remote_tlb_flush_requests during the calls", bars: run.operations.map { ($0.name, Double($0.flushRequests)) }, color: "#d62728")
+        html += barChart(title: "guest faults (EFAULT or MMIO) while running", bars: run.operations.map { ($0.name, Double($0.faults)) }, color: "#9467bd")
+        for percentile in ["50", "99", "99.9"] {
+            html += barChart(title: "call latency p\(percentile), µs", bars: run.operations.map { ($0.name, $0.latencyPercentilesMicroseconds[percentile] ?? 0) }, color: "#1f77b4")
+        }
+        return html + barChart(title: "call latency max, µs", bars: run.operations.map { ($0.name, $0.maxMicroseconds) }, color: "#17becf")
+    }
+
+    /// A rate over the run: y axis with round ticks from zero, x axis in seconds of the run.
+    static func lineChart(title: String, seconds: [Double], values: [Double], color: String) -> String {
+        let (width, height, left, right, top, bottom) = (380.0, 180.0, 48.0, 14.0, 28.0, 34.0)
+        let yStep = niceStep(max(values.max() ?? 0, 1) / 4)
+        let yMax = yStep * max(1, (max(values.max() ?? 0, 1) / yStep).rounded(.up))
+        let xEnd = max(seconds.last ?? 0, 1)
+        let xStep = niceStep(xEnd / 5)
+        let x = { (second: Double) in left + second / xEnd * (width - left - right) }
+        let y = { (value: Double) in height - bottom - value / yMax * (height - top - bottom) }
+        let points = zip(seconds, values).map { String(format: "%.1f,%.1f", x($0), y($1)) }.joined(separator: " ")
+        var svg = """
             <svg width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" role="img"><title>\(escape(title))</title>
-            <text x="\(pad)" y="18" font-size="12">\(escape(title)) (max \(String(format: "%.3g", top)))</text>
-            <line x1="\(pad)" y1="\(height - pad)" x2="\(width - pad)" y2="\(height - pad)" stroke="#999"/>
-            <line x1="\(pad)" y1="\(pad)" x2="\(pad)" y2="\(height - pad)" stroke="#999"/>
+            <text x="\(left)" y="16" font-size="12">\(escape(title))</text>
+
+            """
+        for tick in stride(from: 0.0, through: yMax + yStep / 2, by: yStep) {
+            svg += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>", left, y(tick), width - right, y(tick))
+            svg += String(format: "<text class=\"tick y\" x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">", left - 4, y(tick) + 3) + short(tick) + "</text>\n"
+        }
+        for tick in stride(from: 0.0, through: xEnd + xStep / 100, by: xStep) {
+            svg += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\"/>", x(tick), height - bottom, x(tick), height - bottom + 4)
+            svg += String(format: "<text class=\"tick x\" x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\">", x(tick), height - bottom + 15) + short(tick) + "</text>\n"
+        }
+        return svg + """
+            <line x1="\(left)" y1="\(height - bottom)" x2="\(width - right)" y2="\(height - bottom)" stroke="#999"/>
+            <line x1="\(left)" y1="\(top)" x2="\(left)" y2="\(height - bottom)" stroke="#999"/>
             <polyline fill="none" stroke="\(color)" stroke-width="2" points="\(points)"/>
-            <text x="\(pad)" y="\(height - 10)" font-size="10">0 s</text><text x="\(width - pad - 30)" y="\(height - 10)" font-size="10">\(values.count) s</text>
+            <text x="\((width + left) / 2)" y="\(height - 4)" font-size="10" text-anchor="middle">seconds into the run</text>
             </svg>
 
             """
+    }
+
+    /// 1, 2 or 5 times a power of ten, at least `raw`: ticks a reader can count in.
+    static func niceStep(_ raw: Double) -> Double {
+        guard raw > 0, raw.isFinite else { return 1 }
+        let magnitude = pow(10, (log10(raw)).rounded(.down))
+        let residual = raw / magnitude
+        return (residual <= 1 ? 1 : residual <= 2 ? 2 : residual <= 5 ? 5 : 10) * magnitude
+    }
+
+    /// "2.5M", "40k", "750", "0.5": a tick label.
+    static func short(_ value: Double) -> String {
+        for (scale, suffix) in [(1e9, "G"), (1e6, "M"), (1e3, "k")] where abs(value) >= scale {
+            return trimmed(value / scale) + suffix
+        }
+        return trimmed(value)
+    }
+
+    private static func trimmed(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(format: "%.3g", value)
     }
 
     static func barChart(title: String, bars: [(String, Double)], color: String) -> String {
@@ -106,7 +147,7 @@ public enum HTMLRenderer {
             let length = value / top * (width - label - 70)
             svg += "<text x=\"4\" y=\"\(y + 12)\" font-size=\"11\">\(escape(name))</text>"
             svg += String(format: "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.1f\" height=\"%.0f\" fill=\"%@\"/>", label, y + 2, length, row - 5, color)
-            svg += String(format: "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\">%.3g</text>", label + length + 4, y + 12, value)
+            svg += String(format: "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\">", label + length + 4, y + 12) + short(value) + "</text>"
         }
         return svg + "</svg>\n"
     }

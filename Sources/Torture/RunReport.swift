@@ -336,7 +336,17 @@ extension RunReport {
             if let traps = part.traps { total.traps = (total.traps ?? .init()).adding(traps) }
             total.counters.vm = total.counters.vm.adding(part.counters.vm)
             total.counters.vcpus = zip(total.counters.vcpus, part.counters.vcpus).map { $0.adding($1) }
-            total.timeline += part.timeline.map { var sample = $0; sample.second += offset; return sample }
+            // Each part counts from zero: its samples continue the totals so far, so the timeline stays cumulative.
+            let before = total.timeline.last ?? TimelineSample(second: 0, operations: 0, conclusiveChecks: 0, remoteTLBFlushes: 0, efaults: 0)
+            total.timeline += part.timeline.map { sample in
+                var continued = sample
+                continued.second += offset
+                continued.operations += before.operations
+                continued.conclusiveChecks += before.conclusiveChecks
+                continued.remoteTLBFlushes += before.remoteTLBFlushes
+                continued.efaults += before.efaults
+                return continued
+            }
             if part.verdict.severity > total.verdict.severity {
                 total.verdict = part.verdict
                 total.verdictReason = "\(part.configuration.operation.rawValue): \(part.verdictReason)"

@@ -109,6 +109,6 @@ struct VerdictEvidence {
         }
         if !idle.isEmpty { return (.notExercised, "not exercised: \(idle.joined(separator: ", ")) (no kernel counter moved)") }
         if !operationPerformed { return (.notExercised, "no operation was performed") }
-        return (.pass, "\(conclusiveChecks) conclusive checks, no violation, every operation exercised")
+        return (.pass, "\(conclusiveChecks.grouped) conclusive checks, no violation, every operation exercised")
     }
 }

@@ -143,6 +143,33 @@ struct ReportToolTests {
         #expect(failure.stringValue?.contains("stale-read: vCPU 0 page") == true)
     }
 
+    @Test func anAllRunsTimelineStaysCumulativeAcrossItsParts() throws {
+        // `--op all` runs its operations one after another, each counting from zero; the combined timeline must
+        // not step back (the charts showed negative and 1e19 rates where it did).
+        let part = try RunReport.read(from: fixtures.passing)
+        let whole = RunReport.combining([part, part], as: part.configuration)
+        #expect(whole.timeline.count == 2 * part.timeline.count && part.timeline.count > 0)
+        for (earlier, later) in zip(whole.timeline, whole.timeline.dropFirst()) {
+            #expect(later.second > earlier.second && later.operations >= earlier.operations
+                    && later.conclusiveChecks >= earlier.conclusiveChecks && later.remoteTLBFlushes >= earlier.remoteTLBFlushes)
+        }
+        #expect(whole.timeline.last?.conclusiveChecks == 2 * part.timeline.last!.conclusiveChecks)
+    }
+
+    @Test func barChartsAppearOnlyWhereTheyCompareOperations() throws {
+        var report = try RunReport.read(from: fixtures.passing)
+        #expect(report.operations.count == 1)
+        #expect(!HTMLRenderer.render([report], title: "one").contains("call latency p50"), "one operation: its table, no bars")
+        var second = report.operations[0]
+        second.name = "remap"
+        report.operations.append(second)
+        let html = HTMLRenderer.render([report], title: "two")
+        #expect(html.contains("call latency p50") && html.contains(">remap<"))
+        // The y axis starts at zero and ends on a round tick at or above the peak.
+        #expect(HTMLRenderer.niceStep(0.3) == 0.5 && HTMLRenderer.niceStep(2_100) == 5_000 && HTMLRenderer.niceStep(1_000) == 1_000)
+        #expect(HTMLRenderer.short(2_500_000) == "2.5M" && HTMLRenderer.short(40_000) == "40k" && HTMLRenderer.short(0.5) == "0.5")
+    }
+
     static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first(where: FileManager.default.isExecutableFile)
     /// Skipped, and said so, without Chromium; with MMUTORTURE_REQUIRE_CHROMIUM=1 (CI) it runs, and fails.
     static let chromiumGate = chromium != nil || ProcessInfo.processInfo.environment["MMUTORTURE_REQUIRE_CHROMIUM"] == "1"
@@ -156,6 +183,8 @@ struct ReportToolTests {
         #expect(!page.contains("<script") && !page.contains("http://") && !page.contains("https://"), "self-contained: no scripts, no network")
         let dom = try run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--dump-dom", "file://\(html)"])
         #expect(dom.stdout.contains("<svg") && dom.stdout.contains("Violations"))
+        // Timelines carry ticks on both axes and say their unit.
+        #expect(dom.stdout.contains("class=\"tick y\"") && dom.stdout.contains("class=\"tick x\"") && dom.stdout.contains("seconds into the run"))
         #expect(!dom.stderr.contains("CONSOLE") && !dom.stderr.contains("Uncaught"), "\(dom.stderr)")
         let shot = fixtures.path("report.png"), blankShot = fixtures.path("blank.png")
         let blank = fixtures.path("blank.html")
