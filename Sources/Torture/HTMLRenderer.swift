@@ -11,7 +11,7 @@ public enum HTMLRenderer {
             h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
             table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}
             th{background:#f3f3f3}.pass,.control-fired{color:#17692c}.violation,.control-missed,.harness-error{color:#b00020}
-            .not-exercised{color:#9a6700}.verdict{font-size:1.3em;font-weight:bold}svg{background:#fafafa;border:1px solid #ddd;margin:.3em .6em .3em 0}
+            .not-exercised,.interrupted{color:#9a6700}.verdict{font-size:1.3em;font-weight:bold}svg{background:#fafafa;border:1px solid #ddd;margin:.3em .6em .3em 0}
             code{background:#f3f3f3;padding:0 .2em}
             </style></head><body>
             <h1>\(escape(title))</h1>
@@ -25,7 +25,12 @@ public enum HTMLRenderer {
     private static func section(_ run: RunReport) -> String {
         let c = run.configuration
         var html = "<h2>\(escape("\(c.operation.rawValue) on \(c.backing.rawValue), seed \(c.seed)"))</h2>\n"
-        html += "<p class=\"verdict \(run.verdict.rawValue)\">\(escape("\(run.verdict.rawValue) (exit \(run.exitCode)): \(run.verdictReason)"))</p>\n"
+        if run.complete == false {
+            // A checkpoint: the run was still going, or was killed. What it saw so far is never a pass.
+            html += "<p class=\"verdict \(run.standing.rawValue)\">\(escape(String(format: "INCOMPLETE: a checkpoint at %.1f s of a planned %.1f s run; verdict so far: ", run.durationSeconds, run.plannedSeconds ?? c.duration) + "\(run.standing.rawValue): \(run.verdictReason)"))</p>\n"
+        } else {
+            html += "<p class=\"verdict \(run.verdict.rawValue)\">\(escape("\(run.verdict.rawValue) (exit \(run.exitCode)): \(run.verdictReason)"))</p>\n"
+        }
         html += table(["host", "value"], [
             ["kernel", "Linux \(run.host.kernelRelease)"], ["MMU", run.host.mmuMode + (run.host.pvm ? " (PVM)" : "")],
             ["nested", run.host.nested ? "yes" : "no"], ["CPU", run.host.cpuModel ?? "unknown"], ["CPUs", "\(run.host.cpus)"],

@@ -10,15 +10,21 @@ struct CheckerProtocolTests {
 
     /// A checker machine over `pages` pages whose control words are all 0 (every page in flux) and whose data is
     /// garbage, plus the first vCPU.
-    func checkerMachine() throws -> (GuestMachine, UnsafeMutablePointer<UInt64>, UnsafeMutableRawPointer, VCPU) {
+    /// `mapControl` false leaves the control page out of guest memory: each control word read then exits as an
+    /// MMIO read the test answers.
+    func checkerMachine(mapControl: Bool = true, sweepsPerHeartbeat: UInt64 = 1000) throws -> (GuestMachine, UnsafeMutablePointer<UInt64>, UnsafeMutableRawPointer, VCPU) {
         let machine = try GuestMachine(kvm: try KVMSystem(devicePath: kvmDevicePath), program: .checker)
         let control = try MemoryRegion.anonymous(size: 4096)
         let data = try MemoryRegion.anonymous(size: pages * 4096)
-        try machine.addMemory(slot: UInt32(GUEST_CONTROL_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_CONTROL_GPA)), region: control)
+        if mapControl {
+            try machine.addMemory(slot: UInt32(GUEST_CONTROL_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_CONTROL_GPA)), region: control)
+        } else {
+            try machine.identityMap(GuestPhysicalAddress(UInt64(GUEST_CONTROL_GPA)), size: 4096)  // mapped, no slot behind
+        }
         try machine.addMemory(slot: UInt32(GUEST_DATA_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_DATA_GPA)), region: data)
         data.base.initializeMemory(as: UInt8.self, repeating: 0xa5, count: pages * 4096)
         let vcpu = try machine.createVCPU(id: 0, arguments: [
-            0, UInt64(pages), UInt64(GUEST_DATA_GPA), UInt64(GUEST_CONTROL_GPA), UInt64(GUEST_STATUS_GPA), 1000,
+            0, UInt64(pages), UInt64(GUEST_DATA_GPA), UInt64(GUEST_CONTROL_GPA), UInt64(GUEST_STATUS_GPA), sweepsPerHeartbeat,
         ])
         machine.statusBlock(vcpu: 0)[Int(GUEST_STATUS_MODE)] = UInt64(GUEST_MODE_READ)
         return (machine, control.base.assumingMemoryBound(to: UInt64.self), data.base, vcpu)
@@ -82,6 +88,34 @@ struct CheckerProtocolTests {
             let counted = [GUEST_STATUS_CONCLUSIVE_GENERATION, GUEST_STATUS_CONCLUSIVE_ZERO, GUEST_STATUS_CONCLUSIVE_KEEP].map { status[Int($0)] }
             #expect(counted.reduce(0, +) == UInt64(1000 * pages), "\(name): every check conclusive, in its window's count")
         }
+    }
+
+    /// Runs the checker with its control words served as MMIO: each check's first read (before the data) gets
+    /// `before`, its second (after) `after`; returns the port of the first `out`.
+    func runWithControlWordsServed(before: UInt64, after: UInt64, vcpu: VCPU) throws -> Int32? {
+        var reads = 0
+        while true {
+            let exit = try vcpu.run()
+            guard case .mmioRead(let address, let length) = exit else { return exit.outPort }
+            #expect(length == 8 && address.rawValue >= UInt64(GUEST_CONTROL_GPA) && address.rawValue < UInt64(GUEST_CONTROL_GPA) + UInt64(pages * 8))
+            let word = reads % 2 == 0 ? before : after
+            vcpu.completeMMIORead(with: withUnsafeBytes(of: word.littleEndian) { Array($0) })
+            reads += 1
+        }
+    }
+
+    @Test func aControlWordThatChangedAcrossTheReadIsNeverJudged() throws {
+        // The data is garbage: judged against either publication it would be a violation. The control word read
+        // after the data differs from the one before (c1 != c2: the host republished meanwhile), so no check is
+        // judged: every one is inconclusive.
+        let (machine, _, _, vcpu) = try checkerMachine(mapControl: false, sweepsPerHeartbeat: 10)
+        #expect(try runWithControlWordsServed(before: 0x0100_0000_0000_0021, after: 0x0100_0000_0000_0022, vcpu: vcpu) == GUEST_PORT_HEARTBEAT)
+        let status = machine.statusBlock(vcpu: 0)
+        #expect(status[Int(GUEST_STATUS_INCONCLUSIVE)] == UInt64(10 * pages) && status[Int(GUEST_STATUS_VIOLATIONS)] == 0)
+        // The same served word both times makes the very first check conclusive, and the garbage a violation.
+        let (_, _, _, judged) = try checkerMachine(mapControl: false, sweepsPerHeartbeat: 10)
+        #expect(try runWithControlWordsServed(before: 0x0100_0000_0000_0021, after: 0x0100_0000_0000_0021, vcpu: judged) == GUEST_PORT_VIOLATION)
+        #expect(try judged.registers().rcx == 0xa5a5_a5a5_a5a5_a5a5)
     }
 
     @Test func aControlWordOfNoKnownKindAbortsTheProtocol() throws {
