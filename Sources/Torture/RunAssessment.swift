@@ -71,11 +71,11 @@ struct RunAssessment {
             let reached = tally.flushes > 0 || tally.faults > 0
             let exercised = reached && (!operation.isJudgedByItsWindows || opened == 0 || sampled > 0)
             var evidence: [String] = []
-            if tally.flushRequests > 0 { evidence.append("remote_tlb_flush_requests +\(tally.flushRequests)") }
-            if tally.flushes > 0 { evidence.append("remote_tlb_flush +\(tally.flushes)") }
-            if tally.faults > 0 { evidence.append("\(tally.faults) guest accesses faulted (KVM_RUN EFAULT) or exited as MMIO while it ran") }
-            if tally.failed > 0 { evidence.append("\(tally.failed) calls failed and were counted") }
-            if opened > 0 { evidence.append("\(sampled) of \(opened) windows sampled") }
+            if tally.flushRequests > 0 { evidence.append("remote_tlb_flush_requests +\(tally.flushRequests.grouped)") }
+            if tally.flushes > 0 { evidence.append("remote_tlb_flush +\(tally.flushes.grouped)") }
+            if tally.faults > 0 { evidence.append("\(tally.faults.grouped) guest accesses faulted (KVM_RUN EFAULT) or exited as MMIO while it ran") }
+            if tally.failed > 0 { evidence.append("\(tally.failed.grouped) calls failed and were counted") }
+            if opened > 0 { evidence.append("\(sampled.grouped) of \(opened.grouped) windows sampled") }
             let why = exercised
                 ? "moved during its calls: " + evidence.joined(separator: ", ")
                 : operation == .none
