@@ -79,9 +79,12 @@ struct AntagonistTests {
 
     @Test(arguments: notifierPath)
     func aNotifierPathAntagonistAloneReachesKVM(kind: AntagonistSpec.Kind, backing: BackingKind) throws {
-        let report = try shortRun(.none, on: backing, seconds: 1.5, seed: 8) { configuration in
-            configuration.antagonists = [AntagonistSpec(kind: kind, periodMicroseconds: 1000)]
+        let (report, all) = try runUntil({ $0.verdict != .notExercised && $0.antagonists.allSatisfy(\.exercised) }, seconds: 1.5) { seconds in
+            try shortRun(.none, on: backing, seconds: seconds, seed: 8) { configuration in
+                configuration.antagonists = [AntagonistSpec(kind: kind, periodMicroseconds: 1000)]
+            }
         }
+        #expect(all.allSatisfy { $0.violationCount == 0 }, "\(all.map(\.verdictReason))")
         let antagonist = try #require(report.antagonists.first)
         #expect(report.verdict == .pass, "\(report.summary)")
         #expect(antagonist.exercised && antagonist.flushRequests > 0, "\(kind.rawValue): \(antagonist.evidence ?? "")")

@@ -53,14 +53,18 @@ struct TortureRunTests {
 
     @Test(arguments: cases)
     func aCorrectKernelPassesWithTheOperationExercised(operation: Torture.Operation, backing: BackingKind) throws {
-        let report = try shortRun(operation, on: backing, seconds: 1)
+        let forecast = DoctorReport.exercisability(facts: .current()).first { $0.operation == operation.rawValue && $0.backing == backing.rawValue }
+        // pageout and cold on THP reach KVM only while huge pages are intact to be split: doctor cannot know that.
+        let uncertain = backing == .thp && Self.reclaimOperations.contains(operation)
+        // What can be exercised must be, given the time: a busy host samples a window or reaches a vCPU later.
+        let (report, all) = try runUntil({ $0.verdict != .notExercised || uncertain || !(forecast?.exercisable ?? true) }, seconds: 1) {
+            try shortRun(operation, on: backing, seconds: $0)
+        }
+        #expect(all.allSatisfy { $0.violationCount == 0 && $0.harnessErrors.isEmpty }, "\(all.map(\.verdictReason))")
         #expect(report.violationCount == 0, "\(report.summary)")
         #expect(report.harnessErrors.isEmpty, "\(report.harnessErrors)")
         #expect(report.checks.conclusive > 0)
         #expect(report.writes.verifications > 0, "the lost-write verifier ran")
-        let forecast = DoctorReport.exercisability(facts: .current()).first { $0.operation == operation.rawValue && $0.backing == backing.rawValue }
-        // pageout and cold on THP reach KVM only while huge pages are intact to be split: doctor cannot know that.
-        let uncertain = backing == .thp && Self.reclaimOperations.contains(operation)
         if operation != .mix && !uncertain {
             #expect((forecast?.exercisable ?? true) == (report.verdict != .notExercised), "doctor's forecast agrees with the run")
         }
@@ -131,7 +135,8 @@ struct TortureRunTests {
     }
 
     @Test func forkCOWWithRunningVCPUThreadsLosesNoWrite() throws {
-        let report = try shortRun(.forkCOW, seconds: 2)
+        let (report, all) = try runUntil({ $0.verdict != .notExercised }, seconds: 2) { try shortRun(.forkCOW, seconds: $0) }
+        #expect(all.allSatisfy { $0.violationCount == 0 }, "\(all.map(\.verdictReason))")
         #expect(report.verdict == .pass, "\(report.summary)")
         #expect((report.operations.first?.count ?? 0) > 10 && report.writes.verifications > 0)
     }
@@ -243,7 +248,9 @@ struct TortureRunTests {
     }
 
     @Test func forkCOWKeepsTheChildAliveSoThatWritesBreakCopyOnWrite() throws {
-        let report = try shortRun(.forkCOW)
+        // A fork's flush reaches a running vCPU only now and then; on a busy host, later.
+        let (report, all) = try runUntil({ $0.verdict != .notExercised }, seconds: 1.5) { try shortRun(.forkCOW, seconds: $0) }
+        #expect(all.allSatisfy { $0.violationCount == 0 }, "\(all.map(\.verdictReason))")
         #expect(report.verdict == .pass, "\(report.summary)")
         let note = try #require(report.notes.first { $0.hasPrefix("fork-cow:") })
         if geteuid() == 0 {
