@@ -91,7 +91,7 @@ struct AntagonistTests {
     }
 
     @Test func collapseRacingSplitsOnTheHotSetReachesKVM() throws {
-        let report = try shortRun(.dontneed, on: .thp, seconds: 2, seed: 8) { configuration in
+        let report = try exercisedRun(.dontneed, on: .thp, seconds: 2, seed: 8) { configuration in
             configuration.hotPages = 8
             configuration.antagonists = [AntagonistSpec(kind: .collapse, periodMicroseconds: 1000)]
         }
@@ -125,7 +125,7 @@ struct AntagonistTests {
     }
 
     @Test func clearDirtyReprotectsPagesTheGuestsWrite() throws {
-        let report = try shortRun(.none, seconds: 1.5, seed: 5) { configuration in
+        let report = try exercisedRun(.none, seconds: 1.5, seed: 5) { configuration in
             configuration.mode = .write
             configuration.antagonists = [AntagonistSpec(kind: .clearDirty, periodMicroseconds: 200)]
         }
@@ -137,7 +137,7 @@ struct AntagonistTests {
 
     @Test func cr0WPTogglesResetTheVCPUsMMUContext() throws {
         func run(_ antagonists: [AntagonistSpec]) throws -> RunReport {
-            try shortRun(.none, seconds: 1.5, seed: 6) { $0.antagonists = antagonists }
+            try exercisedRun(.none, seconds: 1.5, seed: 6) { $0.antagonists = antagonists }
         }
         let quiet = try run([])
         let toggled = try run([AntagonistSpec(kind: .mmuReset, periodMicroseconds: 500)])
