@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Mutation check of the detector (issue 20): breaks the detector one place at a time and runs the whole test
+suite against each break. A mutant is killed when at least one test fails; a surviving mutant is a hole in the
+tests. Prints, per mutant, the tests that failed, and exits 1 if any mutant survived.
+
+The committed tree (HEAD) is copied once into a work directory whose build is reused: each mutant costs an
+incremental build and one `swift test --no-parallel` (about 5 minutes here). KVM-heavy: never run it beside
+another KVM job or a lab QEMU.
+
+    ci/mutate.py                 every mutant
+    ci/mutate.py NAME ...        the named ones
+    ci/mutate.py --list          the mutants and what each breaks
+"""
+import os, re, shutil, subprocess, sys, tempfile, time
+
+# name: (file, the text to replace (exactly once), its replacement, what the mutant breaks)
+MUTANTS = {
+    "guest-generation-compare": ("guests/checker.S", "    jne .Lviolation_generation\n", "    nop\n",
+        "the checker never compares a generation read against its publication"),
+    "guest-zero-compare": ("guests/checker.S", "    test rcx, rcx\n    jnz .Lviolation\n", "    test rcx, rcx\n    nop\n",
+        "the checker accepts any value in a must-read-zero window"),
+    "guest-keep-compare": ("guests/checker.S", "    cmp rcx, r8\n    jne .Lviolation\n", "    cmp rcx, r8\n    nop\n",
+        "the checker accepts any value in a content-kept window"),
+    "guest-control-recheck": ("guests/checker.S", "    cmp rax, rdx\n    jne .Linconclusive\n", "    cmp rax, rdx\n    nop\n",
+        "the checker judges a read whose control word changed across it (c1 != c2)"),
+    "guest-readback-report": ("guests/checker.S", "    out GUEST_PORT_READBACK, al\n", "    nop\n",
+        "the checker counts but never reports a lost write of its own word"),
+    "host-fault-window": ("Sources/Torture/Mutator.swift",
+        "for p in pages { control.publish(p, ControlWord.make(.fault, takeCounter())) }",
+        "for _ in pages { _ = takeCounter() }",
+        "must-fault windows are never published"),
+    "host-content-windows": ("Sources/Torture/Mutator.swift",
+        "                control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))",
+        "                _ = kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter())",
+        "must-read-zero and content-kept windows are never published"),
+    "host-lost-write-compare": ("Sources/Torture/Mutator.swift", "if word < number {", "if word < number && word == UInt64.max {",
+        "the host's lost-write compare never fires"),
+    "host-missing-flush-judge": ("Sources/Torture/FlushProbe.swift",
+        "guard requestsAfter == requestsBefore else { return nil }",
+        "guard requestsAfter == requestsBefore && judgeable == false else { return nil }",
+        "the missing-flush oracle never reports a call that moved no flush request"),
+    "host-dirty-round-rule": ("Sources/Torture/DirtyOracle.swift",
+        "for write in written where !bitmap.isDirty(write.page) && reported",
+        "for write in written where write.page < 0 && !bitmap.isDirty(write.page) && reported",
+        "the dirty oracle's per-round rule (a word written after harvest N must be in harvest N+1) never fires"),
+    "host-trap-poison": ("Sources/Torture/FrameTraps.swift",
+        "trap(index).assumingMemoryBound(to: UInt64.self).update(repeating: poison, count: Int(GUEST_WORDS_PER_PAGE))",
+        "_ = trap(index)",
+        "a trap never writes its poison, so it never takes the frame just freed"),
+    "verdict-ignores-violations": ("Sources/Torture/Verdict.swift",
+        "        if !foreign.isEmpty {", "        if !foreign.isEmpty && injection == .poison && false {",
+        "the verdict ignores the violations a run saw"),
+    "verdict-any-kind-fires-control": ("Sources/Torture/Verdict.swift",
+        "$0.value > 0 && !injection.violationKinds.contains($0.key)",
+        "$0.value > 0 && (injection == .none && !injection.violationKinds.contains($0.key))",
+        "a control counts any violation kind as its own (a real bug during a control run reads control-fired)"),
+    "exercised-always": ("Sources/Torture/RunAssessment.swift",
+        "let exercised = reached && (!operation.isJudgedByItsWindows || opened == 0 || sampled > 0)",
+        "let exercised = reached || !reached",
+        "every operation counts as exercised, whatever the counters and windows say"),
+    "control-nowrite-inert": ("Sources/Torture/Mutator.swift", "case .nowrite where republication:",
+        "case .nowrite where republication && page < 0:",
+        "the nowrite control writes the page after all (the control injects nothing)"),
+}
+
+
+def run(command, cwd, log):
+    with open(log, "w") as out:
+        return subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT).returncode
+
+
+def failed_tests(log):
+    names = set()
+    for line in open(log, errors="replace"):
+        m = re.search(r"✘ Test (\S+?\(.*?\))", line)
+        if m:
+            names.add(m.group(1))
+        m = re.search(r"Test Case '-\[(\S+ \S+)\]' failed", line)
+        if m:
+            names.add(m.group(1))
+    return sorted(names)
+
+
+def main():
+    args = sys.argv[1:]
+    if args == ["--list"]:
+        for name, (path, _, _, what) in MUTANTS.items():
+            print(f"{name:34} {path}: {what}")
+        return 0
+    unknown = [a for a in args if a not in MUTANTS]
+    if unknown:
+        print(f"unknown mutant {', '.join(unknown)}; ci/mutate.py --list names them", file=sys.stderr)
+        return 64
+    names = args or list(MUTANTS)
+    root = subprocess.check_output(["git", "rev-parse", "--show-toplevel"], text=True).strip()
+    work = os.environ.get("MUTATE_DIR") or tempfile.mkdtemp(prefix="mmutorture-mutate-")
+    tree = os.path.join(work, "tree")
+    if not os.path.isdir(tree):
+        os.makedirs(tree)
+        subprocess.run(f"git -C {root} archive HEAD | tar -x -C {tree}", shell=True, check=True)
+    env = dict(os.environ, MMUTORTURE_REQUIRE_KVM="1")
+    print(f"work directory {work}", flush=True)
+    # Every mutant must apply: a source edit that moved a line makes the check say so, not pass silently.
+    for name in names:
+        path, old, new, _ = MUTANTS[name]
+        count = open(os.path.join(tree, path)).read().count(old)
+        if count != 1:
+            print(f"mutant {name} does not apply: its text occurs {count} times in {path}", file=sys.stderr)
+            return 65
+    survived = []
+    for name in names:
+        path, old, new, what = MUTANTS[name]
+        file = os.path.join(tree, path)
+        original = open(file).read()
+        open(file, "w").write(original.replace(old, new))
+        started = time.time()
+        try:
+            log = os.path.join(work, f"{name}.log")
+            if run(["swift", "build", "--build-tests"], tree, log) != 0:
+                print(f"{name}: does not build (see {log})", flush=True)
+                survived.append(name)
+                continue
+            status = run(["swift", "test", "--no-parallel", "--skip-build"], tree, log)
+            killers = failed_tests(log)
+            minutes = (time.time() - started) / 60
+            if status != 0:
+                shown = ", ".join(killers) if killers else "(no test named; see the log)"
+                print(f"{name}: killed in {minutes:.1f} min by {len(killers)} tests: {shown}", flush=True)
+            else:
+                print(f"{name}: SURVIVED ({what}); log {log}", flush=True)
+                survived.append(name)
+        finally:
+            open(file, "w").write(original)
+    print(f"{len(names) - len(survived)} of {len(names)} mutants killed" + (f"; survived: {', '.join(survived)}" if survived else ""))
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
