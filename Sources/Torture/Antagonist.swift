@@ -48,10 +48,17 @@ final class Antagonist: @unchecked Sendable {
     private var logging = false
     private var spare: MemoryRegion?
     private var spareMoved = false
+    /// The recycled-frame traps sprung after each call that may free frames (pageout, collapse); nil for the
+    /// other kinds, or with `--traps 0`.
+    let frameTraps: FrameTraps?
+    /// Poison values of this antagonist's ring: its own counter space, apart from the mutator's and the others'.
+    private var nextPoison: UInt64
 
-    init(spec: AntagonistSpec, index: Int, seed: UInt64, context: Context) {
+    init(spec: AntagonistSpec, index: Int, seed: UInt64, context: Context, frameTraps: FrameTraps? = nil) {
         self.spec = spec
         self.context = context
+        self.frameTraps = frameTraps
+        self.nextPoison = UInt64(index + 1) << 44
         self.schedule = Antagonist.schedule(seed: seed, index: index)
         self.counterNames = spec.kind.evidenceCounters
         self.counters = context.statistics?.counters(counterNames)
@@ -117,10 +124,22 @@ final class Antagonist: @unchecked Sendable {
         case .pageout:
             let (first, count) = randomRange()
             let plan = "pageout \(first)..<\(first + count)"
-            return Action(plan: plan, idle: !advise(first, count, CKVM_MADV_PAGEOUT, "madvise(MADV_PAGEOUT)"))
+            return Action(plan: plan, idle: !advise(first, count, CKVM_MADV_PAGEOUT, "madvise(MADV_PAGEOUT)", plan: plan))
         case .collapse:
             let first = Int(schedule.next() % UInt64(context.targetPages)) / 512 * 512
-            return Action(plan: "collapse \(first)", idle: !advise(first, 512, CKVM_MADV_COLLAPSE, "madvise(MADV_COLLAPSE)"))
+            let plan = "collapse \(first)..<\(first + 512)"
+            return Action(plan: plan, idle: !advise(first, 512, CKVM_MADV_COLLAPSE, "madvise(MADV_COLLAPSE)", plan: plan))
+        }
+    }
+
+    /// Right after a call that may have freed the range's frames, before anything faults them back: traps take
+    /// the frames on top of the free list (the last freed), so that a translation left on one reads poison.
+    private func springTraps(after plan: String, pages: Int, freed: Set<UInt64>) {
+        guard let frameTraps else { return }
+        let seconds = context.observations.elapsed
+        for trap in 0..<min(pages, Mutator.trapsPerStep) {
+            nextPoison += 1
+            frameTraps.spring(poison: ControlWord.make(.poison, nextPoison), call: "antagonist \(plan)", seconds: seconds, freed: trap == 0 ? freed : [])
         }
     }
 
@@ -131,15 +150,21 @@ final class Antagonist: @unchecked Sendable {
         return (first, min(64 * (1 + Int(schedule.next() % 4)), context.dataPages - first))
     }
 
-    /// `madvise` of data pages; false where the kernel found nothing it could do right now (a page the mutator has
-    /// unmapped or moved away meanwhile, a collapse that must wait): those actions count as idle, not as errors.
-    private func advise(_ first: Int, _ count: Int, _ advice: Int32, _ name: String) -> Bool {
+    /// `madvise` of data pages, then the traps; false where the kernel found nothing it could do right now (a page
+    /// the mutator has unmapped or moved away meanwhile, a collapse that must wait): those actions count as idle,
+    /// not as errors.
+    private func advise(_ first: Int, _ count: Int, _ advice: Int32, _ name: String, plan: String) -> Bool {
+        let freed = frameTraps?.framesBeforeCall(context.backing.address(ofPage: first), count: count) ?? []
+        let resident = advice == CKVM_MADV_PAGEOUT ? context.backing.residentPages(first: first, count: count) : count
         do {
             try HostMemory.madvise(context.backing.address(ofPage: first), count * 4096, advice, name: name)
-            return true
         } catch {
             return false
         }
+        // A collapse frees every small page of the range; a pageout the ones it took out of memory.
+        let freedPages = advice == CKVM_MADV_PAGEOUT ? resident - context.backing.residentPages(first: first, count: count) : count
+        if freedPages > 0 { springTraps(after: plan, pages: freedPages, freed: freed) }
+        return true
     }
 
     /// `KVM_CLEAR_DIRTY_LOG` on 64 to 256 pages from a random 64-page boundary among the target pages: KVM
@@ -202,11 +227,16 @@ final class Antagonist: @unchecked Sendable {
             flushRequests: counts["remote_tlb_flush_requests"] ?? 0, exercised: exercised,
             idleActions: idleActions.load(ordering: .relaxed), counters: counts, mmuResets: resets,
             evidence: exercised ? evidence.joined(separator: ", ") : "no kernel counter moved around its actions",
-            firstActions: firstActions.withLock { $0 })
+            firstActions: firstActions.withLock { $0 }, traps: frameTraps?.report)
     }
 }
 
 extension AntagonistSpec.Kind {
+    /// The kinds whose calls may free data frames while keeping the content (a page reclaimed, small pages
+    /// collapsed into a huge one): they spring recycled-frame traps. A fork frees none (the parent keeps every
+    /// frame; the child's copies are its own), the KVM-internal kinds free no host memory.
+    var freesFrames: Bool { self == .pageout || self == .collapse }
+
     /// The VM statistics whose movement around an action shows that it reached KVM's MMU.
     var evidenceCounters: [String] {
         switch self {

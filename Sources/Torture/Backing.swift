@@ -162,6 +162,14 @@ final class Backing: @unchecked Sendable {
         try HostMemory.madvise(address(ofPage: page), 4096, advice, name: name)
     }
 
+    /// How many of `count` pages from `first` are in memory now (`mincore`; all of them if it cannot tell): a
+    /// pageout that lowered it freed the frames.
+    func residentPages(first: Int, count: Int) -> Int {
+        var vector = [UInt8](repeating: 0, count: count)
+        guard mincore(address(ofPage: first), count * 4096, &vector) == 0 else { return count }
+        return vector.reduce(0) { $0 + Int($1 & 1) }
+    }
+
     /// MADV_COLLAPSE of the 2 MiB range holding `page`.
     func collapse(page: Int) throws {
         try HostMemory.madvise(address(ofPage: page / 512 * 512), 2 << 20, CKVM_MADV_COLLAPSE, name: "madvise(MADV_COLLAPSE)")

@@ -16,16 +16,21 @@ import Synchronization
 /// trap pages: that write faults in the frame just freed. A guest read through the stale translation now returns
 /// poison, which no window accepts, and the host names it `stale-frame` with the step that freed the frame.
 ///
+/// Antagonists whose calls free frames (``AntagonistSpec/Kind/freesFrames``: pageout, collapse) spring traps of
+/// their own ring after each call, on the same CPU as the mutator: their invalidations keep the content, so without
+/// a trap a translation left on the freed frame would read the same value and pass.
+///
 /// The ring holds each frame for `pages` steps, then releases a quarter of it at once (one madvise, one TLB
-/// shootdown, for many steps). Where `/proc/self/pagemap` shows PFNs (root), one step in `measureEvery`
-/// compares the freed page's PFN with the trap's: the recycle rate is how often the trap really caught the frame.
+/// shootdown, for many steps). Where `/proc/self/pagemap` shows PFNs (root), one step in `measureEvery` reads
+/// the PFNs of the pages the call may free, and then the first trap's: the recycle rate is how often the trap
+/// really took one of the frames the call freed.
 final class FrameTraps: @unchecked Sendable {
     // @unchecked: `next`, `stepsUntilMeasure` and the trap memory are the mutator thread's; the rest is locked.
-    /// One sprung trap: which step freed the frame it (probably) holds.
+    /// One sprung trap: which call freed the frame it (probably) holds.
     struct Record: Sendable {
         var poison: UInt64
-        var operation: Operation
-        var page: Int
+        /// The call, as a violation names it: "dontneed on page 5", "antagonist collapse 512..<1024".
+        var call: String
         var seconds: Double
     }
 
@@ -65,23 +70,23 @@ final class FrameTraps: @unchecked Sendable {
 
     private func trap(_ index: Int) -> UnsafeMutableRawPointer { base + index * Int(GUEST_PAGE_SIZE) }
 
-    /// Before a content-replacing call on the page at `address`: on a measured step, its frame's PFN (0 when
-    /// the page is not present or PFNs are hidden, which measures nothing).
-    func frameBeforeCall(_ address: UnsafeMutableRawPointer) -> UInt64 {
+    /// Before a call that may free the frames of `count` pages from `address`: on a measured step, their PFNs
+    /// (empty when none is present or PFNs are hidden, which measures nothing).
+    func framesBeforeCall(_ address: UnsafeMutableRawPointer, count: Int) -> Set<UInt64> {
         // Due until a sprung trap consumed a reading (a step may turn out to free nothing: thp's collapse half).
         stepsUntilMeasure -= 1
-        guard stepsUntilMeasure <= 0, pagemap.isReadable else { return 0 }
-        return pagemap.frame(address)
+        guard stepsUntilMeasure <= 0, pagemap.isReadable else { return [] }
+        return Set(pagemap.frames(address, count: count)).subtracting([0])
     }
 
-    /// Right after the call freed the frame `freed` (0: not measured): writes `poison` into the next trap, which
-    /// faults in the frame just freed, and records which step it came from.
-    func spring(poison: UInt64, operation: Operation, page: Int, seconds: Double, freed: UInt64) {
+    /// Right after the call freed the frames `freed` (empty: not measured): writes `poison` into the next trap,
+    /// which faults in the frame freed last, and records which call it came from.
+    func spring(poison: UInt64, call: String, seconds: Double, freed: Set<UInt64>) {
         let index = next
         next = (next + 1) % pages
         // SAFETY: the trap page is mapped read-write, 8-aligned, GUEST_PAGE_SIZE bytes, and only this thread writes it.
         trap(index).assumingMemoryBound(to: UInt64.self).update(repeating: poison, count: Int(GUEST_WORDS_PER_PAGE))
-        let caught = freed != 0 ? pagemap.frame(trap(index)) == freed : nil
+        let caught = freed.isEmpty ? nil : freed.contains(pagemap.frame(trap(index)))
         if caught != nil { stepsUntilMeasure = Self.measureEvery }
         let quarter = pages / 4
         if index % quarter == quarter - 1 {
@@ -90,7 +95,7 @@ final class FrameTraps: @unchecked Sendable {
             _ = madvise(trap(next), quarter * Int(GUEST_PAGE_SIZE), MADV_DONTNEED)
         }
         state.withLock { state in
-            state.records[index] = Record(poison: poison, operation: operation, page: page, seconds: seconds)
+            state.records[index] = Record(poison: poison, call: call, seconds: seconds)
             state.report.sprung += 1
             if let caught {
                 state.report.measured += 1
@@ -106,6 +111,13 @@ final class FrameTraps: @unchecked Sendable {
     }
 }
 
+extension [FrameTraps] {
+    /// The call that freed the frame holding `poison`, from whichever ring (the mutator's or an antagonist's) trapped it.
+    func record(poison: UInt64) -> FrameTraps.Record? {
+        lazy.compactMap { $0.record(poison: poison) }.first
+    }
+}
+
 extension RunReport {
     /// What the recycled-frame traps did (``FrameTraps``).
     public struct TrapReport: Codable, Sendable, Equatable {
@@ -115,11 +127,18 @@ extension RunReport {
         public var sprung = 0
         /// Sprung traps whose freed frame and trap frame were both read from /proc/self/pagemap (0 without root).
         public var measured = 0
-        /// Measured traps that took exactly the frame the call freed.
+        /// Measured traps that took one of the frames the call freed.
         public var recycled = 0
         /// recycled / measured; nil when nothing was measured.
         public var recycleRate: Double? = nil
         public init() {}
+
+        /// "224,022 sprung in a ring of 64 pages; took the freed frame: 78% of 26,017 measured".
+        var summary: String {
+            let rate = recycleRate.map { String(format: "%.0f%%", 100 * $0) + " of \(measured.grouped) measured" }
+                ?? "not measured (/proc/self/pagemap shows PFNs to root only)"
+            return "\(sprung.grouped) sprung in a ring of \(ringPages) pages; took the freed frame: \(rate)"
+        }
 
         func adding(_ other: Self) -> Self {
             var sum = self

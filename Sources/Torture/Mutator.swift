@@ -241,8 +241,10 @@ final class Mutator: @unchecked Sendable {
         for p in pages { control.close(p) }
         let snapshot = configuration.injection == .losewrite ? PageSnapshot(backing.address(ofPage: page)) : nil
         let trapping = frameTraps != nil && Self.freesFrames.contains(operation)
-        // The last page a range call frees lies on top of the free list: the first trap takes its frame.
-        let freedFrame = trapping ? frameTraps?.frameBeforeCall(backing.address(ofPage: operation == .thp ? page : pages.upperBound - 1)) ?? 0 : 0
+        // The frames the call may free: the first trap must take one of them. (Aging reclaims whichever pages the
+        // cgroup's LRU offers: nothing to measure.)
+        let freedFrames = trapping && operation != .aging
+            ? frameTraps?.framesBeforeCall(backing.address(ofPage: pages.lowerBound), count: pages.count) ?? [] : []
         try? countersBefore?.capture()
         let started = observations.clock.now()
         // The negative control of the missing-flush oracle: on a probe, the call is skipped (the content stays).
@@ -260,7 +262,7 @@ final class Mutator: @unchecked Sendable {
             let seconds = observations.seconds(at: observations.clock.monotonic(ended))
             for trap in 0..<min(freed, Self.trapsPerStep) {
                 let poison = ControlWord.make(.poison, takeCounter())
-                frameTraps.spring(poison: poison, operation: operation, page: page, seconds: seconds, freed: trap == 0 ? freedFrame : 0)
+                frameTraps.spring(poison: poison, call: "\(operation.rawValue) on page \(page)", seconds: seconds, freed: trap == 0 ? freedFrames : [])
                 if trap == 0 { stepPoison = poison }
             }
         }
@@ -331,9 +333,10 @@ final class Mutator: @unchecked Sendable {
         return next ?? schedule.next()
     }
 
-    /// The operations whose call may free the page's frame (where the page's content is replaced).
-    static let freesFrames: Set<Operation> = [.dontneed, .remap, .munmap, .punch, .truncate, .thp]
-    /// At most this many traps per step.
+    /// The operations whose call may free data frames: where the content is replaced, and where it is kept but
+    /// moves (a collapse's small pages, a page reclaimed by pageout or aging: swapped out, or a file page dropped).
+    static let freesFrames: Set<Operation> = [.dontneed, .remap, .munmap, .punch, .truncate, .thp, .pageout, .aging]
+    /// At most this many traps per step (or antagonist action).
     static let trapsPerStep = 8
 
     /// What one call did: the window it opens, whether it failed (counted, not fatal), the pages of a
@@ -354,6 +357,8 @@ final class Mutator: @unchecked Sendable {
         var zeroed = page..<page
         var invalidates = true
         var collapsed = false
+        /// Frames a content-kept call may have freed (pageout, aging).
+        var movedOut = 0
         let window: ControlWord.Kind?
         switch operation {
         case .none:
@@ -410,6 +415,7 @@ final class Mutator: @unchecked Sendable {
             window = .keep
         case .pageout:
             try backing.advise(page: page, CKVM_MADV_PAGEOUT, name: "madvise(MADV_PAGEOUT)")
+            movedOut = 1 - backing.residentPages(first: page, count: 1)  // anonymous memory without swap stays
             window = .keep
         case .cold:
             try backing.advise(page: page, CKVM_MADV_COLD, name: "madvise(MADV_COLD)")
@@ -425,6 +431,7 @@ final class Mutator: @unchecked Sendable {
         case .aging:
             if let reclaimed = environment.reclaim?.reclaim(bytes: Self.agingBytes) {
                 observations.reclaimedBytes.wrappingIncrement(by: UInt64(reclaimed), ordering: .relaxed)
+                movedOut = reclaimed / Int(GUEST_PAGE_SIZE)
             } else {
                 failed = true  // nothing reclaimable this time (EAGAIN/EBUSY): counted, not fatal
             }
@@ -437,7 +444,7 @@ final class Mutator: @unchecked Sendable {
         case .mix, .all:
             preconditionFailure("the schedule resolves \(operation) to single operations")
         }
-        let freedFrames = window == .zero || collapsed ? pages.count : zeroed.count
+        let freedFrames = window == .zero || collapsed ? pages.count : max(zeroed.count, movedOut)
         return Call(window: window, failed: failed, zeroed: zeroed, invalidates: invalidates && !failed, freedFrames: freedFrames)
     }
 

@@ -16,10 +16,16 @@ final class PageMap: @unchecked Sendable {
 
     /// The page frame number `address` maps now (bits 0-54 when bit 63, present, is set), or 0.
     func frame(_ address: UnsafeMutableRawPointer) -> UInt64 {
-        guard fd >= 0 else { return 0 }
-        var entry: UInt64 = 0
+        frames(address, count: 1)[0]
+    }
+
+    /// The page frame numbers of `count` pages from `address` (0 for each page not present), in one read.
+    func frames(_ address: UnsafeMutableRawPointer, count: Int) -> [UInt64] {
+        var entries = [UInt64](repeating: 0, count: count)
+        guard fd >= 0 else { return entries }
         let offset = off_t(UInt(bitPattern: address) / UInt(GUEST_PAGE_SIZE) * 8)
-        guard pread(fd, &entry, 8, offset) == 8, entry >> 63 == 1 else { return 0 }
-        return entry & ((1 << 55) - 1)
+        let read = entries.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+        guard read == count * 8 else { return [UInt64](repeating: 0, count: count) }
+        return entries.map { $0 >> 63 == 1 ? $0 & ((1 << 55) - 1) : 0 }
     }
 }

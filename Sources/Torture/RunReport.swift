@@ -125,6 +125,8 @@ public struct RunReport: Codable, Sendable {
         public var evidence: String? = nil
         /// The first actions of its seeded schedule, to show that a seed replays them.
         public var firstActions: [String]? = nil
+        /// Its recycled-frame traps (pageout, collapse; nil for the other kinds or with `--traps 0`).
+        public var traps: TrapReport? = nil
     }
 
     public struct DirtyReport: Codable, Sendable, Equatable {

@@ -41,15 +41,13 @@ extension RunReport {
             lines.append("missing-flush oracle: \(probes.probes.grouped) probes, \(probes.judged.grouped) judged (page proven mapped, no flush before the call), "
                 + "\(probes.missing) with no flush request; void: \(probes.skippedCounterMoved) (a flush came first), \(probes.skippedNoSweep) (no checker sweep), \(probes.skippedNotInvalidating) (not an invalidation)")
         }
-        if let traps {
-            let rate = traps.recycleRate.map { String(format: "%.0f%%", 100 * $0) + " of \(traps.measured.grouped) measured" } ?? "not measured (/proc/self/pagemap shows PFNs to root only)"
-            lines.append("recycled-frame traps: \(traps.sprung.grouped) sprung in a ring of \(traps.ringPages) pages; took the freed frame: \(rate)")
-        }
+        if let traps { lines.append("recycled-frame traps: " + traps.summary) }
         if let dirty { lines.append("dirty log (\(dirty.mode)): \(dirty.rounds.grouped) harvest rounds (\(dirty.judgedRounds.grouped) judged every page; \((dirty.writtenPagesJudged ?? 0).grouped) pages judged as written between two harvests), \(dirty.pagesReported.grouped) dirty pages reported\(dirty.mode == "ring" ? ", \(dirty.ringFullExits) ring-full exits" : "")") }
         for antagonist in antagonists {
             let idle = (antagonist.idleActions ?? 0) > 0 ? " (\(antagonist.idleActions!) found nothing to do)" : ""
             let evidence = antagonist.evidence ?? "remote_tlb_flush_requests +\(antagonist.flushRequests)"
             lines.append("antagonist \(antagonist.kind) every \(antagonist.periodMicroseconds) µs: \(antagonist.actions.grouped) actions\(idle); \(antagonist.exercised ? evidence : "NOT exercised: " + evidence)")
+            if let traps = antagonist.traps { lines.append("  its recycled-frame traps: " + traps.summary) }
         }
         if c.injection == .early {
             lines.append(String(format: "early: %d of %llu publications caught (%.2f%%)", caughtPublications, publications, publications > 0 ? 100 * Double(caughtPublications) / Double(publications) : 0))

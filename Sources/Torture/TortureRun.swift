@@ -129,6 +129,9 @@ public struct TortureRun {
             vm: machine.vm, dataSlotFlags: dataSlotFlags, ksmTwins: config.operation == .ksm ? try KSMTwins(data: backing) : nil, reclaim: reclaim),
             frameTraps: frameTraps)
         mutator.publishInitialGenerations()
+        let antagonistTraps = try config.antagonists.map { spec in
+            config.frameTrapPages > 0 && spec.kind.freesFrames ? try FrameTraps(pages: config.frameTrapPages) : nil
+        }
         if config.dirty == .ring { try machine.vm.enableDirtyRings(entries: config.ringEntries) }
         let hugeAtStart = config.backing == .thp ? backing.anonHugePagesKB() : nil
 
@@ -143,7 +146,7 @@ public struct TortureRun {
             workers.append(VCPUWorker(
                 index: index, vcpu: vcpu, observations: observations,
                 dataRange: UInt64(GUEST_DATA_GPA)..<(UInt64(GUEST_DATA_GPA) + UInt64(config.dataBytes)), dataHost: backing.region.base,
-                frameTraps: frameTraps))
+                frameTraps: ([frameTraps] + antagonistTraps).compactMap { $0 }))
         }
         if config.dirty != .off {
             let oracle = DirtyOracle(
@@ -168,7 +171,7 @@ public struct TortureRun {
             vm: machine.vm, backing: backing, dataPages: config.dataBytes / 4096, targetPages: config.hotPages > 0 ? config.hotPages : config.pages,
             workers: workers, statistics: vmStats, observations: observations)
         let antagonists = config.antagonists.enumerated().map { index, spec in
-            Antagonist(spec: spec, index: index, seed: config.seed, context: antagonistContext)
+            Antagonist(spec: spec, index: index, seed: config.seed, context: antagonistContext, frameTraps: antagonistTraps[index])
         }
         let antagonistThreads = try antagonists.enumerated().map { index, antagonist in
             try OSThread(name: "antagonist-\(index)", cpu: placement.mutatorCPU) { antagonist.run() }

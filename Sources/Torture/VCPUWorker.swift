@@ -29,9 +29,10 @@ final class VCPUWorker: @unchecked Sendable {
     let dataRange: Range<UInt64>
     let dataHost: UnsafeMutableRawPointer
     /// The recycled-frame traps, to name the step that freed a frame whose poison a guest read.
-    let frameTraps: FrameTraps?
+    /// Every trap ring (the mutator's, the antagonists'), to name the call that freed a poisoned frame.
+    let frameTraps: [FrameTraps]
 
-    init(index: Int, vcpu: VCPU, observations: Observations, dataRange: Range<UInt64>, dataHost: UnsafeMutableRawPointer, frameTraps: FrameTraps? = nil) {
+    init(index: Int, vcpu: VCPU, observations: Observations, dataRange: Range<UInt64>, dataHost: UnsafeMutableRawPointer, frameTraps: [FrameTraps] = []) {
         self.index = index
         self.frameTraps = frameTraps
         self.vcpu = vcpu
@@ -182,8 +183,8 @@ final class VCPUWorker: @unchecked Sendable {
     private func classified(observed: UInt64, otherwise kind: String) -> (kind: String, inFlight: String?) {
         let inFlight = observations.operationInFlightDescription
         guard ControlWord.Kind.of(observed) == .poison else { return (kind, inFlight) }
-        let freedBy = frameTraps?.record(poison: observed).map { "frame freed by \($0.operation.rawValue) on page \($0.page) at \(String(format: "%.6f", $0.seconds))s, then trapped" }
-        return ("stale-frame", [freedBy ?? "frame freed by a step no longer in the trap ring", inFlight.map { "in flight: \($0)" }]
+        let freedBy = frameTraps.record(poison: observed).map { "frame freed by \($0.call) at \(String(format: "%.6f", $0.seconds))s, then trapped" }
+        return ("stale-frame", [freedBy ?? "frame freed by a call no longer in its trap ring", inFlight.map { "in flight: \($0)" }]
             .compactMap { $0 }.joined(separator: "; "))
     }
 

@@ -88,6 +88,10 @@ struct AntagonistTests {
         let antagonist = try #require(report.antagonists.first)
         #expect(report.verdict == .pass, "\(report.summary)")
         #expect(antagonist.exercised && antagonist.flushRequests > 0, "\(kind.rawValue): \(antagonist.evidence ?? "")")
+        // A fork frees no frame of the data. A pageout gets a trap ring, sprung only after calls that took pages out
+        // of memory: the guests keep the file's pages dirty, and reclaim frees a dirty page only after writeback,
+        // so here it hardly ever springs (the collapse test below shows traps following an antagonist's calls).
+        #expect((antagonist.traps != nil) == kind.freesFrames, "\(kind.rawValue)")
     }
 
     @Test func collapseRacingSplitsOnTheHotSetReachesKVM() throws {
@@ -98,6 +102,24 @@ struct AntagonistTests {
         let collapse = try #require(report.antagonists.first)
         #expect(report.verdict == .pass, "\(report.summary)")
         #expect(collapse.actions > (collapse.idleActions ?? collapse.actions), "some collapses succeeded between the mutator's splits")
+        // A collapse frees the 512 small pages, whose content the huge page keeps: only a trap makes a translation
+        // left on one of them visible.
+        let traps = try #require(collapse.traps, "collapse springs traps")
+        #expect(traps.sprung > 0 && traps.sprung <= (collapse.actions - (collapse.idleActions ?? 0)) * UInt64(Mutator.trapsPerStep), "\(traps)")
+        #expect(report.summary.contains("its recycled-frame traps: "), "\(report.summary)")
+    }
+
+    @Test func aStaleFrameFromAnAntagonistsTrapNamesTheAntagonistsCall() throws {
+        // Two rings, as a run with the mutator's traps and a pageout antagonist has: a poison value is traced to
+        // the ring, and the call, that wrote it.
+        let mutator = try FrameTraps(pages: 4)
+        let antagonist = try FrameTraps(pages: 4)
+        mutator.spring(poison: ControlWord.make(.poison, 7), call: "dontneed on page 3", seconds: 0.5, freed: [])
+        antagonist.spring(poison: ControlWord.make(.poison, 1 << 44 + 1), call: "antagonist pageout 64..<128", seconds: 0.75, freed: [])
+        let rings = [mutator, antagonist]
+        #expect(rings.record(poison: ControlWord.make(.poison, 1 << 44 + 1))?.call == "antagonist pageout 64..<128")
+        #expect(rings.record(poison: ControlWord.make(.poison, 7))?.call == "dontneed on page 3")
+        #expect(rings.record(poison: ControlWord.make(.poison, 8)) == nil)
     }
 
     @Test func forkAndCollapseRefuseBackingsTheyCannotAct() {
