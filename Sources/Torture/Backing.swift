@@ -47,12 +47,13 @@ final class Backing: @unchecked Sendable {
             if fd >= 0 { close(fd) }
             throw error
         }
-        scratch = try? HostMemory.reserve(4096)
+        scratch = try? HostMemory.reserve(Self.parkingPages * 4096)
         if kind == .thp { try HostMemory.madvise(region.base, size, CKVM_MADV_HUGEPAGE, name: "madvise(MADV_HUGEPAGE)") }
     }
 
-    /// A reserved (PROT_NONE) page where ``moveAway(page:)`` parks a page.
+    /// Reserved (PROT_NONE) pages where ``moveAway(page:parking:)`` parks a page: one per window in flight.
     private var scratch: UnsafeMutableRawPointer?
+    static let parkingPages = Observations.maxInFlight
 
     /// Maps the backing; THP gets a 2 MiB-aligned range (over-map, then trim) so huge pages can form.
     private static func map(kind: BackingKind, size: Int, fd: Int32) throws -> UnsafeMutableRawPointer {
@@ -79,7 +80,10 @@ final class Backing: @unchecked Sendable {
         return UnsafeMutableRawPointer(bitPattern: aligned)!
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit {
+        if fd >= 0 { close(fd) }
+        if let scratch { munmap(scratch, Self.parkingPages * 4096) }
+    }
 
     static var temporaryDirectory: String {
         if let value = getenv("TMPDIR") { return String(cString: value) }
@@ -144,18 +148,19 @@ final class Backing: @unchecked Sendable {
         try keepMergeable(page: page)
     }
 
-    /// `mremap` the page to the scratch page (leaving a hole where it was).
-    func moveAway(page: Int) throws {
+    /// `mremap` the page to scratch page `parking` (leaving a hole where it was). Each page in flight at once
+    /// parks in a page of its own.
+    func moveAway(page: Int, parking: Int) throws {
         guard let scratch else { throw KVMError(operation: "mremap", errno: ENOMEM, context: "no scratch page reserved") }
-        try HostMemory.mremap(address(ofPage: page), to: scratch)
+        try HostMemory.mremap(address(ofPage: page), to: scratch + parking * 4096)
     }
 
-    /// `mremap` the page back from the scratch page, and reserve the scratch page again.
-    func moveBack(page: Int) throws {
+    /// `mremap` the page back from scratch page `parking`, and reserve that scratch page again.
+    func moveBack(page: Int, parking: Int) throws {
         guard let scratch else { throw KVMError(operation: "mremap", errno: ENOMEM, context: "no scratch page reserved") }
-        try HostMemory.mremap(scratch, to: address(ofPage: page))
+        try HostMemory.mremap(scratch + parking * 4096, to: address(ofPage: page))
         try keepMergeable(page: page)
-        self.scratch = try HostMemory.reserve(4096, at: scratch)
+        _ = try HostMemory.reserve(4096, at: scratch + parking * 4096)
     }
 
     func advise(page: Int, _ advice: Int32, name: String) throws {

@@ -247,6 +247,11 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     /// violation and some evidence, not the rest of the duration). Nil: run the whole duration.
     public var stopAfterViolationSeconds: Double? = nil
     public var frameTrapPages: Int { trapPages ?? FrameTraps.defaultPages }
+    /// Windows the mutator keeps open at once (``Mutator``: a step's window runs while the next steps begin on
+    /// other pages). Optional so that older reports decode; nil means the default.
+    public var inFlight: Int? = nil
+    public var inFlightWindows: Int { inFlight ?? Self.defaultInFlight }
+    public static let defaultInFlight = 8
 
     public init() {}
 
@@ -325,6 +330,9 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         }
         if let grace = stopAfterViolationSeconds, !(grace >= 0 && grace <= 3600) {
             throw ConfigurationError(option: "--stop-after-violation", problem: "\(grace) seconds is out of range", fix: "use 0 to 3600 seconds")
+        }
+        if let inFlight, !(1...Observations.maxInFlight).contains(inFlight) {
+            throw ConfigurationError(option: "--in-flight", problem: "\(inFlight) windows in flight is out of range", fix: "use 1 to \(Observations.maxInFlight) (default \(Self.defaultInFlight))")
         }
         if let traps = trapPages, traps != 0 && (traps < 4 || traps % 4 != 0 || traps > 65536) {
             throw ConfigurationError(option: "--traps", problem: "\(traps) trap pages is not 0 or a multiple of 4 from 4 to 65536", fix: "use 0 (off), or 64")

@@ -63,8 +63,11 @@ final class DirtyOracle: @unchecked Sendable {
         judgedRounds = 0
     }
 
+    /// Whether a round has lasted its length (the mutator then closes its windows and harvests).
+    var isDue: Bool { ContinuousClock.now - lastRound >= .milliseconds(configuration.dirtyRoundMilliseconds) }
+
     func harvestIfDue() throws {
-        guard ContinuousClock.now - lastRound >= .milliseconds(configuration.dirtyRoundMilliseconds) else { return }
+        guard isDue else { return }
         let publications = (0..<writers).map(published)
         let written = configuration.operation == .memslot ? [] : writesSinceSnapshot()
         var bitmap = try harvest()

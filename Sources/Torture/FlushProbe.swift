@@ -16,7 +16,7 @@ import Synchronization
 /// architecture's range flush does). So: if a data page is mapped in the SPTEs when a call that invalidates it
 /// starts, `remote_tlb_flush_requests` must have moved by the time the call returns.
 ///
-/// A probe proves the page mapped: with no window open, the mutator waits until some checker vCPU finished two
+/// A probe proves the page mapped: with no window open (a probed step runs alone), the mutator waits until some checker vCPU finished two
 /// sweeps (the second began after the wait started, and a sweep accesses every page the mutator can pick), and
 /// reads `remote_tlb_flush_requests` before the wait and right before the call. Equal readings mean nothing
 /// zapped anything meanwhile: every removal of a present SPTE that KVM makes flushes (notifier zaps, MMU page
@@ -47,18 +47,22 @@ final class FlushProbe {
         intervalNanoseconds = UInt64(intervalMilliseconds) * 1_000_000
     }
 
-    /// Before a step on `operation`: when a probe is due, waits for two checker sweeps and arms it with the flush
-    /// request count `requests` read before the wait. Returns whether the probe is armed.
-    func arm(for operation: Operation, requests: () -> UInt64?) -> Bool {
+    /// Before a step on `operation`: whether a probe is due (the mutator then lets the step run alone).
+    func isDue(for operation: Operation) -> Bool {
         armedAt = nil
         // The clock is read on one step in 16 only: this runs between two invalidations, where every cycle delays
-        // the next flush (see `Mutator.perform`).
+        // the next flush (see `Mutator.begin`).
         stepsUntilClock -= 1
         guard stepsUntilClock <= 0 else { return false }
         stepsUntilClock = Self.stepsPerClockRead
-        guard Self.judgedOperations.contains(operation) else { return false }
+        return Self.judgedOperations.contains(operation) && MonotonicClock.now() >= nextProbe
+    }
+
+    /// A due probe: waits for two checker sweeps and arms it with the flush request count `requests` read before
+    /// the wait. Returns whether the probe is armed.
+    func arm(requests: () -> UInt64?) -> Bool {
         let now = MonotonicClock.now()
-        guard now >= nextProbe, let before = requests() else { return false }
+        guard let before = requests() else { return false }
         nextProbe = now + intervalNanoseconds
         report.withLock { $0.probes += 1 }
         let start = statusBlocks.map { sweeps($0) }

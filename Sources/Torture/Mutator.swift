@@ -69,12 +69,8 @@ final class Mutator: @unchecked Sendable {
     let flushProbe: FlushProbe?
     /// Windows opened and sampled, per operation and kind.
     let windows: WindowSampling
-    /// The operation of the step in progress (the must-fault windows count for it).
-    private var stepOperation: Operation = .none
     /// The recycled-frame traps (nil with `--traps 0`).
     let frameTraps: FrameTraps?
-    /// The poison the current step's trap holds, for `--inject poison`'s republication.
-    private var stepPoison: UInt64?
     /// fork-cow: the child holding the pages shared until the step's republication, and the page's frame before.
     private var heldChild: HeldChild?
     private var frameBeforeFork: UInt64 = 0
@@ -105,15 +101,22 @@ final class Mutator: @unchecked Sendable {
         for page in 0..<configuration.pages { writeAndPublish(page: page, into: backing.address(ofPage: page)) }
     }
 
-    /// The mutator thread's body: steps until asked to stop.
+    /// The mutator thread's body: steps until asked to stop, keeping up to `--in-flight` windows open at once.
     func run() {
         if configuration.baselineMutator { return runComparison() }
+        defer {
+            // Every page in flight is mapped back and republished before the run ends, whatever stopped it.
+            do { try closeAll() } catch { observations.addHarnessError("mutator: closing the windows in flight: \(error)") }
+        }
         let idle = configuration.operation == .none && configuration.injection == .none
         var step = schedule.next()
         while !stop.load(ordering: .relaxed) {
-            do { try dirtyOracle?.harvestIfDue() } catch {
-                observations.addHarnessError("dirty-log harvest: \(error)")
-                stop.store(true, ordering: .relaxed)
+            if let dirtyOracle, dirtyOracle.isDue {
+                // The harvest reads every page's writer words: none may be unmapped under it.
+                do { try closeAll(); try dirtyOracle.harvestIfDue() } catch {
+                    observations.addHarnessError("dirty-log harvest: \(error)")
+                    stop.store(true, ordering: .relaxed)
+                }
             }
             if idle {
                 usleep(dirtyOracle == nil ? 10_000 : 1_000)
@@ -124,12 +127,12 @@ final class Mutator: @unchecked Sendable {
             do {
                 if configuration.injection == .ptswap {
                     try swapTranslation(page: step.page)
-                    step = schedule.next()
                 } else {
-                    let next = try perform(step)
+                    try begin(step)
                     if step.operation == .ksm { usleep(KSMTwins.pauseMicroseconds) }  // time for ksmd to merge
-                    step = next
                 }
+                step = schedule.next()
+                try closeDue()
             } catch {
                 observations.addHarnessError("mutator: \(step.operation.rawValue) on page \(step.page): \(error)")
                 stop.store(true, ordering: .relaxed)
@@ -174,7 +177,10 @@ final class Mutator: @unchecked Sendable {
                 while ContinuousClock.now - started < slice && !stop.load(ordering: .relaxed) {
                     if engineTurn && configuration.baselineAgainstItself != true {
                         do {
-                            for _ in 0..<Self.comparisonBatch { step = try perform(step) }
+                            for _ in 0..<Self.comparisonBatch {
+                                try perform(step)
+                                step = schedule.next()
+                            }
                         } catch {
                             observations.addHarnessError("mutator: \(configuration.operation.rawValue): \(error)")
                             return
@@ -229,15 +235,87 @@ final class Mutator: @unchecked Sendable {
         }
     }
 
-    /// Performs one step. Returns the schedule's next step, drawn during this step's window (below).
-    private func perform(_ step: Step) throws -> Step {
+    // MARK: Steps and their windows
+
+    /// A step whose window is open: the rest of it (``resume``) runs once the window has lasted its length. The
+    /// loop meanwhile begins steps on other pages (`--in-flight`), so that a window's wait costs the run nothing.
+    private struct OpenStep {
+        var pages: Range<Int>
+        var slot: Int
+        /// When the window has lasted its length (``MonotonicClock`` nanoseconds).
+        var deadline: UInt64
+        /// Closes the window and runs the rest of the step; returns the step's next window, if it has one.
+        var resume: () throws -> OpenStep?
+    }
+
+    private var openSteps: [OpenStep] = []
+    private var freeSlots = Array((0..<Observations.maxInFlight).reversed())
+    /// The slot of the step running now, for windows held inside one call (memslot's).
+    private var currentSlot = 0
+
+    /// The operations that begin only with no other window open: each acts on a range, or on state the mutator
+    /// keeps one of (thp's alternation, the fork-cow child, ksm's pause, the cgroup's reclaim).
+    static let runsAlone: Set<Operation> = [.thp, .truncate, .memslot, .ksm, .aging, .forkCOW]
+
+    /// Performs one step whole, its windows held to their length (the benchmark's comparison steps this way).
+    private func perform(_ step: Step) throws {
+        try begin(step)
+        try closeAll()
+    }
+
+    /// Closes windows until a step on `pages` may begin: none of its pages in flight, fewer than `--in-flight`
+    /// windows open, and none at all when the step must run `alone`. Windows close in deadline order.
+    private func makeRoom(for pages: Range<Int>, alone: Bool) throws {
+        while !openSteps.isEmpty
+            && (alone || openSteps.count >= configuration.inFlightWindows || openSteps.contains(where: { $0.pages.overlaps(pages) })) {
+            try closeEarliest()
+        }
+    }
+
+    /// Closes every window whose deadline has passed, without waiting.
+    private func closeDue() throws {
+        while let earliest = openSteps.indices.min(by: { openSteps[$0].deadline < openSteps[$1].deadline }),
+              openSteps[earliest].deadline <= MonotonicClock.now() {
+            try close(at: earliest)
+        }
+    }
+
+    /// Closes every window, waiting for each deadline.
+    private func closeAll() throws {
+        while !openSteps.isEmpty { try closeEarliest() }
+    }
+
+    private func closeEarliest() throws {
+        guard let earliest = openSteps.indices.min(by: { openSteps[$0].deadline < openSteps[$1].deadline }) else { return }
+        MonotonicClock.spin(until: openSteps[earliest].deadline)
+        try close(at: earliest)
+    }
+
+    private func close(at index: Int) throws {
+        let open = openSteps.remove(at: index)
+        currentSlot = open.slot
+        if let next = try open.resume() {
+            openSteps.append(next)
+        } else {
+            observations.endOperation(slot: open.slot)
+            freeSlots.append(open.slot)
+        }
+    }
+
+    /// Begins one step: closes the pages, makes the call, and leaves its window open for the loop to close (a
+    /// must-fault or read-only window first where the call has two halves; then the must-read-zero or
+    /// content-kept window, after which the page is republished).
+    private func begin(_ step: Step) throws {
         let (operation, page) = (step.operation, step.page)
-        stepOperation = operation
         let pages = affectedPages(operation, page: page)
-        // A due probe of the missing-flush oracle waits here, the page published, until the checkers mapped it.
-        let probing = flushProbe?.arm(for: operation, requests: { try? countersBefore?.capture(); return countersBefore?[0] }) ?? false
-        observations.beginOperation(operation, page: page)
-        defer { observations.endOperation() }
+        // A due probe of the missing-flush oracle runs alone, and waits here, the page published, until the
+        // checkers mapped it.
+        let probeDue = flushProbe?.isDue(for: operation) ?? false
+        try makeRoom(for: pages, alone: probeDue || Self.runsAlone.contains(operation))
+        let probing = probeDue && flushProbe?.arm(requests: { try? countersBefore?.capture(); return countersBefore?[0] }) == true
+        let slot = freeSlots.removeLast()
+        currentSlot = slot
+        observations.beginOperation(operation, pages: pages, slot: slot)
         for p in pages { control.close(p) }
         let snapshot = configuration.injection == .losewrite ? PageSnapshot(backing.address(ofPage: page)) : nil
         let trapping = frameTraps != nil && Self.freesFrames.contains(operation)
@@ -245,43 +323,111 @@ final class Mutator: @unchecked Sendable {
         // cgroup's LRU offers: nothing to measure.)
         let freedFrames = trapping && operation != .aging
             ? frameTraps?.framesBeforeCall(backing.address(ofPage: pages.lowerBound), count: pages.count) ?? [] : []
-        try? countersBefore?.capture()
         let started = observations.clock.now()
         // The negative control of the missing-flush oracle: on a probe, the call is skipped (the content stays).
-        let call = probing && configuration.injection == .noinval
-            ? Call(window: .keep, failed: false, zeroed: page..<page, invalidates: true)
-            : try invoke(operation, page: page, pages: pages)
-        let (window, failed, zeroed) = (call.window, call.failed, call.zeroed)
+        let skipped = probing && configuration.injection == .noinval
+        let (invocation, measurement) = try measured { skipped ? .done(Call(window: .keep, zeroed: page..<page)) : try invoke(operation, page: page, pages: pages) }
+        // Judged on the call that invalidates (the first half): nothing else ran between the probe and it.
+        let missingFlush = probing
+            ? flushProbe?.judge(requestsBefore: measurement.requestsBefore, requestsAfter: measurement.requestsAfter, judgeable: invocation.invalidates)
+            : nil
+        // Before anything faults the page back in: a trap takes the frame the call just freed.
+        let poison = trapping ? springTraps(after: step, freed: invocation.freedFrames, measuring: freedFrames) : nil
+        let calls = CallRecord(step: step, pages: pages, started: started, calls: measurement, missingFlush: missingFlush,
+                               snapshot: snapshot, poison: poison)
+        switch invocation {
+        case .done(let call):
+            if let open = try finish(calls, call, slot: slot) { openSteps.append(open) } else {
+                observations.endOperation(slot: slot)
+                freeSlots.append(slot)
+            }
+        case .holding(let kind, _, _, let rest):
+            let before = kind == .readOnly ? writerWords(page: page) : []
+            let evidence = windows.evidence(kind)
+            for p in pages { control.publish(p, kind == .readOnly ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(.fault, takeCounter())) }
+            observations.faultWindowOpen(true, slot: slot)  // the guests' accesses (writes, for read-only) must fault now
+            openSteps.append(OpenStep(pages: pages, slot: slot, deadline: MonotonicClock.deadline(microseconds: configuration.faultWindowMicroseconds)) { [self] in
+                observations.faultWindowOpen(false, slot: slot)
+                for p in pages { control.close(p) }
+                windows.closed(kind, of: operation, evidenceBefore: evidence)
+                if kind == .readOnly { checkNoWriteLanded(page: page, before: before) }
+                var record = calls
+                let (call, second) = try measured { try rest() }
+                record.calls.add(second)
+                return try finish(record, call, slot: slot)
+            })
+        }
+    }
+
+    /// What a step's calls did, carried from its first half to its window.
+    private struct CallRecord {
+        var step: Step
+        var pages: Range<Int>
+        var started: UInt64
+        var calls: CallMeasurement
+        var missingFlush: (before: UInt64, after: UInt64)?
+        var snapshot: PageSnapshot?
+        /// The poison of the step's first trap (``Injection/poison`` republishes it).
+        var poison: UInt64?
+    }
+
+    /// Right after a call that freed `freed` frames: one trap per freed frame, up to a few (truncate frees a
+    /// whole tail of the file, a collapse 512 pages). Returns the first trap's poison.
+    private func springTraps(after step: Step, freed: Int, measuring frames: Set<UInt64>) -> UInt64? {
+        guard let frameTraps, freed > 0 else { return nil }
+        let seconds = observations.elapsed
+        var first: UInt64?
+        for trap in 0..<min(freed, Self.trapsPerStep) {
+            let poison = ControlWord.make(.poison, takeCounter())
+            frameTraps.spring(poison: poison, call: "\(step.operation.rawValue) on page \(step.page)", seconds: seconds, freed: trap == 0 ? frames : [])
+            first = first ?? poison
+        }
+        return first
+    }
+
+    /// `remote_tlb_flush_requests` and `remote_tlb_flush` read right around a call, and its time: every step's
+    /// calls are measured on their own, so that with several windows in flight no call's flushes (or time) count
+    /// for another step, and a window's wait is not a call's latency.
+    private struct CallMeasurement {
+        var requestsBefore: UInt64 = 0
+        var requestsAfter: UInt64 = 0
+        var requests: UInt64 = 0
+        var flushes: UInt64 = 0
+        var nanoseconds: UInt64 = 0
+        mutating func add(_ other: CallMeasurement) {
+            requests &+= other.requests
+            flushes &+= other.flushes
+            nanoseconds &+= other.nanoseconds
+        }
+    }
+
+    private func measured<Result>(_ call: () throws -> Result) throws -> (Result, CallMeasurement) {
+        try? countersBefore?.capture()
+        let started = observations.clock.now()
+        let result = try call()
         let ended = observations.clock.now()
         try? countersAfter?.capture()
-        // Before anything faults the page back in: a trap takes the frame the call just freed.
-        stepPoison = nil
-        if trapping, let frameTraps, call.freedFrames > 0 {
-            // One trap per freed page, up to a few (truncate frees a whole tail of the file, a collapse 512 pages).
-            let freed = call.freedFrames
-            let seconds = observations.seconds(at: observations.clock.monotonic(ended))
-            for trap in 0..<min(freed, Self.trapsPerStep) {
-                let poison = ControlWord.make(.poison, takeCounter())
-                frameTraps.spring(poison: poison, call: "\(operation.rawValue) on page \(page)", seconds: seconds, freed: trap == 0 ? freedFrames : [])
-                if trap == 0 { stepPoison = poison }
-            }
+        var measurement = CallMeasurement(nanoseconds: observations.clock.nanoseconds(from: started, to: ended))
+        if let before = countersBefore, let after = countersAfter {
+            (measurement.requestsBefore, measurement.requestsAfter) = (before[0], after[0])
+            (measurement.requests, measurement.flushes) = (after[0] &- before[0], after[1] &- before[1])
         }
-        let missingFlush = probing
-            ? flushProbe?.judge(requestsBefore: countersBefore?[0] ?? 0, requestsAfter: countersAfter?[0] ?? 0, judgeable: call.invalidates)
-            : nil
-        if let snapshot, window == .keep { snapshot.restore() }
-        /// The step's bookkeeping (the page's history, the lost-write check, the tallies, a random page's check, the
-        /// next step's draw): done while its window is open, time the step waits anyway, so that only the counter
-        /// read and the window's publication follow the operation, and only the republication and the next step's
-        /// close and counter read precede the next one.
-        /// (Each flush finds the vCPU either still out of the guest from the previous one or back in it, and then
-        /// has to interrupt it: a longer gap between operations costs an extra interrupt of the running vCPU.)
-        var next: Step?
+        return (result, measurement)
+    }
+
+    /// After the step's calls: the traps, the missing-flush verdict, the bookkeeping, and the step's
+    /// must-read-zero or content-kept window, published and returned open (nil: the step has none, and is done).
+    private func finish(_ record: CallRecord, _ call: Call, slot: Int) throws -> OpenStep? {
+        let (operation, page, pages) = (record.step.operation, record.step.page, record.pages)
+        let (window, failed, zeroed) = (call.window, call.failed, call.zeroed)
+        if let snapshot = record.snapshot, window == .keep { snapshot.restore() }
+        /// The step's bookkeeping (the page's history, the lost-write check, the tallies, a random page's check):
+        /// done while its window is open, time the step waits anyway.
         func account() {
             // The page's history first: the lost-write check below may report a violation on the page. (A guest
             // reporting one in the window before this finds the operation as the one in flight.)
-            observations.noteOperation(operation, page: page, startedAt: started)
-            if let missingFlush {
+            observations.noteOperation(operation, page: page, startedAt: record.started)
+            if let missingFlush = record.missingFlush {
                 observations.addViolation(Violation(
                     kind: "missing-flush", vcpu: -1, page: page, word: 0, controlBefore: 0, controlAfter: 0,
                     window: "flush probe: mapped since the checkers' last sweep", expected: missingFlush.before + 1,
@@ -297,40 +443,44 @@ final class Mutator: @unchecked Sendable {
                 raiseFloors(pages)
             }
             observations.record(
-                operation,
-                nanoseconds: observations.clock.nanoseconds(from: started, to: ended),
-                flushRequests: counterMovement(0), flushes: counterMovement(1), failed: failed)
+                operation, nanoseconds: record.calls.nanoseconds,
+                flushRequests: record.calls.requests, flushes: record.calls.flushes, failed: failed)
             verifyRandomPage(outside: pages)
-            next = schedule.next()
         }
-        if let window {
-            let sampledKind: WindowKind = zeroed.contains(page) || window == .zero ? .zero : .kept
-            let evidence = windows.evidence(sampledKind)
-            for p in pages {
-                let kind = zeroed.contains(p) ? .zero : window
-                control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
+        let republish = { [self] in
+            for p in pages { writeAndPublish(page: p, into: backing.address(ofPage: p), poison: record.poison) }
+            if let child = heldChild {
+                heldChild = nil
+                let after = pageMap.frame(backing.address(ofPage: page))
+                if frameBeforeFork != 0 && after != 0 {
+                    observations.cowMeasured.wrappingIncrement(ordering: .relaxed)
+                    if after != frameBeforeFork { observations.cowBreaks.wrappingIncrement(ordering: .relaxed) }
+                }
+                child.release()
             }
-            let closes = MonotonicClock.deadline(microseconds: configuration.windowMicroseconds)
+            if operation == .ksm, let twins = environment.ksmTwins {
+                twins.copy(page: page)
+            }
+        }
+        guard let window else {
+            republish()
             account()
-            MonotonicClock.spin(until: closes)
+            return nil
+        }
+        let sampledKind: WindowKind = zeroed.contains(page) || window == .zero ? .zero : .kept
+        let evidence = windows.evidence(sampledKind)
+        for p in pages {
+            let kind = zeroed.contains(p) ? .zero : window
+            control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
+        }
+        let closes = MonotonicClock.deadline(microseconds: configuration.windowMicroseconds)
+        account()
+        return OpenStep(pages: pages, slot: slot, deadline: closes) { [self] in
             for p in pages { control.close(p) }
             windows.closed(sampledKind, of: operation, evidenceBefore: evidence)
+            republish()
+            return nil
         }
-        for p in pages { writeAndPublish(page: p, into: backing.address(ofPage: p)) }
-        if let child = heldChild {
-            heldChild = nil
-            let after = pageMap.frame(backing.address(ofPage: page))
-            if frameBeforeFork != 0 && after != 0 {
-                observations.cowMeasured.wrappingIncrement(ordering: .relaxed)
-                if after != frameBeforeFork { observations.cowBreaks.wrappingIncrement(ordering: .relaxed) }
-            }
-            child.release()
-        }
-        if operation == .ksm, let twins = environment.ksmTwins {
-            twins.copy(page: page)
-        }
-        if window == nil { account() }
-        return next ?? schedule.next()
     }
 
     /// The operations whose call may free data frames: where the content is replaced, and where it is kept but
@@ -352,7 +502,70 @@ final class Mutator: @unchecked Sendable {
     }
 
     /// The operation's host calls (and its must-fault or read-only window, held between them).
-    private func invoke(_ operation: Operation, page: Int, pages: Range<Int>) throws -> Call {
+    /// A step's calls: done in one go, or a first half whose window (must-fault, or read-only) is held before
+    /// `rest` makes the second half.
+    private enum Invocation {
+        case done(Call)
+        /// `freedFrames`: how many frames the first half may have freed (the traps take them at once).
+        case holding(WindowKind, invalidates: Bool, freedFrames: Int, rest: () throws -> Call)
+
+        var invalidates: Bool {
+            switch self {
+            case .done(let call): call.invalidates
+            case .holding(_, let invalidates, _, _): invalidates
+            }
+        }
+
+        var freedFrames: Int {
+            switch self {
+            case .done(let call): call.freedFrames
+            case .holding(_, _, let freedFrames, _): freedFrames
+            }
+        }
+    }
+
+    /// The operation's host calls: all of them, or the first half and the rest (the window between them is the
+    /// caller's to hold).
+    private func invoke(_ operation: Operation, page: Int, pages: Range<Int>) throws -> Invocation {
+        switch operation {
+        case .munmap:
+            try backing.unmap(page: page)
+            return .holding(.fault, invalidates: true, freedFrames: backing.remapZeroes ? 1 : 0) { [self] in
+                try backing.mapBack(page: page)
+                return Call(window: backing.remapZeroes ? .zero : .keep, zeroed: page..<page)
+            }
+        case .mprotect:
+            try backing.protect(page: page, PROT_NONE)
+            return .holding(.fault, invalidates: true, freedFrames: 0) { [self] in
+                try backing.protect(page: page, PROT_READ | PROT_WRITE)
+                return Call(window: .keep, zeroed: page..<page)
+            }
+        case .mprotectReadOnly:
+            try backing.protect(page: page, PROT_READ)
+            return .holding(.readOnly, invalidates: true, freedFrames: 0) { [self] in
+                try backing.protect(page: page, PROT_READ | PROT_WRITE)
+                return Call(window: .keep, zeroed: page..<page)
+            }
+        case .mremap:
+            let parking = currentSlot  // the step's own slot: no other page in flight parks there
+            try backing.moveAway(page: page, parking: parking)
+            return .holding(.fault, invalidates: true, freedFrames: 0) { [self] in
+                try backing.moveBack(page: page, parking: parking)
+                return Call(window: .keep, zeroed: page..<page)
+            }
+        case .truncate:
+            try backing.truncate(to: page * 4096)
+            return .holding(.fault, invalidates: true, freedFrames: pages.count) { [self] in
+                try backing.truncate(to: backing.size)
+                return Call(window: .zero, zeroed: page..<page)
+            }
+        default:
+            return .done(try call(operation, page: page, pages: pages))
+        }
+    }
+
+    /// The calls of an operation made in one go.
+    private func call(_ operation: Operation, page: Int, pages: Range<Int>) throws -> Call {
         var failed = false
         var zeroed = page..<page
         var invalidates = true
@@ -369,29 +582,9 @@ final class Mutator: @unchecked Sendable {
         case .remap:
             try backing.remap(page: page)
             window = backing.remapZeroes ? .zero : .keep
-        case .munmap:
-            try backing.unmap(page: page)
-            holdFaultWindow(pages)
-            try backing.mapBack(page: page)
-            window = backing.remapZeroes ? .zero : .keep
         case .punch:
             try backing.punch(page: page)
             window = .zero
-        case .mprotect:
-            try backing.protect(page: page, PROT_NONE)
-            holdFaultWindow(pages)
-            try backing.protect(page: page, PROT_READ | PROT_WRITE)
-            window = .keep
-        case .mprotectReadOnly:
-            try backing.protect(page: page, PROT_READ)
-            holdReadOnlyWindow(page: page)
-            try backing.protect(page: page, PROT_READ | PROT_WRITE)
-            window = .keep
-        case .mremap:
-            try backing.moveAway(page: page)
-            holdFaultWindow(pages)
-            try backing.moveBack(page: page)
-            window = .keep
         case .forkCOW:
             // The child lives until the page has been republished: the host's write must break COW.
             heldChild = try HeldChild.fork()
@@ -436,11 +629,8 @@ final class Mutator: @unchecked Sendable {
                 failed = true  // nothing reclaimable this time (EAGAIN/EBUSY): counted, not fatal
             }
             window = .keep
-        case .truncate:
-            try backing.truncate(to: page * 4096)
-            holdFaultWindow(pages)
-            try backing.truncate(to: backing.size)
-            window = .zero
+        case .munmap, .mprotect, .mprotectReadOnly, .mremap, .truncate:
+            preconditionFailure("\(operation) holds a window between its two halves (invoke)")
         case .mix, .all:
             preconditionFailure("the schedule resolves \(operation) to single operations")
         }
@@ -448,33 +638,20 @@ final class Mutator: @unchecked Sendable {
         return Call(window: window, failed: failed, zeroed: zeroed, invalidates: invalidates && !failed, freedFrames: freedFrames)
     }
 
-    /// How far flush counter `slot` moved around the last operation.
-    private func counterMovement(_ slot: Int) -> UInt64 {
-        guard let before = countersBefore, let after = countersAfter else { return 0 }
-        return after[slot] &- before[slot]
-    }
-
-    /// While the pages are unmapped, PROT_NONE or truncated: any guest read that succeeds now is a violation.
+    /// While the pages are away (memslot: the slot deleted or moved): any guest read that succeeds now is a
+    /// violation. Held inside the step's call: a memslot step runs alone.
     private func holdFaultWindow(_ pages: Range<Int>) {
         let evidence = windows.evidence(.fault)
         for p in pages { control.publish(p, ControlWord.make(.fault, takeCounter())) }
-        observations.faultWindowOpen(true)
+        observations.faultWindowOpen(true, slot: currentSlot)
         spin(microseconds: configuration.faultWindowMicroseconds)
-        observations.faultWindowOpen(false)
+        observations.faultWindowOpen(false, slot: currentSlot)
         for p in pages { control.close(p) }
-        windows.closed(.fault, of: stepOperation, evidenceBefore: evidence)
+        windows.closed(.fault, of: .memslot, evidenceBefore: evidence)
     }
 
-    /// While the page is PROT_READ: reads must see the kept content, and no guest write may land.
-    private func holdReadOnlyWindow(page: Int) {
-        let before = writerWords(page: page)
-        let evidence = windows.evidence(.readOnly)
-        control.publish(page, ControlWord.make(.keep, currentGeneration[page]))
-        observations.faultWindowOpen(true)  // the guests' writes must fault now
-        spin(microseconds: configuration.faultWindowMicroseconds)
-        observations.faultWindowOpen(false)
-        control.close(page)
-        windows.closed(.readOnly, of: .mprotectReadOnly, evidenceBefore: evidence)
+    /// After a read-only window: no guest write may have landed on the page while it was PROT_READ.
+    private func checkNoWriteLanded(page: Int, before: [UInt64]) {
         let after = writerWords(page: page)
         for (writer, (old, new)) in zip(before, after).enumerated() where old != new {
             observations.addViolation(Violation(
@@ -533,11 +710,11 @@ final class Mutator: @unchecked Sendable {
     }
 
     /// The lost-write check of one random page, every step, so that writes are verified on pages no operation
-    /// touched lately too. A page among `busy` (the step's own, in its window) is left out: its floors were just
-    /// raised or its words just verified, and reading it now could map it back under the operation.
+    /// touched lately too. A page in flight is left out: its floors were just raised or its words just verified,
+    /// and reading it now could map it back under the operation (or fault: it may be unmapped).
     private func verifyRandomPage(outside busy: Range<Int> = 0..<0) {
         let page = Int(verifierPages.next() % UInt64(configuration.pages))
-        if !busy.contains(page) { verifyWrites(page..<(page + 1)) }
+        if !busy.contains(page) && !openSteps.contains(where: { $0.pages.contains(page) }) { verifyWrites(page..<(page + 1)) }
     }
 
     /// Reads each writer's publication, then its word in each page through the host mapping: the word must be
@@ -551,7 +728,7 @@ final class Mutator: @unchecked Sendable {
                 let word = backing.writerWord(page: page, writer: writer)
                 observations.writeVerifications.wrappingIncrement(ordering: .relaxed)
                 if word < number {
-                    let inFlight = observations.operationInFlightDescription
+                    let inFlight = observations.operationInFlightDescription(page: page)
                     observations.addViolation(Violation(
                         kind: "lost-write", vcpu: writer, page: page, word: Int(GUEST_READER_WORDS) + writer, controlBefore: 0,
                         controlAfter: 0, window: "published", expected: number, observed: word, time: observations.elapsed,
@@ -565,7 +742,7 @@ final class Mutator: @unchecked Sendable {
 
     /// Writes a new generation into the reader words of `frame` (the page's host view) and publishes it, or,
     /// under injection, does that wrong on purpose.
-    private func writeAndPublish(page: Int, into frame: UnsafeMutableRawPointer) {
+    private func writeAndPublish(page: Int, into frame: UnsafeMutableRawPointer, poison: UInt64? = nil) {
         let counter = takeCounter()
         let generation = ControlWord.make(.generation, counter)
         // SAFETY: `frame` is one mapped, 8-aligned 4 KiB page of guest memory; writer words are not touched.
@@ -578,9 +755,9 @@ final class Mutator: @unchecked Sendable {
         switch configuration.injection {
         case .nowrite where republication:
             control.publish(page, generation)  // promise content that was never written
-        case .poison where republication && stepPoison != nil:
+        case .poison where republication && poison != nil:
             // A translation left on the frame the call freed, which a trap took: the page reads the trap's poison.
-            words.update(repeating: stepPoison!, count: Int(GUEST_READER_WORDS))
+            words.update(repeating: poison!, count: Int(GUEST_READER_WORDS))
             control.publish(page, generation)
         case .early where republication:
             control.publish(page, generation)  // promise first, write after: a narrow race
@@ -600,9 +777,10 @@ final class Mutator: @unchecked Sendable {
         guard let entry = environment.leafEntry(target) else {
             throw KVMError(operation: "ptswap", errno: 0, context: "page \(target) has no 4 KiB guest PTE")
         }
-        observations.beginOperation(.none, page: target)
+        let slot = freeSlots[freeSlots.count - 1]  // ptswap steps one at a time
+        observations.beginOperation(.none, pages: target..<(target + 1), slot: slot)
         observations.noteOperation(.none, page: target, startedAt: observations.clock.now())
-        defer { observations.endOperation() }
+        defer { observations.endOperation(slot: slot) }
         control.close(target)
         let flags = entry.pointee & 0xfff
         let frame: UnsafeMutableRawPointer

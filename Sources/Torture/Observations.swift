@@ -41,17 +41,24 @@ final class Observations: Sendable {
     let mmioServedChecks = ManagedAtomic<UInt64>(0)
     /// `KVM_EXIT_DIRTY_RING_FULL` exits: the vCPU waited for the harvester.
     let ringFullExits = ManagedAtomic<UInt64>(0)
-    /// The operation in flight, as `Operation` index + 1 in the high half and the page in the low half; 0 = none.
-    /// An `UnsafeAtomic` (destroyed in deinit), not a `ManagedAtomic`: the mutator stores it twice per step between
-    /// two invalidations, where a managed atomic's retain, release and dynamic dispatch add time that decides
-    /// whether the next flush must interrupt the running vCPU (see `Mutator.perform`).
-    private let inFlight = UnsafeAtomic<UInt64>.create(0)
+    /// The steps in flight, one slot each (the mutator keeps up to ``maxInFlight`` windows open): `Operation`
+    /// index + 1 in bits 56-63, bit 55 while a must-fault (or read-only) window of the step is open, its first
+    /// page in bits 28-54 and its page count in bits 0-27; 0 = a free slot. `UnsafeAtomic`s (destroyed in
+    /// deinit), not `ManagedAtomic`s: the mutator stores them between two invalidations, where a managed atomic's
+    /// retain, release and dynamic dispatch add time that decides whether the next flush must interrupt the
+    /// running vCPU (see `Mutator.begin`).
+    nonisolated(unsafe) private let inFlight: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
+    static let maxInFlight = 64
     private let history = Mutex(OperationHistory())
 
-    deinit {
-        inFlight.destroy()
-        faultWindow.destroy()
+    init() {
+        inFlight = .allocate(capacity: Self.maxInFlight)
+        for slot in 0..<Self.maxInFlight { (inFlight + slot).initialize(to: UnsafeAtomic<UInt64>.Storage(0)) }
     }
+
+    deinit { inFlight.deallocate() }
+
+    private func slot(_ index: Int) -> UnsafeAtomic<UInt64> { UnsafeAtomic(at: inFlight + index) }
 
     /// Seconds from the run's start to `nanoseconds` (a ``MonotonicClock`` reading).
     func seconds(at nanoseconds: UInt64) -> Double { Double(nanoseconds &- start) / 1e9 }
@@ -60,30 +67,54 @@ final class Observations: Sendable {
         seconds(at: MonotonicClock.now())
     }
 
-    /// Marks `operation` on `page` as in flight (one atomic store: it precedes the operation's calls).
-    func beginOperation(_ operation: Operation, page: Int) {
-        inFlight.store(UInt64(operation.index + 1) << 32 | UInt64(page), ordering: .releasing)
+    /// Marks `operation` on `pages` as in flight in `slot` (one atomic store: it precedes the operation's calls).
+    func beginOperation(_ operation: Operation, pages: Range<Int>, slot index: Int) {
+        slot(index).store(UInt64(operation.index + 1) << 56 | UInt64(pages.lowerBound) << 28 | UInt64(pages.count), ordering: .releasing)
     }
 
     /// Adds an operation that started at `ticks` (a ``clock`` reading) to its page's history. The mutator does
     /// this in the step's window, before its lost-write check of the page; a guest reporting a violation earlier
-    /// finds the operation in flight (``operationInFlightDescription``).
+    /// finds the operation in flight (``operationInFlightDescription(page:)``).
     func noteOperation(_ operation: Operation, page: Int, startedAt ticks: UInt64) {
         history.withLock { $0.append(operation, at: ticks, page: page) }
     }
 
-    func endOperation() { inFlight.store(0, ordering: .releasing) }
+    func endOperation(slot index: Int) { slot(index).store(0, ordering: .releasing) }
 
-    /// The operation in flight now, and its page.
-    var currentOperation: (Operation, Int)? {
-        let value = inFlight.load(ordering: .acquiring)
-        guard value != 0 else { return nil }
-        return (Operation.allCases[Int(value >> 32) - 1], Int(value & 0xffff_ffff))
+    /// Opens or closes the must-fault (or read-only) window of the step in `slot`: accesses to its pages that
+    /// fault meanwhile are its evidence (``recordFault(page:mmio:)``).
+    func faultWindowOpen(_ open: Bool, slot index: Int) {
+        let value = slot(index).load(ordering: .relaxed)
+        slot(index).store(open ? value | 1 << 55 : value & ~(1 << 55), ordering: .releasing)
     }
 
-    /// The operation in flight as a violation reports it ("dontneed on page 7"), or nil.
-    var operationInFlightDescription: String? {
-        currentOperation.map { "\($0.0.rawValue) on page \($0.1)" }
+    /// A step in flight: its operation, its pages, and whether its must-fault window is open.
+    struct InFlight: Equatable {
+        var operation: Operation
+        var pages: Range<Int>
+        var faultWindowOpen: Bool
+    }
+
+    /// The steps in flight now.
+    var operationsInFlight: [InFlight] {
+        (0..<Self.maxInFlight).compactMap { index in
+            let value = slot(index).load(ordering: .acquiring)
+            guard value != 0 else { return nil }
+            let first = Int(value >> 28 & (1 << 27 - 1))
+            return InFlight(operation: Operation.allCases[Int(value >> 56) - 1], pages: first..<(first + Int(value & (1 << 28 - 1))),
+                            faultWindowOpen: value & 1 << 55 != 0)
+        }
+    }
+
+    /// The step in flight on `page` as a violation reports it ("dontneed on page 7"); with no step on that page,
+    /// the steps in flight elsewhere ("none on this page; in flight: munmap on page 3"), or nil.
+    func operationInFlightDescription(page: Int) -> String? {
+        let steps = operationsInFlight
+        let describe = { (step: InFlight) in
+            "\(step.operation.rawValue) on page" + (step.pages.count == 1 ? " \(step.pages.lowerBound)" : "s \(step.pages.lowerBound)..<\(step.pages.upperBound)")
+        }
+        if let own = steps.first(where: { $0.pages.contains(page) }) { return describe(own) }
+        return steps.isEmpty ? nil : "none on this page; in flight: " + steps.map(describe).joined(separator: ", ")
     }
 
     /// Tallies `calls` calls of `operation` that took `nanoseconds` each.
@@ -107,18 +138,16 @@ final class Observations: Sendable {
         _ = tally.latency.record(nanoseconds, count: UInt64(calls))
     }
 
-    /// A `KVM_RUN` EFAULT, or (`mmio`) an access served as MMIO: evidence for the operation in flight only while
-    /// one of its must-fault (or read-only) windows is open, where the access had to fault; counted either way.
-    func recordFault(mmio: Bool = false) {
+    /// A `KVM_RUN` EFAULT, or (`mmio`) an access served as MMIO, at `page` (nil: unknown): evidence for the step
+    /// in flight on that page (on any page, when unknown) only while its must-fault (or read-only) window is open,
+    /// where the access had to fault; counted either way.
+    func recordFault(page: Int?, mmio: Bool = false) {
         (mmio ? mmioExits : efaults).wrappingIncrement(ordering: .relaxed)
-        if faultWindow.load(ordering: .relaxed), let (operation, _) = currentOperation {
-            tallies.withLock { $0.update(operation) { $0.faults += 1 } }
+        let open = operationsInFlight.filter(\.faultWindowOpen)
+        if let step = open.first(where: { page.map($0.pages.contains) ?? true }) {
+            tallies.withLock { $0.update(step.operation) { $0.faults += 1 } }
         }
     }
-
-    /// Whether a window in which guest accesses must fault is open (set by the mutator around its spin).
-    private let faultWindow = UnsafeAtomic<Bool>.create(false)
-    func faultWindowOpen(_ open: Bool) { faultWindow.store(open, ordering: .relaxed) }
 
     func recentOperations(page: Int) -> [String] {
         history.withLock { $0.entries(page: page) }.map {

@@ -109,6 +109,7 @@ public struct Scenario: Sendable, Equatable {
             scenario.configuration.faultWindowMicroseconds = try value.integer()
         },
         "windowUs": Field(option: "--window-us") { value, scenario throws(FieldError) in scenario.configuration.windowMicroseconds = try value.integer() },
+        "inFlight": Field(option: "--in-flight") { value, scenario throws(FieldError) in scenario.configuration.inFlight = try value.integer() },
         "antagonists": Field(option: "--antagonist") { value, scenario throws(FieldError) in
             guard case .array(let elements) = value.value else {
                 throw FieldError(line: value.line, problem: "must be an array, found \(value.kindName)", fix: "write [ { \"kind\": …, \"periodMicroseconds\": … } ]")

@@ -75,7 +75,8 @@ final class VCPUWorker: @unchecked Sendable {
                 return false
             }
         case .memoryFault:
-            observations.recordFault()
+            // The checker's page index is in r10 at any access it makes to a data page.
+            observations.recordFault(page: (try? vcpu.registers()).map { Int($0.r10) })
         case .dirtyRingFull:
             // As the API documents: the ring must be harvested and reset before this vCPU can run on. The
             // mutator's harvester does that every round; wait a little and re-enter.
@@ -84,13 +85,13 @@ final class VCPUWorker: @unchecked Sendable {
         case .mmioRead(let address, let length):
             guard let host = hostAddress(address, length) else { return unexpected(exit) }
             vcpu.completeMMIORead(with: Array(UnsafeRawBufferPointer(start: host, count: length)))
-            observations.recordFault(mmio: true)
-            mmioReadPage = Int((address.rawValue - dataRange.lowerBound) / UInt64(GUEST_PAGE_SIZE))
+            mmioReadPage = dataPage(address)
+            observations.recordFault(page: mmioReadPage, mmio: true)
             return true
         case .mmioWrite(let address, let data):
             guard let host = hostAddress(address, data.count) else { return unexpected(exit) }
             data.withUnsafeBytes { host.copyMemory(from: $0.baseAddress!, byteCount: data.count) }
-            observations.recordFault(mmio: true)
+            observations.recordFault(page: dataPage(address), mmio: true)
         case .interrupted:
             if stop.load(ordering: .relaxed) { return false }
             if mmuResetRequested.exchange(false, ordering: .relaxed) && !toggleWriteProtect() { return false }
@@ -136,6 +137,10 @@ final class VCPUWorker: @unchecked Sendable {
         return false
     }
 
+    private func dataPage(_ address: GuestPhysicalAddress) -> Int {
+        Int((address.rawValue - dataRange.lowerBound) / UInt64(GUEST_PAGE_SIZE))
+    }
+
     private func hostAddress(_ address: GuestPhysicalAddress, _ length: Int) -> UnsafeMutableRawPointer? {
         guard dataRange.contains(address.rawValue), address.rawValue + UInt64(length) <= dataRange.upperBound else { return nil }
         return dataHost + Int(address.rawValue - dataRange.lowerBound)
@@ -148,7 +153,7 @@ final class VCPUWorker: @unchecked Sendable {
             return
         }
         let page = Int(regs.r10)
-        let (kind, inFlight) = classified(observed: regs.rax, otherwise: "readback")
+        let (kind, inFlight) = classified(observed: regs.rax, page: page, otherwise: "readback")
         observations.addViolation(Violation(
             kind: kind, vcpu: index, page: page, word: Int(GUEST_READER_WORDS) + index, controlBefore: 0, controlAfter: 0,
             window: "own word", expected: regs.rcx, observed: regs.rax, time: observations.elapsed,
@@ -168,7 +173,7 @@ final class VCPUWorker: @unchecked Sendable {
             return
         }
         observations.noteDetection(page: page, word: regs.rax)
-        let (kind, inFlight) = classified(observed: regs.rcx, otherwise: "stale-read")
+        let (kind, inFlight) = classified(observed: regs.rcx, page: page, otherwise: "stale-read")
         let window = ControlWord.Kind.of(regs.rax)?.name ?? "unknown"
         observations.addViolation(Violation(
             kind: kind, vcpu: index, page: page, word: Int(regs.r11 / 8), controlBefore: regs.rax, controlAfter: regs.rdx,
@@ -180,8 +185,8 @@ final class VCPUWorker: @unchecked Sendable {
     /// A violation's kind and what was in flight. A read (or a writer's own word) that returned a trap's poison is
     /// `stale-frame`: the translation led to a frame a content-replacing call freed, and the step that freed it is
     /// named; any other bad value is of the kind `otherwise`.
-    private func classified(observed: UInt64, otherwise kind: String) -> (kind: String, inFlight: String?) {
-        let inFlight = observations.operationInFlightDescription
+    private func classified(observed: UInt64, page: Int, otherwise kind: String) -> (kind: String, inFlight: String?) {
+        let inFlight = observations.operationInFlightDescription(page: page)
         guard ControlWord.Kind.of(observed) == .poison else { return (kind, inFlight) }
         let freedBy = frameTraps.record(poison: observed).map { "frame freed by \($0.call) at \(String(format: "%.6f", $0.seconds))s, then trapped" }
         return ("stale-frame", [freedBy ?? "frame freed by a call no longer in its trap ring", inFlight.map { "in flight: \($0)" }]

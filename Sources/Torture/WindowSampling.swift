@@ -23,15 +23,20 @@ enum WindowKind: String, CaseIterable, Sendable {
 /// window kind, the mutator counts windows opened and windows sampled: those during which the count that kind's
 /// checks raise moved (conclusive zero-window or kept-window checks, which the checker counts in its status block
 /// as it makes them; for must-fault windows, `KVM_RUN` EFAULTs and reads served as MMIO while the slot was away).
-/// Only one page's window is open at a time, so any movement belongs to it.
+/// With several windows of one kind open at once (`--in-flight`), a check cannot be told apart by page: each
+/// check the count moved by is credited to one window at most, the earliest to close among those open when it
+/// landed, so that sampled windows never outnumber the checks that landed in windows.
 final class WindowSampling: @unchecked Sendable {
-    // @unchecked: the status blocks are read atomically; the counters are atomics (one writer, the mutator).
+    // @unchecked: the status blocks are read atomically; the counters are atomics (one writer, the mutator);
+    // `credited` is the mutator's.
     private let statusBlocks: [UnsafeMutablePointer<UInt64>]
     private let observations: Observations
     /// Opened and sampled per (operation, kind): relaxed atomic counters, because a window closes between two
     /// invalidations, where a lock would delay the next flush (see `Mutator.perform`).
     private let counters: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
     private static let slots = Operation.allCases.count * WindowKind.allCases.count * 2
+    /// Per kind, the evidence count up to which checks have been credited to a window.
+    private var credited = [UInt64](repeating: 0, count: WindowKind.allCases.count)
 
     init(statusBlocks: [UnsafeMutablePointer<UInt64>], observations: Observations) {
         self.statusBlocks = statusBlocks
@@ -66,7 +71,12 @@ final class WindowSampling: @unchecked Sendable {
     /// Counts one window of `kind` that `operation` opened; `before` is ``evidence(_:)`` read as it opened.
     func closed(_ kind: WindowKind, of operation: Operation, evidenceBefore before: UInt64) {
         counter(operation, kind, sampled: false).wrappingIncrement(ordering: .relaxed)
-        if evidence(kind) != before { counter(operation, kind, sampled: true).wrappingIncrement(ordering: .relaxed) }
+        // One window open at a time: `from` is `before`, and any movement samples it.
+        let from = max(before, credited[kind.index])
+        if evidence(kind) > from {
+            credited[kind.index] = from + 1
+            counter(operation, kind, sampled: true).wrappingIncrement(ordering: .relaxed)
+        }
     }
 
     /// Windows of `operation`, by kind name (kinds it never opened left out).

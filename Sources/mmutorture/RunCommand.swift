@@ -103,6 +103,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("traps"), help: "Pages in the ring of recycled-frame traps (default 64; 0: off; a multiple of 4).")
     var traps: Int?
 
+    @Option(name: .customLong("in-flight"), help: "Windows the mutator keeps open at once, each on its own page (default \(TortureConfiguration.defaultInFlight); 1 to 64).")
+    var inFlight: Int?
+
     @Option(name: .customLong("stop-after-violation"), help: "End the run this many seconds after its first violation (default: run the whole duration).")
     var stopAfterViolation: Double?
 
@@ -184,6 +187,7 @@ struct RunCommand: ParsableCommand {
         if let window { c.windowMicroseconds = window }
         if let flushProbe { c.flushProbeMilliseconds = flushProbe }
         if let traps { c.trapPages = traps }
+        if let inFlight { c.inFlight = inFlight }
         if let stopAfterViolation { c.stopAfterViolationSeconds = stopAfterViolation }
         c.devicePath = device
         c.scenarioName = scenario?.name
