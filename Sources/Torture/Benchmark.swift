@@ -38,6 +38,8 @@ public struct Benchmark {
         public var earlyCatchRate: [String: Double]?
         /// dontneed, 256 pages, 1 vCPU: what its windows and traps prove, and what the traps cost.
         public var evidence: Evidence?
+        /// `mix` and each of its operations alone, `--mode both`, at one window in flight and at the default.
+        public var inFlight: [InFlightRun]?
         /// The project's targets for the sections measured, judged on this run (`BenchmarkTarget`).
         public var targets: [BenchmarkTarget] = []
     }
@@ -89,6 +91,19 @@ public struct Benchmark {
         public var opsPerSecondWithoutTraps: Double
     }
 
+    /// One run of the in-flight section: its operation's (or the mix's) steps per second and, per window kind,
+    /// windows sampled per second.
+    public struct InFlightRun: Codable, Sendable, Equatable {
+        public var operation: String
+        public var inFlight: Int
+        public var opsPerSecond: Double
+        public var windowsSampledPerSecond: [String: Double]
+        public var verdict: Verdict
+    }
+
+    /// The operations the in-flight section runs alone, beside `mix` (its members on anonymous memory).
+    static let inFlightOperations: [Operation] = [.dontneed, .remap, .munmap, .mprotect, .mix]
+
     public struct ManyVCPUs: Codable, Sendable {
         public var vcpus: Int
         public var hostCPUs: Int
@@ -99,7 +114,7 @@ public struct Benchmark {
 
     /// The parts of the bench, each measured on its own (`bench --only`).
     public enum Section: String, CaseIterable, Codable, Sendable {
-        case exits, mutator, checks, latency, setup, early, scale, evidence
+        case exits, mutator, checks, latency, setup, early, scale, evidence, inflight
     }
 
     /// The sections to measure; all by default.
@@ -165,6 +180,22 @@ public struct Benchmark {
                 trapRecycleRate: trapped.traps?.recycleRate, trapsMeasured: trapped.traps?.measured ?? 0,
                 opsPerSecondWithTraps: rate(trapped), opsPerSecondWithoutTraps: rate(plain))
         }
+        if sections.contains(.inflight) {
+            var runs: [InFlightRun] = []
+            for operation in Self.inFlightOperations {
+                // Each operation at both settings one after the other, so that a drift of the host hits both.
+                for windows in [1, TortureConfiguration.defaultInFlight] {
+                    log("windows in flight: \(operation.rawValue), --in-flight \(windows), --mode both")
+                    let report = try torture(operation, mode: .both, inFlight: windows)
+                    let steps = report.operations.filter { $0.name != Operation.none.rawValue }.reduce(0) { $0 + $1.count }
+                    runs.append(InFlightRun(
+                        operation: operation.rawValue, inFlight: windows, opsPerSecond: Double(steps) / report.durationSeconds,
+                        windowsSampledPerSecond: (report.windows ?? [:]).mapValues { Double($0.sampled) / report.durationSeconds },
+                        verdict: report.verdict))
+                }
+            }
+            results.inFlight = runs
+        }
         if sections.contains(.scale) {
             log("64 vCPUs")
             let many = try torture(.dontneed, vcpus: 64)
@@ -203,13 +234,14 @@ public struct Benchmark {
     private func torture(
         _ operation: Operation, backing: BackingKind = .anonymous, vcpus: Int = 1, injection: Injection = .none, baseline: Bool = false,
         againstItself: Bool = false,
-        hot: Int = 0, antagonists: [AntagonistSpec] = [], traps: Int? = nil
+        hot: Int = 0, antagonists: [AntagonistSpec] = [], traps: Int? = nil, mode: CheckerMode = .read, inFlight: Int? = nil
     ) throws -> RunReport {
         var configuration = TortureConfiguration()
         configuration.operation = operation
         configuration.backing = backing
         configuration.vcpus = vcpus
-        configuration.mode = .read
+        configuration.mode = mode
+        configuration.inFlight = inFlight
         configuration.injection = injection
         configuration.duration = seconds
         configuration.seed = 20261128
@@ -322,6 +354,16 @@ extension Benchmark.Results {
             lines.append("dontneed steps/s with traps / without: ".padded(64)
                 + String(format: "%.0f / %.0f (%.2f)", evidence.opsPerSecondWithTraps, evidence.opsPerSecondWithoutTraps,
                          evidence.opsPerSecondWithoutTraps > 0 ? evidence.opsPerSecondWithTraps / evidence.opsPerSecondWithoutTraps : 0))
+        }
+        if let inFlight {
+            let kinds = WindowKind.allCases.map(\.rawValue).filter { kind in inFlight.contains { $0.windowsSampledPerSecond[kind] != nil } }
+            lines.append("")
+            lines.append("windows in flight (--mode both)".padded(34) + "ops/s".rightAligned(10) + kinds.map { ($0 + "/s").rightAligned(18) }.joined())
+            for run in inFlight {
+                lines.append("  \(run.operation), --in-flight \(run.inFlight)".padded(34) + String(format: "%10.0f", run.opsPerSecond)
+                    + kinds.map { String(format: "%18.0f", run.windowsSampledPerSecond[$0] ?? 0) }.joined()
+                    + (run.verdict == .pass ? "" : "  (\(run.verdict.rawValue))"))
+            }
         }
         if let manyVCPUs {
             lines.append("\(manyVCPUs.vcpus) vCPUs on \(manyVCPUs.hostCPUs) CPUs: every vCPU made conclusive checks: \(manyVCPUs.everyVCPUChecked ? "yes" : "NO") (fewest \(manyVCPUs.fewestChecksOfAVCPU)); verdict \(manyVCPUs.verdict.rawValue)")

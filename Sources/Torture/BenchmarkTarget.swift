@@ -46,6 +46,25 @@ extension Benchmark.Results {
         if let best = earlyCatchRate?.max(by: { $0.value < $1.value }) {
             targets.append(valueTarget("early catch rate ≥ 5% with the best setup", best.value >= 0.05, String(format: "%.1f%%", 100 * best.value) + ", \(best.key)"))
         }
+        if let inFlight {
+            let rate = { (operation: Operation, windows: Int) in
+                inFlight.first { $0.operation == operation.rawValue && $0.inFlight == windows }
+            }
+            let standard = TortureConfiguration.defaultInFlight
+            if let mix = rate(.mix, standard), let dontneed = rate(.dontneed, standard), let mixAlone = rate(.mix, 1) {
+                let ratio = mix.opsPerSecond / max(dontneed.opsPerSecond, 1)
+                targets.append(valueTarget("mix ops/s ≥ 0.8× dontneed ops/s (--mode both, --in-flight \(standard))", ratio >= 0.8,
+                                           String(format: "%.0f / %.0f = %.2f", mix.opsPerSecond, dontneed.opsPerSecond, ratio)))
+                let gain = mix.opsPerSecond / max(mixAlone.opsPerSecond, 1)
+                targets.append(valueTarget("mix ops/s at --in-flight \(standard) ≥ 2.5× at --in-flight 1", gain >= 2.5,
+                                           String(format: "%.0f / %.0f = %.2f", mix.opsPerSecond, mixAlone.opsPerSecond, gain)))
+                let lower = mixAlone.windowsSampledPerSecond.filter { kind, perSecond in (mix.windowsSampledPerSecond[kind] ?? 0) < perSecond }
+                targets.append(valueTarget("mix windows sampled/s per kind at --in-flight \(standard) ≥ at --in-flight 1", lower.isEmpty,
+                                           mixAlone.windowsSampledPerSecond.keys.sorted().map { kind in
+                                               String(format: "%@ %.0f vs %.0f", kind, mix.windowsSampledPerSecond[kind] ?? 0, mixAlone.windowsSampledPerSecond[kind] ?? 0)
+                                           }.joined(separator: ", ")))
+            }
+        }
         if let manyVCPUs {
             targets.append(valueTarget(
                 "\(manyVCPUs.vcpus) vCPUs on \(manyVCPUs.hostCPUs) CPUs: every vCPU makes conclusive checks", manyVCPUs.everyVCPUChecked,

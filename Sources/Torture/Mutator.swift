@@ -248,7 +248,11 @@ final class Mutator: @unchecked Sendable {
         var resume: () throws -> OpenStep?
     }
 
-    private var openSteps: [OpenStep] = []
+    private var openSteps: [OpenStep] = [] {
+        didSet { peakInFlight = max(peakInFlight, openSteps.count) }
+    }
+    /// The most windows open at once, for the report.
+    private(set) var peakInFlight = 0
     private var freeSlots = Array((0..<Observations.maxInFlight).reversed())
     /// The slot of the step running now, for windows held inside one call (memslot's).
     private var currentSlot = 0

@@ -73,6 +73,8 @@ public struct RunReport: Codable, Sendable {
     public var windows: [String: WindowCount]? = nil
     /// The recycled-frame traps (nil when off: `--traps 0`, or an operation that frees no frame).
     public var traps: TrapReport? = nil
+    /// The most windows the mutator had open at once (`--in-flight` is the most it may). Nil in older reports.
+    public var windowsInFlightPeak: Int? = nil
     /// Benchmark runs only (`baselineMutator`): the paired slices of engine and C-baseline steps.
     public var mutatorComparison: [ComparisonRound]? = nil
 
@@ -336,6 +338,7 @@ extension RunReport {
                 total.windows = (total.windows ?? [:]).merging(windows) { $0.adding($1) }
             }
             if let traps = part.traps { total.traps = (total.traps ?? .init()).adding(traps) }
+            if let peak = part.windowsInFlightPeak { total.windowsInFlightPeak = max(total.windowsInFlightPeak ?? 0, peak) }
             total.counters.vm = total.counters.vm.adding(part.counters.vm)
             total.counters.vcpus = zip(total.counters.vcpus, part.counters.vcpus).map { $0.adding($1) }
             // Each part counts from zero: its samples continue the totals so far, so the timeline stays cumulative.

@@ -32,6 +32,9 @@ extension RunReport {
             }
             lines.append("windows sampled (a check landed inside): " + text.joined(separator: ", "))
         }
+        if let peak = windowsInFlightPeak {
+            lines.append("windows in flight: at most \(peak) open at once (--in-flight \(c.inFlightWindows))")
+        }
         lines.append("coverage: \(checks.sweeps.grouped) sweeps of all \(c.pages) pages; \(checks.wordsReadPerPage) of 448 generation words read in every page")
         if !writes.published.isEmpty {
             lines.append("writes: published sequence per writer \(writes.published.map(\.grouped).joined(separator: ", ")); \(writes.verifications.grouped) host verifications")

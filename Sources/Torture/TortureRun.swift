@@ -240,6 +240,7 @@ public struct TortureRun {
         ).report(host: host, startedAt: startedAt, timeline: timeline, firstSteps: mutator.firstSteps)
         report.flushProbes = mutator.flushProbe?.report.withLock { $0 }
         report.traps = mutator.frameTraps?.report
+        report.windowsInFlightPeak = config.baselineMutator ? nil : mutator.peakInFlight
         report.mmioServedChecks = observations.mmioServedChecks.load(ordering: .relaxed)
         return report
         }

@@ -1,0 +1,101 @@
+import Foundation
+import Guests
+import Testing
+@testable import Torture
+
+/// Windows in flight (`--in-flight`): the mutator begins steps on other pages while a step's window runs.
+@Suite(.requiresKVM, .serialized)
+struct InFlightRunTests {
+    @Test func aMixedRunKeepsSeveralWindowsOpenAndStaysClean() throws {
+        let (report, all) = try runUntil({ $0.verdict != .notExercised && ($0.windowsInFlightPeak ?? 0) > 1 }, seconds: 1.5) {
+            try shortRun(.mix, on: .memfd, seconds: $0)
+        }
+        #expect(all.allSatisfy { $0.violationCount == 0 }, "\(all.map(\.verdictReason))")
+        #expect(report.verdict == .pass, "\(report.summary)")
+        let peak = try #require(report.windowsInFlightPeak)
+        #expect(peak > 1 && peak <= TortureConfiguration.defaultInFlight, "windows really overlapped: \(peak)")
+        #expect(report.summary.contains("windows in flight: at most \(peak) open at once"))
+    }
+
+    @Test func oneWindowInFlightStepsOneAtATime() throws {
+        let report = try shortRun(.mix, on: .memfd, seconds: 1) { $0.inFlight = 1 }
+        #expect(report.windowsInFlightPeak == 1, "\(report.summary)")
+        #expect(report.violationCount == 0, "\(report.summary)")
+    }
+
+    @Test func theSameSeedMakesTheSameCallsInTheSameOrderAtAnyWindowsInFlight() throws {
+        let one = try shortRun(.mix, on: .memfd, seconds: 0.5, seed: 1234) { $0.inFlight = 1 }
+        let many = try shortRun(.mix, on: .memfd, seconds: 0.5, seed: 1234) { $0.inFlight = 16 }
+        let common = min(one.firstSteps.count, many.firstSteps.count)
+        #expect(common >= 8, "each run made a few steps at least")
+        #expect(one.firstSteps.prefix(common) == many.firstSteps.prefix(common))
+    }
+
+    @Test func aRangeOperationRunsAlone() throws {
+        // truncate cuts the file from its page to the end: no other step may be in flight over that range.
+        let report = try shortRun(.truncate, on: .memfd, seconds: 1) { $0.inFlight = 8 }
+        #expect(report.violationCount == 0, "\(report.summary)")
+        #expect(report.windowsInFlightPeak == 1, "a truncate's window never shares the mutator: \(report.summary)")
+    }
+
+    @Test func everyControlStillFiresWithManyWindowsInFlight() throws {
+        for (injection, operation, backing) in [
+            (Injection.nowrite, Torture.Operation.mix, BackingKind.memfd), (.poison, .dontneed, .anonymous), (.losewrite, .mprotect, .anonymous),
+        ] {
+            let report = try shortRun(operation, on: backing, inject: injection) { $0.inFlight = 16 }
+            #expect(report.verdict == .controlFired, "\(injection.rawValue): \(report.summary)")
+            #expect((report.windowsInFlightPeak ?? 0) > 1, "\(injection.rawValue): windows overlapped")
+        }
+    }
+
+    @Test func aViolationNeverNamesAnotherPagesStepAsItsOwn() throws {
+        // The losewrite control's lost writes are found while other pages' steps are in flight: a violation names a
+        // step as its own only when that step is on its page; otherwise it says so and lists the others.
+        let report = try shortRun(.mprotect, inject: .losewrite) { $0.inFlight = 16 }
+        #expect(report.verdict == .controlFired && (report.windowsInFlightPeak ?? 0) > 1, "\(report.summary)")
+        let lost = report.violations.filter { $0.kind == "lost-write" }
+        #expect(lost.contains { $0.operationInFlight?.hasPrefix("none on this page; in flight: mprotect on page") == true },
+                "found while other pages' steps were in flight")
+        for violation in lost {
+            let inFlight = violation.operationInFlight ?? ""
+            let own = "mprotect on page \(violation.page)"
+            #expect(inFlight == own || (inFlight.hasPrefix("none on this page; in flight: ") && !inFlight.contains(own + ",") && !inFlight.hasSuffix(own)),
+                    "\(violation.summary)")
+        }
+    }
+}
+
+struct InFlightBookkeepingTests {
+    @Test func eachStepInFlightIsNamedByItsOwnPagesAndOwnsTheFaultsThere() {
+        let observations = Observations()
+        observations.beginOperation(.munmap, pages: 3..<4, slot: 0)
+        observations.beginOperation(.truncate, pages: 10..<20, slot: 5)
+        #expect(observations.operationInFlightDescription(page: 3) == "munmap on page 3")
+        #expect(observations.operationInFlightDescription(page: 12) == "truncate on pages 10..<20")
+        #expect(observations.operationInFlightDescription(page: 7) == "none on this page; in flight: munmap on page 3, truncate on pages 10..<20")
+        observations.faultWindowOpen(true, slot: 5)
+        observations.recordFault(page: 12)
+        observations.recordFault(page: 3)  // munmap's window is not a must-fault one yet: not its evidence
+        let tallies = observations.tallies.withLock { $0 }
+        #expect(tallies[.truncate]?.faults == 1 && (tallies[.munmap]?.faults ?? 0) == 0)
+        observations.endOperation(slot: 0)
+        observations.endOperation(slot: 5)
+        #expect(observations.operationInFlightDescription(page: 3) == nil && observations.operationsInFlight.isEmpty)
+    }
+
+    @Test func aCheckIsCreditedToOneWindowOnlyWhenWindowsOfItsKindOverlap() {
+        let block = UnsafeMutablePointer<UInt64>.allocate(capacity: Int(GUEST_STATUS_BLOCK_SIZE) / 8)
+        block.initialize(repeating: 0, count: Int(GUEST_STATUS_BLOCK_SIZE) / 8)
+        defer { block.deallocate() }
+        let sampling = WindowSampling(statusBlocks: [block], observations: Observations())
+        let first = sampling.evidence(.zero), second = sampling.evidence(.zero)
+        block[Int(GUEST_STATUS_CONCLUSIVE_ZERO)] += 1  // one check lands while both windows are open
+        sampling.closed(.zero, of: .dontneed, evidenceBefore: first)
+        sampling.closed(.zero, of: .dontneed, evidenceBefore: second)
+        #expect(sampling.counts(of: .dontneed)["must-read-zero"].map { [$0.opened, $0.sampled] } == [2, 1])
+        let third = sampling.evidence(.zero)
+        block[Int(GUEST_STATUS_CONCLUSIVE_ZERO)] += 1
+        sampling.closed(.zero, of: .dontneed, evidenceBefore: third)
+        #expect(sampling.counts(of: .dontneed)["must-read-zero"].map { [$0.opened, $0.sampled] } == [3, 2])
+    }
+}
