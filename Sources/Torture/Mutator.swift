@@ -16,6 +16,9 @@ import KVM
 ///     write generation g into the reader words of page i through the host mapping
 ///     ctrl[i] = g                         (release)
 ///
+/// Up to `--in-flight` steps are under way at once, each on its own pages: while one step's window runs, the next
+/// begins (README, "Windows in flight").
+///
 /// After every content-preserving operation (and on a random page every step) it also verifies the lost-write
 /// half: each writer's word in the page must be at least the sequence number the writer last published.
 /// Injected faults (`--inject`) break the host's side on purpose, to prove the detectors notice.

@@ -43,7 +43,7 @@ final class Observations: Sendable {
     let ringFullExits = ManagedAtomic<UInt64>(0)
     /// The steps in flight, one slot each (the mutator keeps up to ``maxInFlight`` windows open): `Operation`
     /// index + 1 in bits 56-63, bit 55 while a must-fault (or read-only) window of the step is open, its first
-    /// page in bits 28-54 and its page count in bits 0-27; 0 = a free slot. `UnsafeAtomic`s (destroyed in
+    /// page in bits 28-54 and its page count in bits 0-27; 0 = a free slot. `UnsafeAtomic`s (deallocated in
     /// deinit), not `ManagedAtomic`s: the mutator stores them between two invalidations, where a managed atomic's
     /// retain, release and dynamic dispatch add time that decides whether the next flush must interrupt the
     /// running vCPU (see `Mutator.begin`).
