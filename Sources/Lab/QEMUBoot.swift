@@ -98,13 +98,13 @@ struct QEMUBoot {
             }
         }
         process.waitUntilExit()
-        _ = kernelSymbols()
         let console = ConsoleLog(read(consolePath))
+        let channel = SerialChannel(read(channelPath))
+        cacheKernelSymbols(from: channel)
         if ended == "exited" && console.allDone { ended = "poweroff" }
         // Ctrl-C reaches QEMU too (one process group): its exit then is the user's doing, not the guest's death.
         if ended == "exited" && StopRequest.isRequested { ended = "interrupted" }
-        return Outcome(console: console, channel: SerialChannel(read(channelPath)), ended: ended,
-                       seconds: Date().timeIntervalSince(start), hangState: hangState)
+        return Outcome(console: console, channel: channel, ended: ended, seconds: Date().timeIntervalSince(start), hangState: hangState)
     }
 
     /// Asks a hung guest where it is before it is stopped: each CPU's instruction pointer, sampled three times
@@ -116,8 +116,10 @@ struct QEMUBoot {
         guard let registers = samples.last else {
             return ["QEMU's monitor did not answer: the emulator itself was stuck"]
         }
-        var state = QEMUBoot.cpuPlaces(registers, symbols: kernelSymbols())
-        let pointers = samples.map { QEMUBoot.cpuPlaces($0, symbols: nil).map { $0.split(separator: " ")[3] } }
+        cacheKernelSymbols(from: SerialChannel(read(directory.appendingPathComponent("channel.log").path)))
+        let symbols = KernelSymbols(file: QEMUBoot.kernelSymbolsPath(kernel))
+        var state = QEMUBoot.cpuPlaces(registers).map { $0.description(symbols: symbols) }
+        let pointers = samples.map { QEMUBoot.cpuPlaces($0).map(\.instructionPointer) }
         state.append("instruction pointers in \(samples.count) samples 0.5 s apart: "
             + pointers.map { $0.joined(separator: "/") }.joined(separator: ", "))
         let code = monitor.ask((0..<(pointers.last?.count ?? 0)).flatMap { ["cpu \($0)", "x/8i $pc"] }, settle: 0.3) ?? ""
@@ -130,18 +132,33 @@ struct QEMUBoot {
         return state + after.prefix(150)
     }
 
-    /// One line per CPU of `info registers -a`: its instruction pointer, the kernel function it is in, its
-    /// privilege level and whether it is halted.
-    static func cpuPlaces(_ registers: String, symbols: KernelSymbols?) -> [String] {
-        var places: [String] = []
+    /// Where one CPU of a hung guest is: from a line of `info registers -a`.
+    struct CPUPlace: Equatable {
+        var cpu: Int
+        /// As the monitor printed it (hexadecimal, zero-padded).
+        var instructionPointer: String
+        var address: UInt64
+        var privilegeLevel: String
+        var halted: String
+
+        /// "CPU 0: IP ffffffff81a2b3c4 (__schedule+0x2ab), CPL 0, halted 0": the kernel function it is in.
+        func description(symbols: KernelSymbols?) -> String {
+            let place = symbols?.name(of: address) ?? (address < 0x8000_0000_0000 ? "user space or a nested guest" : "outside the kernel's text")
+            return "CPU \(cpu): IP \(instructionPointer) (\(place)), CPL \(privilegeLevel), halted \(halted)"
+        }
+    }
+
+    /// Each CPU of `info registers -a`: its instruction pointer, privilege level and whether it is halted.
+    static func cpuPlaces(_ registers: String) -> [CPUPlace] {
+        var places: [CPUPlace] = []
         var cpu = 0
         // The monitor ends its lines in "\r\n", which Swift reads as one Character.
         for line in registers.replacingOccurrences(of: "\r", with: "").split(separator: "\n") {
             if line.hasPrefix("CPU#"), let number = Int(line.dropFirst(4).prefix { $0.isNumber }) { cpu = number }
             // RIP in long mode, EIP before it.
             guard let ip = field("RIP", in: line) ?? field("EIP", in: line), let address = UInt64(ip, radix: 16) else { continue }
-            let place = symbols?.name(of: address) ?? (address < 0x8000_0000_0000 ? "user space or a nested guest" : "outside the kernel's text")
-            places.append("CPU \(cpu): IP \(ip) (\(place)), CPL \(field("CPL", in: line) ?? "?"), halted \(field("HLT", in: line) ?? "?")")
+            places.append(CPUPlace(cpu: cpu, instructionPointer: ip, address: address,
+                                   privilegeLevel: field("CPL", in: line) ?? "?", halted: field("HLT", in: line) ?? "?"))
         }
         return places
     }
@@ -151,15 +168,13 @@ struct QEMUBoot {
         URL(fileURLWithPath: kernel).deletingLastPathComponent().appendingPathComponent("kallsyms").path
     }
 
-    /// The guest kernel's symbols: cached, else as this boot's guest sent them (then cached).
-    private func kernelSymbols() -> KernelSymbols? {
+    /// Caches the guest kernel's symbols beside its image when this boot's guest sent them and none are cached
+    /// (a boot is asked to send them only then): read only when a guest hangs.
+    private func cacheKernelSymbols(from channel: SerialChannel) {
         let path = QEMUBoot.kernelSymbolsPath(kernel)
-        if !FileManager.default.fileExists(atPath: path),
-           let block = SerialChannel(read(directory.appendingPathComponent("channel.log").path)).last("kallsyms", of: "boot") {
-            try? block.data.write(to: URL(fileURLWithPath: path + ".tmp"))
-            rename(path + ".tmp", path)
-        }
-        return KernelSymbols(file: path)
+        guard !FileManager.default.fileExists(atPath: path), let block = channel.last("kallsyms", of: "boot") else { return }
+        try? block.data.write(to: URL(fileURLWithPath: path + ".tmp"))
+        rename(path + ".tmp", path)
     }
 
     /// "VALUE" of "NAME=VALUE" in a line of `info registers`.

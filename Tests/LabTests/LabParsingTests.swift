@@ -205,7 +205,9 @@ import Torture
         }
         let registers = try #require(answer)
         // The boot CPU is ready to run; the other waits, halted, for the boot CPU to start it.
-        #expect(QEMUBoot.cpuPlaces(registers, symbols: nil) == [
+        let places = QEMUBoot.cpuPlaces(registers)
+        #expect(places.map(\.instructionPointer) == ["0000fff0", "0000fff0"] && places.map(\.address) == [0xfff0, 0xfff0], "\(registers)")
+        #expect(places.map { $0.description(symbols: nil) } == [
             "CPU 0: IP 0000fff0 (user space or a nested guest), CPL 0, halted 0",
             "CPU 1: IP 0000fff0 (user space or a nested guest), CPL 0, halted 1",
         ], "\(registers)")
