@@ -12,7 +12,18 @@ public enum JUnitRenderer {
         xml += #"  <testsuite name="\#(escape("lab.\(lab.kernelABI).\(lab.accel)"))" tests="\#(outcomes.count)" failures="\#(outcomes.filter { !$0.met }.count)">"# + "\n"
         for outcome in outcomes {
             let rows = lab.rows.filter { $0.variant == outcome.variant && $0.mmu == outcome.mmu }
-            let lines = rows.map { "\($0.workload) seed \($0.seed): \($0.verdict.rawValue): \($0.reason)" }.joined(separator: "\n")
+            // A hung run's threads and a hung boot's CPUs, as the summary shows them: what a dashboard reader needs.
+            var text: [String] = []
+            for row in rows {
+                text.append("\(row.workload) seed \(row.seed): \(row.verdict.rawValue): \(row.reason)")
+                text += (row.hungThreads ?? []).prefix(12).map { "    " + $0 }
+            }
+            for boot in lab.boots where boot.variant == outcome.variant && boot.mmu == outcome.mmu {
+                guard let hang = boot.hangState, !hang.isEmpty else { continue }
+                text.append("a boot hung; when the lab's watchdog stopped it:")
+                text += hang.prefix(6).map { "    " + $0 }
+            }
+            let lines = text.joined(separator: "\n")
             xml += #"    <testcase classname="lab.\#(escape(outcome.variant))" name="\#(escape("\(outcome.variant) on \(outcome.mmu) (expected \(outcome.expectation.rawValue))"))">"#
             if !outcome.met {
                 xml += #"<failure message="\#(escape(outcome.expectation == .caught ? "mutant not caught" : "not clean"))">\#(escape(lines))</failure>"#

@@ -150,6 +150,20 @@ import Torture
         #expect(row.innerOutputTail.count == 1)
     }
 
+    @Test func theJUnitOfAHungRunShowsItsThreadsAndTheHungBootsCPUs() {
+        let threads = "== thread 99 mutator state D wchan kvm_mmu_notifier_invalidate_range_start\n"
+        var row = Self.row("mix", on: "shadow", QEMUBoot.Outcome(
+            console: ConsoleLog(Self.overdueConsole), channel: SerialChannel(Self.block("threads", of: "mix-s1", threads)), ended: "poweroff", seconds: 160))
+        row.variant = "stock"
+        let boot = LabReport.Boot(variant: "stock", mmu: "shadow", workloads: ["mix-s1"], seconds: 160, ended: "watchdog", consoleTail: [], markers: [],
+                                  hangState: ["CPU 0: IP ffffffff81a2b3c4 (__schedule+0x2ab), CPL 0, halted 0"])
+        let lab = LabReport(kernelVersion: "6.1", kernelABI: "6.1.0-57-amd64", accel: "tcg", secondsPerWorkload: 30, startedAt: "now",
+                            variants: [.init(name: "stock", expectation: .clean, description: "", patch: nil)], rows: [row], boots: [boot])
+        let xml = JUnitRenderer.render(lab)
+        #expect(xml.contains("    == thread 99 mutator state D wchan kvm_mmu_notifier_invalidate_range_start"), "\(xml)")
+        #expect(xml.contains("a boot hung; when the lab's watchdog stopped it:\n    CPU 0: IP ffffffff81a2b3c4 (__schedule+0x2ab)"), "\(xml)")
+    }
+
     @Test func aRunTheGuestsWatchdogFoundBlockedInTheKernelIsAKernelBug() {
         let threads = "== thread 97 mmutorture state S wchan futex_wait_queue\n== thread 99 mutator state D wchan kvm_mmu_notifier_invalidate_range_start\n"
         let channel = SerialChannel(Self.block("threads", of: "mix-s1", threads))
