@@ -26,9 +26,13 @@ MUTANTS = {
     "guest-readback-report": ("guests/checker.S", "    out GUEST_PORT_READBACK, al\n", "    nop\n",
         "the checker counts but never reports a lost write of its own word"),
     "host-fault-window": ("Sources/Torture/Mutator.swift",
+        "for p in pages { control.publish(p, kind == .readOnly ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(.fault, takeCounter())) }",
+        "for p in pages where kind == .readOnly { control.publish(p, ControlWord.make(.keep, currentGeneration[p])) }",
+        "the must-fault windows of munmap, mprotect, mremap and truncate are never published"),
+    "host-memslot-window": ("Sources/Torture/Mutator.swift",
         "for p in pages { control.publish(p, ControlWord.make(.fault, takeCounter())) }",
         "for _ in pages { _ = takeCounter() }",
-        "must-fault windows are never published"),
+        "memslot's must-fault window (the slot away) is never published"),
     "host-content-windows": ("Sources/Torture/Mutator.swift",
         "                control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))",
         "                _ = kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter())",
@@ -61,6 +65,13 @@ MUTANTS = {
     "control-nowrite-inert": ("Sources/Torture/Mutator.swift", "case .nowrite where republication:",
         "case .nowrite where republication && page < 0:",
         "the nowrite control writes the page after all (the control injects nothing)"),
+    "inflight-page-overlap": ("Sources/Torture/Mutator.swift",
+        "|| openSteps.contains(where: { $0.pages.overlaps(pages) })) {",
+        "|| openSteps.contains(where: { $0.pages.overlaps(pages) && false })) {",
+        "a page already in flight may be picked again before its window closed"),
+    "window-sampling-credit": ("Sources/Torture/WindowSampling.swift",
+        "credited[kind.index] = from + 1", "credited[kind.index] = before",
+        "a check landing while several windows of its kind are open samples every one of them"),
 }
 
 
