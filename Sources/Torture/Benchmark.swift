@@ -318,7 +318,8 @@ public struct Benchmark {
 
 extension Benchmark.Results {
     public var table: String {
-        var lines = ["measurement                                   Swift             C    Swift/C    95% interval   pairs"]
+        var lines = exitRoundTrip == nil && mutatorSteps == nil ? []
+            : ["measurement                                   Swift             C    Swift/C    95% interval   pairs"]
         func row(_ name: String, _ comparison: Benchmark.Comparison) {
             lines.append(name.padded(40) + String(
                 format: "%12.0f/s %12.0f/s %9.3f  [%.3f, %.3f] %6d", comparison.swiftPerSecond, comparison.cPerSecond, comparison.ratio,
