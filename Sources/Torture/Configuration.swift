@@ -62,6 +62,9 @@ public enum Operation: String, CaseIterable, Codable, Sendable {
     /// what they are judged by.
     public var isJudgedByItsWindows: Bool { ![.forkCOW, .pageout, .cold, .aging].contains(self) }
 
+    /// The operations that take the page away between two calls, holding a must-fault window meanwhile.
+    public static let holdsAMustFaultWindow: Set<Operation> = [.munmap, .mprotect, .mremap, .truncate]
+
     /// Whether the operation means anything on `backing`.
     public func applies(to backing: BackingKind) -> Bool {
         switch (self, backing) {
@@ -155,7 +158,7 @@ public enum Injection: String, CaseIterable, Codable, Sendable {
     public var violationKinds: Set<String> {
         switch self {
         case .none: []
-        case .nowrite, .early, .slotearly: ["stale-read"]
+        case .nowrite, .early, .slotearly, .faultearly: ["stale-read"]
         case .ptswap: ["stale-read", "readback", "lost-write"]
         case .losewrite: ["lost-write", "readback"]
         case .dropdirty: ["missed-dirty"]
@@ -184,6 +187,9 @@ public enum Injection: String, CaseIterable, Codable, Sendable {
     /// memslot: open the must-fault window on every page before the data slot is deleted or moved, while the
     /// guests still translate their reads: the memslot window must flag them.
     case slotearly
+    /// munmap, mprotect, mremap, truncate: open the must-fault window before the call that takes the page away,
+    /// while the guests still translate their reads: the must-fault window must flag them.
+    case faultearly
     /// On every republication after a content-replacing call, write the poison of the trap that call sprang into
     /// the page instead of the generation (the page then reads as a stale translation into a recycled frame): the
     /// checker must flag it, and the host must name it `stale-frame` with the step that freed the frame.
@@ -345,6 +351,9 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         }
         if injection == .noinval && ![.dontneed, .remap, .munmap, .punch, .mprotect, .mprotectReadOnly, .mremap, .truncate, .mix].contains(operation) {
             throw ConfigurationError(option: "--inject", problem: "noinval needs an operation the missing-flush oracle judges, not \(operation.rawValue)", fix: "use --op dontneed (or remap, munmap, punch, mprotect, mprotect-ro, mremap, truncate, mix)")
+        }
+        if injection == .faultearly && !stepOperations.contains(where: Operation.holdsAMustFaultWindow.contains) {
+            throw ConfigurationError(option: "--inject", problem: "faultearly opens a must-fault window early, and \(operation.rawValue) has none", fix: "use --op munmap, mprotect, mremap, truncate or mix")
         }
         if injection == .slotearly && operation != .memslot {
             throw ConfigurationError(option: "--inject", problem: "slotearly opens the memslot operation's must-fault window early, and \(operation.rawValue) has none", fix: "use --op memslot")

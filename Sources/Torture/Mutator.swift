@@ -333,6 +333,8 @@ final class Mutator: @unchecked Sendable {
         let started = observations.clock.now()
         // The negative control of the missing-flush oracle: on a probe, the call is skipped (the content stays).
         let skipped = probing && configuration.injection == .noinval
+        // The negative control of the must-fault window: it opens while the page is still mapped.
+        if configuration.injection == .faultearly && Operation.holdsAMustFaultWindow.contains(operation) { holdFaultWindow(pages, of: operation) }
         let (invocation, measurement) = try measured { skipped ? .done(Call(window: .keep, zeroed: page..<page)) : try invoke(operation, page: page, pages: pages) }
         // Judged on the call that invalidates (the first half): nothing else ran between the probe and it.
         let missingFlush = probing
@@ -351,7 +353,7 @@ final class Mutator: @unchecked Sendable {
         case .holding(let kind, _, _, let rest):
             let before = kind == .readOnly ? writerWords(page: page) : []
             let evidence = windows.evidence(kind)
-            for p in pages { control.publish(p, kind == .readOnly ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(.fault, takeCounter())) }
+            publishHeldWindow(kind, on: pages)
             observations.faultWindowOpen(true, slot: slot)  // the guests' accesses (writes, for read-only) must fault now
             openSteps.append(OpenStep(pages: pages, slot: slot, deadline: MonotonicClock.deadline(microseconds: configuration.faultWindowMicroseconds)) { [self] in
                 observations.faultWindowOpen(false, slot: slot)
@@ -646,15 +648,23 @@ final class Mutator: @unchecked Sendable {
     }
 
     /// While the pages are away (memslot: the slot deleted or moved): any guest read that succeeds now is a
-    /// violation. Held inside the step's call: a memslot step runs alone.
-    private func holdFaultWindow(_ pages: Range<Int>) {
+    /// violation. Held inside the step's call: a memslot step runs alone. (Also the faultearly control's early
+    /// window, held before the call.)
+    private func holdFaultWindow(_ pages: Range<Int>, of operation: Operation = .memslot) {
         let evidence = windows.evidence(.fault)
-        for p in pages { control.publish(p, ControlWord.make(.fault, takeCounter())) }
+        publishHeldWindow(.fault, on: pages)
         observations.faultWindowOpen(true, slot: currentSlot)
         spin(microseconds: configuration.faultWindowMicroseconds)
         observations.faultWindowOpen(false, slot: currentSlot)
         for p in pages { control.close(p) }
-        windows.closed(.fault, of: .memslot, evidenceBefore: evidence)
+        windows.closed(.fault, of: operation, evidenceBefore: evidence)
+    }
+
+    /// Publishes the window held while pages are away (must-fault: any read that succeeds is a violation) or
+    /// read-only (reads must see the kept content). Every such window is published here, the faultearly
+    /// control's too, so the control fires through the code it stands for.
+    private func publishHeldWindow(_ kind: WindowKind, on pages: Range<Int>) {
+        for p in pages { control.publish(p, kind == .readOnly ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(.fault, takeCounter())) }
     }
 
     /// After a read-only window: no guest write may have landed on the page while it was PROT_READ.

@@ -118,6 +118,18 @@ struct TortureRunTests {
         #expect((report.mmioServedChecks ?? 0) > 0, "\(report.summary)")
     }
 
+    @Test(arguments: [Torture.Operation.mprotect, .munmap])
+    func injectedFaultearlyIsCaughtByTheMustFaultWindow(operation: Torture.Operation) throws {
+        let report = try shortRun(operation, inject: .faultearly)
+        #expect(report.verdict == .controlFired, "\(report.summary)")
+        let early = try #require(report.violations.first)
+        #expect(early.kind == "stale-read" && early.window == "must-fault", "a translated read in a window opened before the call: \(early.summary)")
+        var dontneed = TortureConfiguration()
+        dontneed.operation = .dontneed
+        dontneed.injection = .faultearly
+        #expect(throws: ConfigurationError.self, "dontneed holds no must-fault window") { try dontneed.validate() }
+    }
+
     @Test func injectedSlotearlyIsCaughtByTheMemslotWindow() throws {
         let report = try shortRun(.memslot, inject: .slotearly, seconds: 2)
         #expect(report.verdict == .controlFired, "\(report.summary)")
