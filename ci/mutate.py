@@ -9,6 +9,8 @@ another KVM job or a lab QEMU.
 
     ci/mutate.py                 every mutant
     ci/mutate.py NAME ...        the named ones
+    ci/mutate.py --first ...     stop each mutant's suite at its first failing test (a mutant that leaves runs
+                                 unexercised makes many tests retry up to their caps: minutes per mutant)
     ci/mutate.py --list          the mutants and what each breaks
 """
 import os, re, shutil, subprocess, sys, tempfile, time
@@ -71,9 +73,16 @@ MUTANTS = {
 }
 
 
-def run(command, cwd, log):
+def run(command, cwd, log, first=False):
     with open(log, "w") as out:
-        return subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT).returncode
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        while process.poll() is None:
+            time.sleep(2)
+            if first and failed_tests(log):
+                os.killpg(process.pid, 9)
+                process.wait()
+                return 1
+        return process.returncode
 
 
 def failed_tests(log):
@@ -90,6 +99,8 @@ def failed_tests(log):
 
 def main():
     args = sys.argv[1:]
+    first = "--first" in args
+    args = [a for a in args if a != "--first"]
     if args == ["--list"]:
         for name, (path, _, _, what) in MUTANTS.items():
             print(f"{name:34} {path}: {what}")
@@ -127,12 +138,13 @@ def main():
                 print(f"{name}: does not build (see {log})", flush=True)
                 survived.append(name)
                 continue
-            status = run(["swift", "test", "--no-parallel", "--skip-build"], tree, log)
+            status = run(["swift", "test", "--no-parallel", "--skip-build"], tree, log, first=first)
             killers = failed_tests(log)
             minutes = (time.time() - started) / 60
             if status != 0:
                 shown = ", ".join(killers) if killers else "(no test named; see the log)"
-                print(f"{name}: killed in {minutes:.1f} min by {len(killers)} tests: {shown}", flush=True)
+                stopped = " (stopped at the first)" if first else ""
+                print(f"{name}: killed in {minutes:.1f} min by {len(killers)} tests{stopped}: {shown}", flush=True)
             else:
                 print(f"{name}: SURVIVED ({what}); log {log}", flush=True)
                 survived.append(name)
