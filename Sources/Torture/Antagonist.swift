@@ -46,7 +46,12 @@ final class Antagonist: @unchecked Sendable {
     private let firstActions = Mutex<[String]>([])
     static let recordedActions = 16
     private var logging = false
-    private var spare: MemoryRegion?
+    /// The spare slot's memory, mapped once when the antagonist is made (before the mutator runs): a mapping
+    /// made mid-run could land in the hole a munmap step leaves in the data (eight adjacent pages of a hot set in
+    /// flight are exactly its 32 KiB), and the step's mapping back would then fail.
+    private let spareMemory: MemoryRegion?
+    /// Whether the spare slot is in the VM now.
+    private var spare = false
     private var spareMoved = false
     /// The recycled-frame traps sprung after each call that may free frames (pageout, collapse); nil for the
     /// other kinds, or with `--traps 0`.
@@ -59,6 +64,7 @@ final class Antagonist: @unchecked Sendable {
         self.context = context
         self.frameTraps = frameTraps
         self.nextPoison = UInt64(index + 1) << 44
+        self.spareMemory = spec.kind == .memslotChurn ? try? MemoryRegion.anonymous(size: Int(GUEST_SPARE_SIZE)) : nil
         self.schedule = Antagonist.schedule(seed: seed, index: index)
         self.counterNames = spec.kind.evidenceCounters
         self.counters = context.statistics?.counters(counterNames)
@@ -186,9 +192,11 @@ final class Antagonist: @unchecked Sendable {
     /// drop every shadow page of the VM under the running vCPUs.
     private func churnSpareSlot() throws -> String {
         let slot = UInt32(GUEST_SPARE_SLOT)
-        guard spare != nil else {
-            let region = try MemoryRegion.anonymous(size: Int(GUEST_SPARE_SIZE))
-            spare = region
+        guard spare else {
+            guard let region = spareMemory else {
+                throw KVMError(operation: "mmap(spare slot)", errno: ENOMEM, context: "\(GUEST_SPARE_SIZE) bytes")
+            }
+            spare = true
             spareMoved = false
             try context.vm.setMemorySlot(slot, guestAddress: GuestPhysicalAddress(UInt64(GUEST_SPARE_GPA)), region: region)
             return "spare add"
@@ -205,15 +213,15 @@ final class Antagonist: @unchecked Sendable {
             return "spare flags"
         default:
             try context.vm.deleteMemorySlot(slot)
-            spare = nil
+            spare = false
             return "spare delete"
         }
     }
 
     private func removeSpareSlot() {
-        guard spare != nil else { return }
+        guard spare else { return }
         try? context.vm.deleteMemorySlot(UInt32(GUEST_SPARE_SLOT))
-        spare = nil
+        spare = false
     }
 
     var report: RunReport.AntagonistReport {

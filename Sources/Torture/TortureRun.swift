@@ -165,14 +165,15 @@ public struct TortureRun {
         for worker in workers {
             threads.append(try OSThread(name: "vcpu-\(worker.index)", cpu: placement.vcpuCPUs[worker.index]) { worker.run() })
         }
-        let mutatorThread = try OSThread(name: "mutator", cpu: placement.mutatorCPU) { mutator.run() }
-        // Antagonists share the mutator's CPU: every flush they cause must reach the vCPUs elsewhere.
+        // Antagonists share the mutator's CPU: every flush they cause must reach the vCPUs elsewhere. Made before
+        // the mutator starts: what they map must not land in a hole a munmap step leaves in the data.
         let antagonistContext = Antagonist.Context(
             vm: machine.vm, backing: backing, dataPages: config.dataBytes / 4096, targetPages: config.hotPages > 0 ? config.hotPages : config.pages,
             workers: workers, statistics: vmStats, observations: observations)
         let antagonists = config.antagonists.enumerated().map { index, spec in
             Antagonist(spec: spec, index: index, seed: config.seed, context: antagonistContext, frameTraps: antagonistTraps[index])
         }
+        let mutatorThread = try OSThread(name: "mutator", cpu: placement.mutatorCPU) { mutator.run() }
         let antagonistThreads = try antagonists.enumerated().map { index, antagonist in
             try OSThread(name: "antagonist-\(index)", cpu: placement.mutatorCPU) { antagonist.run() }
         }
