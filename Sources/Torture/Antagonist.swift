@@ -142,10 +142,9 @@ final class Antagonist: @unchecked Sendable {
     /// the frames on top of the free list (the last freed), so that a translation left on one reads poison.
     private func springTraps(after plan: String, pages: Int, freed: Set<UInt64>) {
         guard let frameTraps else { return }
-        let seconds = context.observations.elapsed
-        for trap in 0..<min(pages, Mutator.trapsPerStep) {
+        _ = frameTraps.spring(after: "antagonist \(plan)", freedPages: pages, measuring: freed, seconds: context.observations.elapsed) {
             nextPoison += 1
-            frameTraps.spring(poison: ControlWord.make(.poison, nextPoison), call: "antagonist \(plan)", seconds: seconds, freed: trap == 0 ? freed : [])
+            return ControlWord.make(.poison, nextPoison)
         }
     }
 

@@ -105,6 +105,23 @@ final class FrameTraps: @unchecked Sendable {
         }
     }
 
+    /// Right after `call` freed `freedPages` data frames, before anything faults them back: one trap per freed
+    /// frame, up to ``perCall`` (truncate frees a whole tail of the file, a collapse 512 pages), each with the next
+    /// value of `poison`; the first is measured against `frames` (``framesBeforeCall(_:count:)``). Returns the
+    /// first trap's poison (nil: nothing freed).
+    func spring(after call: String, freedPages: Int, measuring frames: Set<UInt64>, seconds: Double, poison: () -> UInt64) -> UInt64? {
+        var first: UInt64?
+        for trap in 0..<min(freedPages, Self.perCall) {
+            let value = poison()
+            spring(poison: value, call: call, seconds: seconds, freed: trap == 0 ? frames : [])
+            first = first ?? value
+        }
+        return first
+    }
+
+    /// At most this many traps per call.
+    static let perCall = 8
+
     /// The step that wrote `poison`, if it is still in the ring.
     func record(poison: UInt64) -> Record? {
         state.withLock { $0.records.first { $0?.poison == poison } ?? nil }

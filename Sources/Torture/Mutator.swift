@@ -281,10 +281,14 @@ final class Mutator: @unchecked Sendable {
 
     /// Closes every window whose deadline has passed, without waiting.
     private func closeDue() throws {
-        while let earliest = openSteps.indices.min(by: { openSteps[$0].deadline < openSteps[$1].deadline }),
-              openSteps[earliest].deadline <= MonotonicClock.now() {
+        while let earliest, openSteps[earliest].deadline <= MonotonicClock.now() {
             try close(at: earliest)
         }
+    }
+
+    /// The index of the open window with the earliest deadline.
+    private var earliest: Int? {
+        openSteps.indices.min { openSteps[$0].deadline < openSteps[$1].deadline }
     }
 
     /// Closes every window, waiting for each deadline.
@@ -293,7 +297,7 @@ final class Mutator: @unchecked Sendable {
     }
 
     private func closeEarliest() throws {
-        guard let earliest = openSteps.indices.min(by: { openSteps[$0].deadline < openSteps[$1].deadline }) else { return }
+        guard let earliest else { return }
         MonotonicClock.spin(until: openSteps[earliest].deadline)
         try close(at: earliest)
     }
@@ -301,11 +305,16 @@ final class Mutator: @unchecked Sendable {
     private func close(at index: Int) throws {
         let open = openSteps.remove(at: index)
         currentSlot = open.slot
-        if let next = try open.resume() {
+        keep(try open.resume(), slot: open.slot)
+    }
+
+    /// The step in `slot` goes on with its `next` window open, or, with none, is done and frees its slot.
+    private func keep(_ next: OpenStep?, slot: Int) {
+        if let next {
             openSteps.append(next)
         } else {
-            observations.endOperation(slot: open.slot)
-            freeSlots.append(open.slot)
+            observations.endOperation(slot: slot)
+            freeSlots.append(slot)
         }
     }
 
@@ -346,10 +355,7 @@ final class Mutator: @unchecked Sendable {
                                snapshot: snapshot, poison: poison)
         switch invocation {
         case .done(let call):
-            if let open = try finish(calls, call, slot: slot) { openSteps.append(open) } else {
-                observations.endOperation(slot: slot)
-                freeSlots.append(slot)
-            }
+            keep(try finish(calls, call, slot: slot), slot: slot)
         case .holding(let kind, _, _, let rest):
             let before = kind == .readOnly ? writerWords(page: page) : []
             let evidence = windows.evidence(kind)
@@ -380,18 +386,11 @@ final class Mutator: @unchecked Sendable {
         var poison: UInt64?
     }
 
-    /// Right after a call that freed `freed` frames: one trap per freed frame, up to a few (truncate frees a
-    /// whole tail of the file, a collapse 512 pages). Returns the first trap's poison.
+    /// Right after a call that freed `freed` frames: the traps (``FrameTraps/spring(after:freedPages:measuring:seconds:poison:)``).
+    /// Returns the first trap's poison.
     private func springTraps(after step: Step, freed: Int, measuring frames: Set<UInt64>) -> UInt64? {
-        guard let frameTraps, freed > 0 else { return nil }
-        let seconds = observations.elapsed
-        var first: UInt64?
-        for trap in 0..<min(freed, Self.trapsPerStep) {
-            let poison = ControlWord.make(.poison, takeCounter())
-            frameTraps.spring(poison: poison, call: "\(step.operation.rawValue) on page \(step.page)", seconds: seconds, freed: trap == 0 ? frames : [])
-            first = first ?? poison
-        }
-        return first
+        frameTraps?.spring(after: "\(step.operation.rawValue) on page \(step.page)", freedPages: freed, measuring: frames,
+                           seconds: observations.elapsed) { ControlWord.make(.poison, takeCounter()) }
     }
 
     /// `remote_tlb_flush_requests` and `remote_tlb_flush` read right around a call, and its time: every step's
@@ -495,8 +494,6 @@ final class Mutator: @unchecked Sendable {
     /// The operations whose call may free data frames: where the content is replaced, and where it is kept but
     /// moves (a collapse's small pages, a page reclaimed by pageout or aging: swapped out, or a file page dropped).
     static let freesFrames: Set<Operation> = [.dontneed, .remap, .munmap, .punch, .truncate, .thp, .pageout, .aging]
-    /// At most this many traps per step (or antagonist action).
-    static let trapsPerStep = 8
 
     /// What one call did: the window it opens, whether it failed (counted, not fatal), the pages of a
     /// content-kept operation that were replaced nonetheless (the thp split), and whether it was an mmu-notifier
@@ -510,7 +507,6 @@ final class Mutator: @unchecked Sendable {
         var freedFrames = 0
     }
 
-    /// The operation's host calls (and its must-fault or read-only window, held between them).
     /// A step's calls: done in one go, or a first half whose window (must-fault, or read-only) is held before
     /// `rest` makes the second half.
     private enum Invocation {

@@ -82,7 +82,7 @@ final class Observations: Sendable {
     func endOperation(slot index: Int) { slot(index).store(0, ordering: .releasing) }
 
     /// Opens or closes the must-fault (or read-only) window of the step in `slot`: accesses to its pages that
-    /// fault meanwhile are its evidence (``recordFault(page:mmio:)``).
+    /// fault meanwhile are its evidence (``recordFault(mmio:page:)``).
     func faultWindowOpen(_ open: Bool, slot index: Int) {
         let value = slot(index).load(ordering: .relaxed)
         slot(index).store(open ? value | 1 << 55 : value & ~(1 << 55), ordering: .releasing)
@@ -99,11 +99,15 @@ final class Observations: Sendable {
     var operationsInFlight: [InFlight] {
         (0..<Self.maxInFlight).compactMap { index in
             let value = slot(index).load(ordering: .acquiring)
-            guard value != 0 else { return nil }
-            let first = Int(value >> 28 & (1 << 27 - 1))
-            return InFlight(operation: Operation.allCases[Int(value >> 56) - 1], pages: first..<(first + Int(value & (1 << 28 - 1))),
-                            faultWindowOpen: value & 1 << 55 != 0)
+            return value == 0 ? nil : Self.decode(value)
         }
+    }
+
+    /// A slot's value (not 0), as ``beginOperation(_:pages:slot:)`` and ``faultWindowOpen(_:slot:)`` packed it.
+    private static func decode(_ value: UInt64) -> InFlight {
+        let first = Int(value >> 28 & (1 << 27 - 1))
+        return InFlight(operation: Operation.allCases[Int(value >> 56) - 1], pages: first..<(first + Int(value & (1 << 28 - 1))),
+                        faultWindowOpen: value & 1 << 55 != 0)
     }
 
     /// The step in flight on `page` as a violation reports it ("dontneed on page 7"); with no step on that page,
@@ -140,11 +144,18 @@ final class Observations: Sendable {
 
     /// A `KVM_RUN` EFAULT, or (`mmio`) an access served as MMIO, at `page` (nil: unknown): evidence for the step
     /// in flight on that page (on any page, when unknown) only while its must-fault (or read-only) window is open,
-    /// where the access had to fault; counted either way.
-    func recordFault(page: Int?, mmio: Bool = false) {
+    /// where the access had to fault; counted either way. `page` is asked for only while such a window is open
+    /// (for an EFAULT it costs the vCPU thread a KVM_GET_REGS).
+    func recordFault(mmio: Bool = false, page: () -> Int?) {
         (mmio ? mmioExits : efaults).wrappingIncrement(ordering: .relaxed)
-        let open = operationsInFlight.filter(\.faultWindowOpen)
-        if let step = open.first(where: { page.map($0.pages.contains) ?? true }) {
+        var open: [InFlight] = []
+        for index in 0..<Self.maxInFlight {
+            let value = slot(index).load(ordering: .acquiring)
+            if value & 1 << 55 != 0 { open.append(Self.decode(value)) }
+        }
+        guard !open.isEmpty else { return }
+        let faulted = page()
+        if let step = open.first(where: { faulted.map($0.pages.contains) ?? true }) {
             tallies.withLock { $0.update(step.operation) { $0.faults += 1 } }
         }
     }

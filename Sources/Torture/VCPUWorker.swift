@@ -76,7 +76,7 @@ final class VCPUWorker: @unchecked Sendable {
             }
         case .memoryFault:
             // The checker's page index is in r10 at any access it makes to a data page.
-            observations.recordFault(page: (try? vcpu.registers()).map { Int($0.r10) })
+            observations.recordFault { (try? vcpu.registers()).map { Int($0.r10) } }
         case .dirtyRingFull:
             // As the API documents: the ring must be harvested and reset before this vCPU can run on. The
             // mutator's harvester does that every round; wait a little and re-enter.
@@ -86,12 +86,12 @@ final class VCPUWorker: @unchecked Sendable {
             guard let host = hostAddress(address, length) else { return unexpected(exit) }
             vcpu.completeMMIORead(with: Array(UnsafeRawBufferPointer(start: host, count: length)))
             mmioReadPage = dataPage(address)
-            observations.recordFault(page: mmioReadPage, mmio: true)
+            observations.recordFault(mmio: true) { mmioReadPage }
             return true
         case .mmioWrite(let address, let data):
             guard let host = hostAddress(address, data.count) else { return unexpected(exit) }
             data.withUnsafeBytes { host.copyMemory(from: $0.baseAddress!, byteCount: data.count) }
-            observations.recordFault(page: dataPage(address), mmio: true)
+            observations.recordFault(mmio: true) { dataPage(address) }
         case .interrupted:
             if stop.load(ordering: .relaxed) { return false }
             if mmuResetRequested.exchange(false, ordering: .relaxed) && !toggleWriteProtect() { return false }

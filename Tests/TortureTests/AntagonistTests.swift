@@ -105,7 +105,7 @@ struct AntagonistTests {
         // A collapse frees the 512 small pages, whose content the huge page keeps: only a trap makes a translation
         // left on one of them visible.
         let traps = try #require(collapse.traps, "collapse springs traps")
-        #expect(traps.sprung > 0 && traps.sprung <= (collapse.actions - (collapse.idleActions ?? 0)) * UInt64(Mutator.trapsPerStep), "\(traps)")
+        #expect(traps.sprung > 0 && traps.sprung <= (collapse.actions - (collapse.idleActions ?? 0)) * UInt64(FrameTraps.perCall), "\(traps)")
         #expect(report.summary.contains("its recycled-frame traps: "), "\(report.summary)")
     }
 

@@ -85,9 +85,10 @@ struct InFlightBookkeepingTests {
         #expect(observations.operationInFlightDescription(page: 3) == "munmap on page 3")
         #expect(observations.operationInFlightDescription(page: 12) == "truncate on pages 10..<20")
         #expect(observations.operationInFlightDescription(page: 7) == "none on this page; in flight: munmap on page 3, truncate on pages 10..<20")
+        observations.recordFault { Issue.record("no must-fault window is open: the faulting page is not asked for"); return 12 }
         observations.faultWindowOpen(true, slot: 5)
-        observations.recordFault(page: 12)
-        observations.recordFault(page: 3)  // munmap's window is not a must-fault one yet: not its evidence
+        observations.recordFault { 12 }
+        observations.recordFault { 3 }  // munmap's window is not a must-fault one yet: not its evidence
         let tallies = observations.tallies.withLock { $0 }
         #expect(tallies[.truncate]?.faults == 1 && (tallies[.munmap]?.faults ?? 0) == 0)
         observations.endOperation(slot: 0)
