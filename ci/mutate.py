@@ -70,6 +70,9 @@ MUTANTS = {
     "window-sampling-credit": ("Sources/Torture/WindowSampling.swift",
         "credited[kind.index] = from + 1", "credited[kind.index] = before",
         "a check landing while several windows of its kind are open samples every one of them"),
+    "inflight-close-late": ("Sources/Torture/Mutator.swift",
+        "                    try closeImminent()\n", "",
+        "a window that falls due during the next call closes after it: a whole call longer than its length"),
 }
 
 

@@ -131,6 +131,7 @@ final class Mutator: @unchecked Sendable {
                 if configuration.injection == .ptswap {
                     try swapTranslation(page: step.page)
                 } else {
+                    try closeImminent()
                     try begin(step)
                     if step.operation == .ksm { usleep(KSMTwins.pauseMicroseconds) }  // time for ksmd to merge
                 }
@@ -257,6 +258,8 @@ final class Mutator: @unchecked Sendable {
     /// The most windows open at once, for the report.
     private(set) var peakInFlight = 0
     private var freeSlots = Array((0..<Observations.maxInFlight).reversed())
+    /// A call's mean time (moving over the last few calls), to tell a window that would fall due during the next.
+    private var meanCallNanoseconds: UInt64 = 0
     /// The slot of the step running now, for windows held inside one call (memslot's).
     private var currentSlot = 0
 
@@ -275,6 +278,15 @@ final class Mutator: @unchecked Sendable {
     private func makeRoom(for pages: Range<Int>, alone: Bool) throws {
         while !openSteps.isEmpty
             && (alone || openSteps.count >= configuration.inFlightWindows || openSteps.contains(where: { $0.pages.overlaps(pages) })) {
+            try closeEarliest()
+        }
+    }
+
+    /// Closes, waiting for it, every window that would fall due during the next call (its deadline nearer than a
+    /// call's mean time): a window lasts its length, not a whole call longer. The guest that faulted a page back
+    /// in right after its call is then still near it when the page is republished, as it is at `--in-flight 1`.
+    private func closeImminent() throws {
+        while let earliest, openSteps[earliest].deadline <= MonotonicClock.now() &+ meanCallNanoseconds {
             try closeEarliest()
         }
     }
@@ -416,6 +428,7 @@ final class Mutator: @unchecked Sendable {
         let ended = observations.clock.now()
         try? countersAfter?.capture()
         var measurement = CallMeasurement(nanoseconds: observations.clock.nanoseconds(from: started, to: ended))
+        meanCallNanoseconds = (meanCallNanoseconds * 7 + measurement.nanoseconds) / 8
         if let before = countersBefore, let after = countersAfter {
             (measurement.requestsBefore, measurement.requestsAfter) = (before[0], after[0])
             (measurement.requests, measurement.flushes) = (after[0] &- before[0], after[1] &- before[1])
