@@ -1,0 +1,48 @@
+import Guests
+import KVM
+
+/// A fault the harness injects into its own side of the contract, to prove the checker catches it.
+public enum Injection: String, CaseIterable, Codable, Sendable {
+    /// The violation kinds this control produces through its mechanism: a control fires only with one of them;
+    /// any other kind seen during a control run is a real violation. (ptswap's decoy and losewrite's restored
+    /// snapshot also take the writers' words back, which the readback and lost-write checks rightly see.)
+    public var violationKinds: Set<String> {
+        switch self {
+        case .none: []
+        case .nowrite, .early, .slotearly, .faultearly: ["stale-read"]
+        case .ptswap: ["stale-read", "readback", "lost-write"]
+        case .losewrite: ["lost-write", "readback"]
+        case .dropdirty: ["missed-dirty"]
+        case .noinval: ["missing-flush"]
+        case .poison: ["stale-frame"]
+        }
+    }
+
+    case none
+    /// Publish a generation without writing it into the page.
+    case nowrite
+    /// Rewrite the guest's own page-table entry to another frame, without the guest flushing its TLB: a real
+    /// stale translation (KVM is not told of host writes to guest page tables).
+    case ptswap
+    /// Publish the generation before writing the page: a narrow race, caught only sometimes.
+    case early
+    /// Discard one random page from every dirty-log harvest: the dirty oracle must report it missed.
+    case dropdirty
+    /// Snapshot a page before a content-preserving operation and restore the snapshot after it, discarding the
+    /// guests' writes in between: the lost-write detector must notice.
+    case losewrite
+    /// On every probe of the missing-flush oracle, skip the invalidating call (the content stays, so a
+    /// content-kept window is published): a mapped page "invalidated" with no flush request, which the oracle
+    /// must report as `missing-flush`.
+    case noinval
+    /// memslot: open the must-fault window on every page before the data slot is deleted or moved, while the
+    /// guests still translate their reads: the memslot window must flag them.
+    case slotearly
+    /// munmap, mprotect, mremap, truncate: open the must-fault window before the call that takes the page away,
+    /// while the guests still translate their reads: the must-fault window must flag them.
+    case faultearly
+    /// On every republication after a content-replacing call, write the poison of the trap that call sprang into
+    /// the page instead of the generation (the page then reads as a stale translation into a recycled frame): the
+    /// checker must flag it, and the host must name it `stale-frame` with the step that freed the frame.
+    case poison
+}
