@@ -1,6 +1,7 @@
 import Guests
 import GuestRuntime
 import KVM
+import TestSupport
 import Testing
 
 @Suite(.requiresKVM)

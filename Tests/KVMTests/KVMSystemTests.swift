@@ -1,5 +1,6 @@
 import Foundation
 import KVM
+import TestSupport
 import Testing
 
 @Suite(.requiresKVM)
@@ -72,5 +73,18 @@ struct KVMDeviceErrorTests {
     @Test func errorDescriptionNamesIoctlErrnoAndContext() {
         let error = KVMError(operation: "KVM_SET_USER_MEMORY_REGION", errno: 22, context: "slot 3, gpa 0x1000, 4096 bytes")
         #expect(error.description == "KVM_SET_USER_MEMORY_REGION (slot 3, gpa 0x1000, 4096 bytes) failed: EINVAL: Invalid argument")
+    }
+}
+
+/// The tests' gate: a device that cannot be opened skips the KVM tests with the reason, and fails them instead
+/// where CI requires KVM, so that a skip is never a silent pass.
+struct KVMTestGateTests {
+    @Test func aMissingDeviceSkipsWithItsReasonUnlessKVMIsRequired() {
+        let missing = [KVMTestGate.deviceOverrideVariable: "/nonexistent-kvm-\(getpid())"]
+        let skipped = KVMTestGate.evaluate(environment: missing)
+        #expect(!skipped.run && skipped.devicePath == missing.values.first!)
+        #expect(skipped.skipReason.hasPrefix("KVM unavailable: ") && skipped.skipReason.contains("nonexistent-kvm"), "\(skipped.skipReason)")
+        let required = KVMTestGate.evaluate(environment: missing.merging([KVMTestGate.requireVariable: "1"]) { $1 })
+        #expect(required.run, "runs, and fails on the open")
     }
 }

@@ -2,6 +2,7 @@ import Glibc
 import Guests
 import GuestRuntime
 import KVM
+import TestSupport
 import Testing
 
 @Suite(.requiresKVM)

@@ -1,6 +1,7 @@
 import Foundation
 import Guests
 import KVM
+import TestSupport
 import Testing
 @testable import Torture
 

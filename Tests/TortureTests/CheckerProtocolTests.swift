@@ -1,6 +1,7 @@
 import Guests
 import GuestRuntime
 import KVM
+import TestSupport
 import Testing
 
 /// The checker guest on its own, with control words set by hand: the protocol's edges.

@@ -1,5 +1,6 @@
 import Foundation
 import Guests
+import TestSupport
 import Testing
 @testable import Torture
 

@@ -1,5 +1,6 @@
 import Foundation
 import KVM
+import TestSupport
 import Testing
 @testable import Torture
 
@@ -174,7 +175,7 @@ struct TortureRunTests {
         #expect(thp.anonHugePagesKBAtStart != nil, "/proc/self/smaps was read")
         #expect(report.notes.contains { $0.hasPrefix("thp: AnonHugePages") })
         // On this project's hosts THP is in madvise mode: the backing starts as huge pages.
-        if ProcessInfo.processInfo.environment["MMUTORTURE_REQUIRE_KVM"] == "1" { #expect((thp.anonHugePagesKBAtStart ?? 0) > 0) }
+        if KVMTestGate.required { #expect((thp.anonHugePagesKBAtStart ?? 0) > 0) }
     }
 
     @Test func moreVCPUsThanHostCPUsAllCheckAndWrite() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import KVM
 import Torture
@@ -42,9 +43,6 @@ func scenarioPath(_ name: String) -> String {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scenarios/\(name).json").path
 }
-
-let kvmGate = KVMAvailability.testGate(environment: ProcessInfo.processInfo.environment)
-let kvmDevicePath = kvmGate.devicePath
 
 struct CommandLineTests {
     @Test func aReportPathThatCannotBeWrittenIsRefusedBeforeTheRunStarts() throws {
@@ -142,7 +140,7 @@ struct CommandLineTests {
     }
 }
 
-@Suite(.serialized, .enabled(if: kvmGate.run, Comment(rawValue: kvmGate.skipReason)))
+@Suite(.serialized, .requiresKVM)
 struct RunEndToEndTests {
     /// A plain run, and a composed one (every antagonist, two vCPUs): both stop promptly on Ctrl-C, and a plain
     /// one on an ssh disconnect (SIGHUP); neither reads as a pass, and each exits 128 + the signal.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `mmutorture lab`'s refusals, which come before any package is fetched or QEMU started.

@@ -1,5 +1,6 @@
 import Foundation
 import FoundationXML
+import TestSupport
 import Testing
 @testable import Torture
 
@@ -28,7 +29,7 @@ final class RunFixtures: @unchecked Sendable {
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 }
 
-@Suite(.serialized, .enabled(if: kvmGate.run, Comment(rawValue: kvmGate.skipReason)))
+@Suite(.serialized, .requiresKVM)
 struct ReportToolTests {
     let fixtures = RunFixtures.shared
 
