@@ -14,8 +14,10 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
-        // <linux/kvm.h> request codes and the glibc calls Swift cannot see. No logic.
+        // <linux/kvm.h> request codes, size assertions, and the two glibc names the KVM library needs. No logic.
         .target(name: "CKVM", path: "CKVM"),
+        // The glibc calls and flags the harness needs that Swift cannot see (affinity, memfd, fallocate, TSC). No logic.
+        .target(name: "CHost"),
         // The tiny guest programs, assembled by `swift build`, and guest_abi.h.
         .target(name: "Guests", path: "guests"),
         .target(
@@ -29,7 +31,7 @@ let package = Package(
         .target(
             name: "Torture",
             dependencies: [
-                "KVM", "CKVM", "Guests", "GuestRuntime", "Baseline", .product(name: "Atomics", package: "swift-atomics"),
+                "KVM", "CKVM", "CHost", "Guests", "GuestRuntime", "Baseline", .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),

@@ -3,29 +3,9 @@
 #define _GNU_SOURCE
 #include "ckvm.h"
 
-#include <fcntl.h>
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
-#include <linux/falloc.h>
-#include <pthread.h>
-#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE 0x100000
-#endif
-#ifndef MADV_COLD
-#define MADV_COLD 20
-#endif
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
 
 #define CKVM_ASSERT_SIZE(request, type) \
     _Static_assert(_IOC_SIZE(request) == sizeof(type), #request " encodes the size of " #type)
@@ -69,62 +49,9 @@ const unsigned long CKVM_GET_SREGS = KVM_GET_SREGS;
 const unsigned long CKVM_SET_SREGS = KVM_SET_SREGS;
 const unsigned long CKVM_SET_CPUID2 = KVM_SET_CPUID2;
 
-const int CKVM_MAP_FIXED_NOREPLACE = MAP_FIXED_NOREPLACE;
 const int CKVM_MAP_NORESERVE = MAP_NORESERVE;
-const int CKVM_MAP_POPULATE = MAP_POPULATE;
-const int CKVM_MADV_DONTNEED = MADV_DONTNEED;
-const int CKVM_MADV_REMOVE = MADV_REMOVE;
-const int CKVM_MADV_HUGEPAGE = MADV_HUGEPAGE;
-const int CKVM_MADV_COLLAPSE = MADV_COLLAPSE;
-const int CKVM_MADV_PAGEOUT = MADV_PAGEOUT;
-const int CKVM_MADV_COLD = MADV_COLD;
-const int CKVM_MADV_MERGEABLE = MADV_MERGEABLE;
-const int CKVM_FALLOC_FL_PUNCH_HOLE_KEEP_SIZE = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 
 int ckvm_ioctl_value(int fd, unsigned long request, unsigned long value) {
     return ioctl(fd, request, value);
 }
 
-int ckvm_pin_current_thread(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
-int ckvm_name_current_thread(const char *name) {
-    return pthread_setname_np(pthread_self(), name);
-}
-
-int ckvm_current_cpu(void) {
-    return sched_getcpu();
-}
-
-int ckvm_allowed_cpu_count(void) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) != 0) return -1;
-    return CPU_COUNT(&set);
-}
-
-int ckvm_memfd_create(const char *name, unsigned int flags) {
-    return memfd_create(name, flags);
-}
-
-int ckvm_fallocate(int fd, int mode, off_t offset, off_t length) {
-    return fallocate(fd, mode, offset, length);
-}
-
-void *ckvm_mremap_fixed(void *old_address, size_t old_size, size_t new_size, void *new_address) {
-    return mremap(old_address, old_size, new_size, MREMAP_FIXED | MREMAP_MAYMOVE, new_address);
-}
-
-int ckvm_tsc_is_invariant(void) {
-#if defined(__x86_64__)
-    unsigned int eax, ebx, ecx, edx;
-    if (!__get_cpuid(0x80000007, &eax, &ebx, &ecx, &edx)) return 0;
-    return (edx >> 8) & 1;
-#else
-    return 0;
-#endif
-}

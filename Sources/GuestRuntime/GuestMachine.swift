@@ -70,9 +70,10 @@ public final class GuestMachine: @unchecked Sendable {
         return (system.base + offset).assumingMemoryBound(to: UInt64.self)
     }
 
-    /// Creates vCPU `id`, ready to enter the program at CPL3 with `arguments` in rdi, rsi, rdx, rcx, r8, r9.
-    public func createVCPU(id: Int, arguments: [UInt64] = []) throws -> VCPU {
-        let vcpu = try vm.createVCPU(id: id)
+    /// Creates vCPU `id`, ready to enter the program at CPL3 with `arguments` in rdi, rsi, rdx, rcx, r8, r9;
+    /// `kick` as ``VirtualMachine/createVCPU(id:kick:)``.
+    public func createVCPU(id: Int, arguments: [UInt64] = [], kick: KickSignal? = nil) throws -> VCPU {
+        let vcpu = try vm.createVCPU(id: id, kick: kick)
         try vcpu.enterUserMode(
             pageTableRoot: pageTables.root, entry: GuestPhysicalAddress(UInt64(GUEST_CODE_GPA)),
             stackTop: GuestPhysicalAddress(UInt64(GUEST_STACK_TOP_GPA)), arguments: arguments, cpuid: cpuid)

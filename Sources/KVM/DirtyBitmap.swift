@@ -11,8 +11,9 @@ public struct DirtyBitmap: Equatable, Sendable {
         self.words = Array(repeating: 0, count: (pageCount + 63) / 64)
     }
 
-    /// A bitmap with the given words, e.g. harvested by other means or built in a test.
-    public mutating func setForTesting(words: [UInt64]) {
+    /// A bitmap of `pageCount` pages with the given words (the kernel's layout), e.g. harvested by other means.
+    public init(pageCount: Int, words: [UInt64]) {
+        self.init(pageCount: pageCount)
         precondition(words.count == self.words.count, "a bitmap of \(pageCount) pages has \(self.words.count) words")
         self.words = words
     }

@@ -80,7 +80,9 @@ public final class KVMSystem: Sendable {
 
     /// Creates a virtual machine of the default type (`KVM_CREATE_VM` with type 0).
     public func createVirtualMachine() throws -> VirtualMachine {
+        // Asked first: once the VM's descriptor exists, nothing may throw before the VM owns it.
+        let runSize = try vcpuMmapSize()
         let vmfd = try Syscall.ioctl(fd, CKVM_CREATE_VM, 0, name: "KVM_CREATE_VM")
-        return VirtualMachine(fd: vmfd, system: self, vcpuMmapSize: try vcpuMmapSize())
+        return VirtualMachine(fd: vmfd, system: self, vcpuMmapSize: runSize)
     }
 }

@@ -106,9 +106,9 @@ public struct StatisticCounters: Sendable {
     /// Each counter's word index within the span.
     let indices: [Int]
 
-    /// Where the span lies in the statistics file (descriptor, byte offset, byte length), lent for code that reads
-    /// it itself (the benchmark's C baseline). The reader keeps ownership of the descriptor.
-    public var span: (fileDescriptor: Int32, offset: Int, length: Int) { (reader.fd, start, length) }
+    /// Where the span lies in the statistics file (descriptor, byte offset, byte length), lent within this package
+    /// to code that reads it itself (the bench's C baseline). The reader keeps ownership of the descriptor.
+    package var span: (fileDescriptor: Int32, offset: Int, length: Int) { (reader.fd, start, length) }
 
     /// The counters' current values (the first u64 of each statistic), in the order they were asked for.
     public func read() throws -> [UInt64] {

@@ -24,19 +24,22 @@ public final class VCPU: @unchecked Sendable {
     let fd: Int32
     private let runMapping: UnsafeMutableRawPointer
     private let runSize: Int
+    /// The signal ``requestExit()`` sends to the thread inside `KVM_RUN`; without one, a running guest leaves only
+    /// at its next exit of its own.
+    public let kickSignal: KickSignal?
     /// The pthread currently inside `KVM_RUN`, or 0: the target of ``requestExit()``'s signal.
     private let runningThread = ManagedAtomic<UInt>(0)
     /// The last thread that unblocked the kick signal for itself (threads inherit signal masks, and Dispatch's
     /// worker threads block everything).
     private let kickableThread = ManagedAtomic<UInt>(0)
 
-    init(fd: Int32, id: Int, vm: VirtualMachine, run: UnsafeMutableRawPointer, runSize: Int) {
+    init(fd: Int32, id: Int, vm: VirtualMachine, run: UnsafeMutableRawPointer, runSize: Int, kick: KickSignal?) {
         self.fd = fd
+        self.kickSignal = kick
         self.id = id
         self.vm = vm
         self.runMapping = run
         self.runSize = runSize
-        VCPU.installKickHandler
     }
 
     deinit {
@@ -44,12 +47,12 @@ public final class VCPU: @unchecked Sendable {
         Syscall.close(fd)
     }
 
-    /// The vCPU's descriptor, lent for code that issues its own ioctls (the benchmark's C baseline). The vCPU
-    /// keeps ownership: do not close it, and do not use it after the vCPU is released.
-    public var fileDescriptor: Int32 { fd }
+    /// The vCPU's descriptor, lent within this package to code that issues its own ioctls (the bench's C
+    /// baseline). The vCPU keeps ownership: do not close it, and do not use it after the vCPU is released.
+    package var fileDescriptor: Int32 { fd }
 
     /// The vCPU's mapped `struct kvm_run`, lent read-only on the same terms, for code that reads exits itself.
-    public var runStructure: UnsafeRawPointer { UnsafeRawPointer(runMapping) }
+    package var runStructure: UnsafeRawPointer { UnsafeRawPointer(runMapping) }
 
     // MARK: Registers
 
@@ -88,8 +91,8 @@ public final class VCPU: @unchecked Sendable {
     /// a ``KVMError`` naming `KVM_RUN`.
     public func run() throws -> VCPUExit {
         let thread = UInt(pthread_self())
-        if thread != kickableThread.load(ordering: .relaxed) {
-            VCPU.unblockKickSignal()
+        if let kickSignal, thread != kickableThread.load(ordering: .relaxed) {
+            kickSignal.unblockOnThisThread()
             kickableThread.store(thread, ordering: .relaxed)
         }
         runningThread.store(thread, ordering: .sequentiallyConsistent)
@@ -116,15 +119,15 @@ public final class VCPU: @unchecked Sendable {
     }
 
     /// Asks the vCPU to leave the guest promptly, from any thread: sets `kvm_run.immediate_exit` (so a
-    /// `KVM_RUN` about to start returns at once) and signals the thread inside `KVM_RUN` (so a running guest
-    /// exits). The vCPU's `run()` then returns ``VCPUExit/interrupted``, and keeps doing so until
+    /// `KVM_RUN` about to start returns at once) and sends the ``kickSignal`` to the thread inside `KVM_RUN` (so a
+    /// running guest exits). The vCPU's `run()` then returns ``VCPUExit/interrupted``, and keeps doing so until
     /// ``clearExitRequest()``.
     ///
     /// The running thread must not exit while another thread calls this (join it afterwards).
     public func requestExit() {
         immediateExit.store(1, ordering: .sequentiallyConsistent)
         let thread = runningThread.load(ordering: .sequentiallyConsistent)
-        if thread != 0 { pthread_kill(pthread_t(thread), VCPU.kickSignal) }
+        if thread != 0, let kickSignal { pthread_kill(pthread_t(thread), kickSignal.number) }
     }
 
     /// Clears a previous ``requestExit()`` so that `run()` enters the guest again.
@@ -141,25 +144,6 @@ public final class VCPU: @unchecked Sendable {
         let offset = MemoryLayout<kvm_run>.offset(of: \kvm_run.immediate_exit)!
         return UnsafeAtomic(at: (runMapping + offset).assumingMemoryBound(to: UInt8.AtomicRepresentation.self))
     }
-
-    /// The signal ``requestExit()`` sends to kick a vCPU out of the guest. Its handler does nothing and is
-    /// installed without `SA_RESTART`, so the signal makes `KVM_RUN` return EINTR.
-    public static let kickSignal = SIGUSR1
-
-    private static func unblockKickSignal() {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, kickSignal)
-        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
-    }
-
-    private static let installKickHandler: Void = {
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = { _ in }
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = 0
-        sigaction(kickSignal, &action, nil)
-    }()
 
     // MARK: Statistics
 

@@ -156,14 +156,15 @@ public final class VirtualMachine: Sendable {
         try Syscall.ioctl(fd, CKVM_ENABLE_CAP, &request, name: "KVM_ENABLE_CAP", context: capability.name)
     }
 
-    /// Creates vCPU `id` (`KVM_CREATE_VCPU`) and maps its `struct kvm_run`.
-    public func createVCPU(id: Int) throws -> VCPU {
+    /// Creates vCPU `id` (`KVM_CREATE_VCPU`) and maps its `struct kvm_run`. `kick`: the signal, installed by the
+    /// program, with which ``VCPU/requestExit()`` stops a running guest (``KickSignal``).
+    public func createVCPU(id: Int, kick: KickSignal? = nil) throws -> VCPU {
         let vcpufd = try Syscall.ioctl(fd, CKVM_CREATE_VCPU, UInt(id), name: "KVM_CREATE_VCPU", context: "vCPU \(id)")
         do {
             let run = try Syscall.mmap(
                 length: vcpuMmapSize, protection: PROT_READ | PROT_WRITE, flags: MAP_SHARED, fd: vcpufd,
                 name: "mmap(kvm_run)", context: "vCPU \(id)")
-            return VCPU(fd: vcpufd, id: id, vm: self, run: run, runSize: vcpuMmapSize)
+            return VCPU(fd: vcpufd, id: id, vm: self, run: run, runSize: vcpuMmapSize, kick: kick)
         } catch {
             Syscall.close(vcpufd)
             throw error

@@ -38,8 +38,10 @@ struct PageTableBuilderTests {
 
 struct DirtyBitmapTests {
     @Test func bitsMapToPagesLeastSignificantFirst() {
-        var bitmap = DirtyBitmap(pageCount: 130)
-        bitmap.setForTesting(words: [0b101, 0, 1 << 1])
+        var bitmap = DirtyBitmap(pageCount: 130, words: [0b101, 0, 1 << 1])
         #expect(bitmap.dirtyPages == [0, 2, 129])
+        bitmap.clear(2)
+        bitmap.mark(64)
+        #expect(bitmap.dirtyPages == [0, 64, 129])
     }
 }

@@ -10,14 +10,14 @@ struct VCPUControlTests {
     @Test(.timeLimit(.minutes(1)))
     func aRunningVCPUIsStoppedFromAnotherThreadWithinABoundedWait() throws {
         let machine = try GuestMachine(kvm: try openKVM(), program: .spin)
-        let vcpu = try machine.createVCPU(id: 0, arguments: [0, 0, 0, 0])  // rcx = 0: spin forever
+        let vcpu = try machine.createVCPU(id: 0, arguments: [0, 0, 0, 0], kick: testKickSignal)  // rcx = 0: spin forever
         let finished = DispatchSemaphore(value: 0)
         let outcome = LockedBox<VCPUExit?>(nil)
         let thread = Thread {
             // A thread that inherits a blocked kick signal (Dispatch's workers block signals) must still be kickable.
             var blocked = sigset_t()
             sigemptyset(&blocked)
-            sigaddset(&blocked, VCPU.kickSignal)
+            sigaddset(&blocked, testKickSignal.number)
             pthread_sigmask(SIG_BLOCK, &blocked, nil)
             outcome.value = try? vcpu.run()
             finished.signal()

@@ -26,6 +26,9 @@ public enum KVMTestGate {
 /// The device the tests open.
 public var kvmDevicePath: String { KVMTestGate.current.devicePath }
 
+/// The tests' kick signal (SIGUSR1), installed on first use: the library installs none of its own.
+public let testKickSignal = KickSignal.install(SIGUSR1)
+
 /// Opens the device the tests use.
 public func openKVM() throws -> KVMSystem { try KVMSystem(devicePath: kvmDevicePath) }
 

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CHost
 import Glibc
 #endif
 import Atomics
@@ -130,11 +131,11 @@ final class Antagonist: @unchecked Sendable {
         case .pageout:
             let (first, count) = randomRange()
             let plan = "pageout \(first)..<\(first + count)"
-            return Action(plan: plan, idle: !advise(first, count, CKVM_MADV_PAGEOUT, "madvise(MADV_PAGEOUT)", plan: plan))
+            return Action(plan: plan, idle: !advise(first, count, CHOST_MADV_PAGEOUT, "madvise(MADV_PAGEOUT)", plan: plan))
         case .collapse:
             let first = Int(schedule.next() % UInt64(context.targetPages)) / 512 * 512
             let plan = "collapse \(first)..<\(first + 512)"
-            return Action(plan: plan, idle: !advise(first, 512, CKVM_MADV_COLLAPSE, "madvise(MADV_COLLAPSE)", plan: plan))
+            return Action(plan: plan, idle: !advise(first, 512, CHOST_MADV_COLLAPSE, "madvise(MADV_COLLAPSE)", plan: plan))
         }
     }
 
@@ -160,14 +161,14 @@ final class Antagonist: @unchecked Sendable {
     /// not as errors.
     private func advise(_ first: Int, _ count: Int, _ advice: Int32, _ name: String, plan: String) -> Bool {
         let freed = frameTraps?.framesBeforeCall(context.backing.address(ofPage: first), count: count) ?? []
-        let resident = advice == CKVM_MADV_PAGEOUT ? context.backing.residentPages(first: first, count: count) : count
+        let resident = advice == CHOST_MADV_PAGEOUT ? context.backing.residentPages(first: first, count: count) : count
         do {
             try HostMemory.madvise(context.backing.address(ofPage: first), count * 4096, advice, name: name)
         } catch {
             return false
         }
         // A collapse frees every small page of the range; a pageout the ones it took out of memory.
-        let freedPages = advice == CKVM_MADV_PAGEOUT ? resident - context.backing.residentPages(first: first, count: count) : count
+        let freedPages = advice == CHOST_MADV_PAGEOUT ? resident - context.backing.residentPages(first: first, count: count) : count
         if freedPages > 0 { springTraps(after: plan, pages: freedPages, freed: freed) }
         return true
     }

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CHost
 import Glibc
 #endif
 import Atomics
@@ -27,7 +28,7 @@ final class Backing: @unchecked Sendable {
         case .anonymous, .sharedAnonymous, .thp, .hugetlb:
             fd = -1
         case .memfd:
-            fd = ckvm_memfd_create("mmutorture-data", 1 /* MFD_CLOEXEC */)
+            fd = chost_memfd_create("mmutorture-data", 1 /* MFD_CLOEXEC */)
             if fd < 0 { throw KVMError(operation: "memfd_create", errno: errno, context: "\(size) bytes") }
         case .file:
             var template = Array("\(Backing.temporaryDirectory)/mmutorture-data-XXXXXX".utf8CString)
@@ -48,7 +49,7 @@ final class Backing: @unchecked Sendable {
             throw error
         }
         scratch = try? HostMemory.reserve(Self.parkingPages * 4096)
-        if kind == .thp { try HostMemory.madvise(region.base, size, CKVM_MADV_HUGEPAGE, name: "madvise(MADV_HUGEPAGE)") }
+        if kind == .thp { try HostMemory.madvise(region.base, size, CHOST_MADV_HUGEPAGE, name: "madvise(MADV_HUGEPAGE)") }
     }
 
     /// Reserved (PROT_NONE) pages where ``moveAway(page:parking:)`` parks a page: one per window in flight.
@@ -67,7 +68,7 @@ final class Backing: @unchecked Sendable {
             }
         }
         let length = kind == .thp ? size + huge : size
-        let base = mmap(nil, length, PROT_READ | PROT_WRITE, flags(kind) | CKVM_MAP_NORESERVE, fd, 0)
+        let base = mmap(nil, length, PROT_READ | PROT_WRITE, flags(kind) | CHOST_MAP_NORESERVE, fd, 0)
         guard let base, base != MAP_FAILED else {
             throw KVMError(operation: "mmap", errno: errno, context: "\(kind.rawValue) data backing, \(size) bytes")
         }
@@ -121,7 +122,7 @@ final class Backing: @unchecked Sendable {
     // MARK: Invalidations
 
     func dontneed(page: Int) throws {
-        try HostMemory.madvise(address(ofPage: page), 4096, CKVM_MADV_DONTNEED, name: "madvise(MADV_DONTNEED)")
+        try HostMemory.madvise(address(ofPage: page), 4096, CHOST_MADV_DONTNEED, name: "madvise(MADV_DONTNEED)")
     }
 
     func remap(page: Int) throws {
@@ -134,7 +135,7 @@ final class Backing: @unchecked Sendable {
     /// A page mapped anew must carry the same VMA flags as its neighbours, or the VMAs never merge again and
     /// MADV_COLLAPSE fails with EINVAL on the fragments.
     private func keepMergeable(page: Int) throws {
-        if kind == .thp { try HostMemory.madvise(address(ofPage: page), 4096, CKVM_MADV_HUGEPAGE, name: "madvise(MADV_HUGEPAGE)") }
+        if kind == .thp { try HostMemory.madvise(address(ofPage: page), 4096, CHOST_MADV_HUGEPAGE, name: "madvise(MADV_HUGEPAGE)") }
     }
 
     func unmap(page: Int) throws {
@@ -143,7 +144,7 @@ final class Backing: @unchecked Sendable {
 
     func mapBack(page: Int) throws {
         try HostMemory.mmapFixed(
-            address(ofPage: page), 4096, flags: Backing.flags(kind) | CKVM_MAP_FIXED_NOREPLACE, fd: fd,
+            address(ofPage: page), 4096, flags: Backing.flags(kind) | CHOST_MAP_FIXED_NOREPLACE, fd: fd,
             offset: page * 4096, name: "mmap(MAP_FIXED_NOREPLACE)")
         try keepMergeable(page: page)
     }
@@ -177,7 +178,7 @@ final class Backing: @unchecked Sendable {
 
     /// MADV_COLLAPSE of the 2 MiB range holding `page`.
     func collapse(page: Int) throws {
-        try HostMemory.madvise(address(ofPage: page / 512 * 512), 2 << 20, CKVM_MADV_COLLAPSE, name: "madvise(MADV_COLLAPSE)")
+        try HostMemory.madvise(address(ofPage: page / 512 * 512), 2 << 20, CHOST_MADV_COLLAPSE, name: "madvise(MADV_COLLAPSE)")
     }
 
     /// `ftruncate` the file to `bytes`.
@@ -206,7 +207,7 @@ final class Backing: @unchecked Sendable {
         if fd >= 0 {
             try HostMemory.fallocatePunch(fd: fd, offset: page * 4096, length: 4096)
         } else {
-            try HostMemory.madvise(address(ofPage: page), 4096, CKVM_MADV_REMOVE, name: "madvise(MADV_REMOVE)")
+            try HostMemory.madvise(address(ofPage: page), 4096, CHOST_MADV_REMOVE, name: "madvise(MADV_REMOVE)")
         }
     }
 

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CHost
 import Glibc
 #endif
 import CKVM
@@ -22,8 +23,8 @@ final class KSMTwins {
     init(data: Backing) throws {
         self.data = data
         twins = try MemoryRegion.anonymous(size: data.size)
-        try HostMemory.madvise(data.region.base, data.size, CKVM_MADV_MERGEABLE, name: "madvise(MADV_MERGEABLE) of the data")
-        try HostMemory.madvise(twins.base, data.size, CKVM_MADV_MERGEABLE, name: "madvise(MADV_MERGEABLE) of the twins")
+        try HostMemory.madvise(data.region.base, data.size, CHOST_MADV_MERGEABLE, name: "madvise(MADV_MERGEABLE) of the data")
+        try HostMemory.madvise(twins.base, data.size, CHOST_MADV_MERGEABLE, name: "madvise(MADV_MERGEABLE) of the twins")
         pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)
         if pagemap < 0 { throw KVMError(operation: "open(/proc/self/pagemap)", errno: errno) }
     }

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CHost
 import Glibc
 #endif
 import Atomics
@@ -625,11 +626,11 @@ final class Mutator: @unchecked Sendable {
             }
             window = .keep
         case .pageout:
-            try backing.advise(page: page, CKVM_MADV_PAGEOUT, name: "madvise(MADV_PAGEOUT)")
+            try backing.advise(page: page, CHOST_MADV_PAGEOUT, name: "madvise(MADV_PAGEOUT)")
             movedOut = 1 - backing.residentPages(first: page, count: 1)  // anonymous memory without swap stays
             window = .keep
         case .cold:
-            try backing.advise(page: page, CKVM_MADV_COLD, name: "madvise(MADV_COLD)")
+            try backing.advise(page: page, CHOST_MADV_COLD, name: "madvise(MADV_COLD)")
             window = .keep
         case .memslot:
             try flipDataSlot(pages)

@@ -142,7 +142,7 @@ public struct TortureRun {
             let status = UInt64(GUEST_STATUS_GPA) + UInt64(index) * UInt64(GUEST_STATUS_BLOCK_SIZE)
             let vcpu = try machine.createVCPU(id: index, arguments: [
                 UInt64(index), UInt64(config.pages), UInt64(GUEST_DATA_GPA), UInt64(GUEST_CONTROL_GPA), status, heartbeatSweeps,
-            ])
+            ], kick: VCPUWorker.kickSignal)
             workers.append(VCPUWorker(
                 index: index, vcpu: vcpu, observations: observations,
                 dataRange: UInt64(GUEST_DATA_GPA)..<(UInt64(GUEST_DATA_GPA) + UInt64(config.dataBytes)), dataHost: backing.region.base,

@@ -7,6 +7,9 @@ import KVM
 
 /// One vCPU running the checker, on its own thread: turns the guest's exits into observations.
 final class VCPUWorker: @unchecked Sendable {
+    /// The engine's kick signal: SIGUSR1, which nothing else in mmutorture uses, installed on first use.
+    static let kickSignal = KickSignal.install(SIGUSR1)
+
     // @unchecked: the vCPU is run by this worker's thread only; the flags are atomic.
     let index: Int
     let vcpu: VCPU

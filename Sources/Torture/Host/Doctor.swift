@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CHost
 import Glibc
 #endif
 import CKVM
@@ -70,7 +71,7 @@ public struct DoctorReport: Codable, Sendable {
         findings.append(Finding(
             check: "mmu", status: .info,
             detail: "MMU \(host.mmuMode)\(host.pvm ? ", PVM (guest CPL0 emulated; the checkers run at CPL3)" : "")\(host.nested ? ", nested under a hypervisor" : ""), tdp_mmu=\(host.tdpMMUParameter ?? "n/a")"))
-        let cpus = Int(ckvm_allowed_cpu_count())
+        let cpus = Int(chost_allowed_cpu_count())
         findings.append(Finding(
             check: "cpus", status: cpus >= 2 ? .ok : .warning,
             detail: cpus >= 2 ? "\(cpus) CPUs allowed: the mutator and the vCPUs are pinned apart" : "\(cpus) CPU allowed: the mutator and vCPUs share it, so no flush ever has to reach a running vCPU",

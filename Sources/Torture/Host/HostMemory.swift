@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CHost
 import Glibc
 #endif
 import CKVM
@@ -44,7 +45,7 @@ enum HostMemory {
 
     /// `mremap` one page from `source` to exactly `destination` (MREMAP_FIXED: whatever was there is unmapped).
     static func mremap(_ source: UnsafeMutableRawPointer, to destination: UnsafeMutableRawPointer) throws {
-        let result = ckvm_mremap_fixed(source, 4096, 4096, destination)
+        let result = chost_mremap_fixed(source, 4096, 4096, destination)
         if result == MAP_FAILED || result != destination {
             throw KVMError(operation: "mremap", errno: errno, context: "\(source) to \(destination)")
         }
@@ -52,7 +53,7 @@ enum HostMemory {
 
     /// Reserves `length` bytes of address space (PROT_NONE), anywhere or exactly at `address`.
     static func reserve(_ length: Int, at address: UnsafeMutableRawPointer? = nil) throws -> UnsafeMutableRawPointer {
-        var flags = MAP_PRIVATE | MAP_ANONYMOUS | CKVM_MAP_NORESERVE
+        var flags = MAP_PRIVATE | MAP_ANONYMOUS | CHOST_MAP_NORESERVE
         if address != nil { flags |= MAP_FIXED }
         let result = Glibc.mmap(address, length, PROT_NONE, flags, -1, 0)
         guard let result, result != MAP_FAILED else { throw KVMError(operation: "mmap(PROT_NONE)", errno: errno, context: "\(length) bytes") }
@@ -60,7 +61,7 @@ enum HostMemory {
     }
 
     static func fallocatePunch(fd: Int32, offset: Int, length: Int) throws {
-        if ckvm_fallocate(fd, CKVM_FALLOC_FL_PUNCH_HOLE_KEEP_SIZE, off_t(offset), off_t(length)) != 0 {
+        if chost_fallocate(fd, CHOST_FALLOC_FL_PUNCH_HOLE_KEEP_SIZE, off_t(offset), off_t(length)) != 0 {
             throw KVMError(operation: "fallocate(PUNCH_HOLE)", errno: errno, context: "offset \(offset), \(length) bytes")
         }
     }

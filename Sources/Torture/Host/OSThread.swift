@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CHost
 import Glibc
 #endif
 import CKVM
@@ -21,8 +22,8 @@ final class OSThread: @unchecked Sendable {
     init(name: String, cpu: Int?, body: @escaping @Sendable () -> Void) throws {
         self.name = name
         let thread = Thread { [self] in
-            name.withCString { _ = ckvm_name_current_thread($0) }
-            if let cpu { pinError = ckvm_pin_current_thread(Int32(cpu)) }
+            name.withCString { _ = chost_name_current_thread($0) }
+            if let cpu { pinError = chost_pin_current_thread(Int32(cpu)) }
             started.signal()
             if pinError == 0 { body() }
             finished.signal()
@@ -69,6 +70,6 @@ public struct Placement: Codable, Sendable, Equatable {
 
 /// The CPUs this process may run on.
 private func CPU_SETSIZE_list() -> [Int] {
-    let count = Int(ckvm_allowed_cpu_count())
+    let count = Int(chost_allowed_cpu_count())
     return count > 0 ? Array(0..<count) : [0]
 }

@@ -1,3 +1,4 @@
+import CHost
 import CKVM
 
 /// Times the mutator's calls with the CPU's time-stamp counter, and turns those ticks into ``MonotonicClock``
@@ -25,14 +26,14 @@ struct TickClock: Sendable {
     static let shortestRateSpan: UInt64 = 1_000_000
 
     init() {
-        countsCycles = ckvm_tsc_is_invariant() != 0
-        originTicks = countsCycles ? ckvm_read_tsc() : 0
+        countsCycles = chost_tsc_is_invariant() != 0
+        originTicks = countsCycles ? chost_read_tsc() : 0
         originNanoseconds = MonotonicClock.now()
     }
 
     /// The tick reading now: what brackets a call.
     @inline(__always)
-    func now() -> UInt64 { countsCycles ? ckvm_read_tsc() : MonotonicClock.now() }
+    func now() -> UInt64 { countsCycles ? chost_read_tsc() : MonotonicClock.now() }
 
     /// The ``MonotonicClock`` reading at which the tick counter read `ticks`.
     func monotonic(_ ticks: UInt64) -> UInt64 {
@@ -51,10 +52,10 @@ struct TickClock: Sendable {
     /// The counter's rate from the origin to now. Within ``shortestRateSpan`` of the origin (the first steps of a
     /// run, at most) it waits out the rest of the span, once.
     private func nanosecondsPerTick() -> Double {
-        var ticks = ckvm_read_tsc()
+        var ticks = chost_read_tsc()
         var nanoseconds = MonotonicClock.now()
         while nanoseconds &- originNanoseconds < Self.shortestRateSpan {
-            ticks = ckvm_read_tsc()
+            ticks = chost_read_tsc()
             nanoseconds = MonotonicClock.now()
         }
         return Double(nanoseconds &- originNanoseconds) / Double(ticks &- originTicks)

@@ -1,0 +1,82 @@
+// Definitions for chost.h: each forwards to glibc or names a flag, nothing more.
+#define _GNU_SOURCE
+#include "chost.h"
+
+#include <fcntl.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+#include <linux/falloc.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MADV_COLD
+#define MADV_COLD 20
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+const int CHOST_MAP_FIXED_NOREPLACE = MAP_FIXED_NOREPLACE;
+const int CHOST_MAP_NORESERVE = MAP_NORESERVE;
+const int CHOST_MAP_POPULATE = MAP_POPULATE;
+const int CHOST_MADV_DONTNEED = MADV_DONTNEED;
+const int CHOST_MADV_REMOVE = MADV_REMOVE;
+const int CHOST_MADV_HUGEPAGE = MADV_HUGEPAGE;
+const int CHOST_MADV_COLLAPSE = MADV_COLLAPSE;
+const int CHOST_MADV_PAGEOUT = MADV_PAGEOUT;
+const int CHOST_MADV_COLD = MADV_COLD;
+const int CHOST_MADV_MERGEABLE = MADV_MERGEABLE;
+const int CHOST_FALLOC_FL_PUNCH_HOLE_KEEP_SIZE = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+
+int chost_pin_current_thread(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+int chost_name_current_thread(const char *name) {
+    return pthread_setname_np(pthread_self(), name);
+}
+
+int chost_current_cpu(void) {
+    return sched_getcpu();
+}
+
+int chost_allowed_cpu_count(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return -1;
+    return CPU_COUNT(&set);
+}
+
+int chost_memfd_create(const char *name, unsigned int flags) {
+    return memfd_create(name, flags);
+}
+
+int chost_fallocate(int fd, int mode, off_t offset, off_t length) {
+    return fallocate(fd, mode, offset, length);
+}
+
+void *chost_mremap_fixed(void *old_address, size_t old_size, size_t new_size, void *new_address) {
+    return mremap(old_address, old_size, new_size, MREMAP_FIXED | MREMAP_MAYMOVE, new_address);
+}
+
+int chost_tsc_is_invariant(void) {
+#if defined(__x86_64__)
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(0x80000007, &eax, &ebx, &ecx, &edx)) return 0;
+    return (edx >> 8) & 1;
+#else
+    return 0;
+#endif
+}

@@ -1,0 +1,55 @@
+// CHost: the glibc calls and flags Swift cannot see, for the harness's own use of this host (threads, mm
+// syscalls, the time-stamp counter). Glibc keeps them behind _GNU_SOURCE, which Swift's Glibc module does not set,
+// or the installed headers predate them. Nothing about KVM: that is CKVM. No logic: chost.c only forwards.
+
+#ifndef CHOST_H
+#define CHOST_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+// Thread placement and naming (glibc keeps these behind _GNU_SOURCE, which Swift's Glibc module does not set).
+// Both return 0 or an errno value, as pthread functions do.
+int chost_pin_current_thread(int cpu);
+int chost_name_current_thread(const char *name);
+// The CPU the calling thread runs on now, or -1.
+int chost_current_cpu(void);
+// The number of CPUs in the calling thread's affinity mask, or -1.
+int chost_allowed_cpu_count(void);
+
+// memfd_create(2), declared by glibc only under _GNU_SOURCE. Returns a descriptor or -1 with errno set.
+int chost_memfd_create(const char *name, unsigned int flags);
+// fallocate(2), likewise.
+int chost_fallocate(int fd, int mode, off_t offset, off_t length);
+// mremap(2) with MREMAP_FIXED|MREMAP_MAYMOVE, likewise. Returns MAP_FAILED with errno on failure.
+void *chost_mremap_fixed(void *old_address, size_t old_size, size_t new_size, void *new_address);
+
+// mmap/madvise/fallocate flags that glibc hides behind _GNU_SOURCE or that the installed headers predate.
+extern const int CHOST_MAP_FIXED_NOREPLACE;
+extern const int CHOST_MAP_NORESERVE;
+extern const int CHOST_MAP_POPULATE;
+extern const int CHOST_MADV_DONTNEED;
+extern const int CHOST_MADV_REMOVE;
+extern const int CHOST_MADV_HUGEPAGE;
+extern const int CHOST_MADV_COLLAPSE;
+extern const int CHOST_MADV_PAGEOUT;
+extern const int CHOST_MADV_COLD;
+extern const int CHOST_MADV_MERGEABLE;
+extern const int CHOST_FALLOC_FL_PUNCH_HOLE_KEEP_SIZE;
+
+// The CPU's time-stamp counter (RDTSC), inline so that reading it touches no page but the caller's: a
+// clock_gettime right after a system call costs a few hundred cycles here (the vDSO's code and data pages),
+// RDTSC about 30. 0 off x86-64.
+static inline uint64_t chost_read_tsc(void) {
+#if defined(__x86_64__)
+    return __builtin_ia32_rdtsc();
+#else
+    return 0;
+#endif
+}
+// Whether CPUID says the time-stamp counter is invariant (leaf 0x80000007, EDX bit 8: the same rate in every
+// P-, C- and T-state), i.e. a clock. 0 when it is not, or off x86-64.
+int chost_tsc_is_invariant(void);
+
+
+#endif
