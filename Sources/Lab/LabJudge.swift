@@ -40,7 +40,7 @@ enum LabJudge {
             if let kinds = report.violationsByKind {
                 row.violationsByKind = kinds.mapValues { Int(clamping: $0) }
             } else {
-                for violation in report.violations { row.violationsByKind[violation.kind, default: 0] += 1 }
+                for violation in report.violations { row.violationsByKind[violation.kind.rawValue, default: 0] += 1 }
             }
             row.secondsToFirstViolation = report.violations.map(\.time).min()
             row.conclusiveChecks = report.checks.conclusive

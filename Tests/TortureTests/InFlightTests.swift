@@ -75,7 +75,7 @@ struct InFlightRunTests {
         // step as its own only when that step is on its page; otherwise it says so and lists the others.
         let report = try shortRun(.mprotect, inject: .losewrite) { $0.inFlight = 16 }
         #expect(report.verdict == .controlFired && (report.windowsInFlightPeak ?? 0) > 1, "\(report.summary)")
-        let lost = report.violations.filter { $0.kind == "lost-write" }
+        let lost = report.violations.filter { $0.kind == .lostWrite }
         #expect(lost.contains { $0.operationInFlight?.hasPrefix("none on this page; in flight: mprotect on page") == true },
                 "found while other pages' steps were in flight")
         for violation in lost {

@@ -95,7 +95,7 @@ struct TortureRunTests {
     @Test func injectedLosewriteIsCaughtWithTheRightDetail() throws {
         let report = try shortRun(.mprotect, inject: .losewrite)
         #expect(report.verdict == .controlFired, "\(report.summary)")
-        let violation = try #require(report.violations.first { $0.kind == "lost-write" })
+        let violation = try #require(report.violations.first { $0.kind == .lostWrite })
         #expect(violation.word == 448 && violation.vcpu == 0)
         #expect(violation.observed < violation.expected, "the word is behind its publication")
         #expect(violation.operationInFlight?.hasPrefix("mprotect on page \(violation.page)") == true)
@@ -124,7 +124,7 @@ struct TortureRunTests {
         let report = try shortRun(operation, inject: .faultearly)
         #expect(report.verdict == .controlFired, "\(report.summary)")
         let early = try #require(report.violations.first)
-        #expect(early.kind == "stale-read" && early.window == "must-fault", "a translated read in a window opened before the call: \(early.summary)")
+        #expect(early.kind == .staleRead && early.window == "must-fault", "a translated read in a window opened before the call: \(early.summary)")
         var dontneed = TortureConfiguration()
         dontneed.operation = .dontneed
         dontneed.injection = .faultearly
@@ -135,7 +135,7 @@ struct TortureRunTests {
         let report = try shortRun(.memslot, inject: .slotearly, seconds: 2)
         #expect(report.verdict == .controlFired, "\(report.summary)")
         let early = try #require(report.violations.first)
-        #expect(early.kind == "stale-read" && early.window == "must-fault", "a translated read in the window opened before the slot went: \(early.summary)")
+        #expect(early.kind == .staleRead && early.window == "must-fault", "a translated read in the window opened before the slot went: \(early.summary)")
     }
 
     @Test(arguments: [Torture.Operation.dontneed, .mix])
@@ -152,8 +152,8 @@ struct TortureRunTests {
         let probes = try #require(report.flushProbes)
         #expect(probes.judged > 20 && probes.missing == probes.judged, "every judged probe's skipped call moved no flush request: \(probes)")
         let missing = try #require(report.violations.first)
-        #expect(missing.kind == "missing-flush" && missing.observed == missing.expected - 1)
-        #expect(report.violations.allSatisfy { $0.kind == "missing-flush" }, "the skipped call kept the content: no data violation")
+        #expect(missing.kind == .missingFlush && missing.observed == missing.expected - 1)
+        #expect(report.violations.allSatisfy { $0.kind == .missingFlush }, "the skipped call kept the content: no data violation")
     }
 
     @Test func flushProbesAreOffWhenAsked() throws {
@@ -207,7 +207,7 @@ struct TortureRunTests {
         let report = try shortRun(.dontneed, inject: .nowrite)
         #expect(report.verdict == .controlFired)
         #expect(report.violationCount > 0)
-        let violation = try #require(report.violations.first { $0.kind == "stale-read" })
+        let violation = try #require(report.violations.first { $0.kind == .staleRead })
         #expect(violation.page >= 0 && violation.page < 256 && violation.word < 512)
         #expect(violation.window == "generation")
         #expect(violation.expected == violation.controlBefore, "a generation check expects the published word itself")
@@ -219,7 +219,7 @@ struct TortureRunTests {
     @Test func injectedPtswapIsCaughtAsAStaleTranslation() throws {
         let report = try shortRun(.none, inject: .ptswap)
         #expect(report.verdict == .controlFired, "\(report.summary)")
-        let violation = try #require(report.violations.first { $0.kind == "stale-read" })
+        let violation = try #require(report.violations.first { $0.kind == .staleRead })
         #expect(violation.window == "generation" && violation.observed != violation.expected)
         // The stale frame holds a generation word the host published, not garbage. Not always an older one of
         // the same page: a translation left from an earlier swap can name the decoy after it moved to another
@@ -305,7 +305,7 @@ struct TortureRunTests {
         let report = try shortRun(.dontneed, inject: .poison)
         #expect(report.verdict == .controlFired, "\(report.summary)")
         let violation = try #require(report.violations.first)
-        #expect(violation.kind == "stale-frame" && violation.observed >> 56 == 0x5a)
+        #expect(violation.kind == .staleFrame && violation.observed >> 56 == 0x5a)
         #expect(violation.operationInFlight?.contains("frame freed by dontneed on page \(violation.page)") == true, "\(violation.summary)")
         #expect(report.violationsByKind?.keys.sorted() == ["stale-frame"])
     }
@@ -388,7 +388,7 @@ struct DirtyTrackingTests {
     func injectedDropdirtyIsCaught(dirty: DirtyTracking) throws {
         let report = try run(dirty, .none, inject: .dropdirty)
         #expect(report.verdict == .controlFired, "\(report.summary)")
-        let missed = try #require(report.violations.first { $0.kind == "missed-dirty" })
+        let missed = try #require(report.violations.first { $0.kind == .missedDirty })
         #expect(missed.expected > missed.observed, "the writer published past what the page held at the previous round")
         // The per-round rule fires too: the dropped page had been written since the previous harvest.
         #expect(report.violations.contains { $0.window.hasSuffix("written after the previous harvest") }, "\(report.summary)")

@@ -17,7 +17,7 @@ struct VerdictTests {
     }
 
     @Test func anyViolationWithoutInjectionIsAViolation() {
-        for kind in ["stale-read", "stale-frame", "lost-write", "readback", "missed-dirty", "missing-flush", "write-while-read-only"] {
+        for kind in Violation.Kind.allCases {
             #expect(judged { $0.violationsByKind = [kind: 1] } == .violation, "\(kind)")
         }
     }
@@ -28,7 +28,7 @@ struct VerdictTests {
             #expect(!own.isEmpty, "\(injection) names the kinds it produces")
             #expect(judged { $0.injection = injection; $0.violationsByKind = [own[0]: 3] } == .controlFired, "\(injection)")
             // A kind the control cannot produce is a real violation, even with the control's own kind beside it.
-            let foreign = ["stale-read", "missing-flush", "missed-dirty"].first { !injection.violationKinds.contains($0) }!
+            let foreign = [Violation.Kind.staleRead, .missingFlush, .missedDirty].first { !injection.violationKinds.contains($0) }!
             #expect(judged { $0.injection = injection; $0.violationsByKind = [own[0]: 3, foreign: 1] } == .violation, "\(injection)")
         }
     }
@@ -41,12 +41,12 @@ struct VerdictTests {
     }
 
     @Test func kernelWarningsAreNeverHiddenByAnInjection() {
-        #expect(judged { $0.injection = .nowrite; $0.violationsByKind = ["stale-read": 5]; $0.kernelFindings = ["WARNING: at mmu.c:579"] } == .violation)
+        #expect(judged { $0.injection = .nowrite; $0.violationsByKind = [.staleRead: 5]; $0.kernelFindings = ["WARNING: at mmu.c:579"] } == .violation)
         #expect(judged { $0.kernelFindings = ["BUG: soft lockup"] } == .violation)
     }
 
     @Test func aHarnessErrorOutranksEverything() {
-        #expect(judged { $0.harnessErrors = ["vCPU 0: registers unreadable"]; $0.violationsByKind = ["stale-read": 1] } == .harnessError)
+        #expect(judged { $0.harnessErrors = ["vCPU 0: registers unreadable"]; $0.violationsByKind = [.staleRead: 1] } == .harnessError)
     }
 
     @Test func aRunThatJudgedNothingIsNotExercised() {

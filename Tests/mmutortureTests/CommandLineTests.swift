@@ -214,7 +214,7 @@ struct RunEndToEndTests {
         #expect(run.terminationStatus == 1 && stdout.contains("verdict: violation"), "\(stdout)")
         let report = try RunReport.read(from: path)
         let violation = try #require(report.violations.first)
-        #expect(violation.kind == "stale-read" && violation.page == 5 && violation.observed == 0xa5a5_a5a5_a5a5_a5a5, "\(violation.summary)")
+        #expect(violation.kind == .staleRead && violation.page == 5 && violation.observed == 0xa5a5_a5a5_a5a5_a5a5, "\(violation.summary)")
         #expect(report.verdict == .violation && report.violationsByKind?["stale-read"] ?? 0 > 0)
     }
 

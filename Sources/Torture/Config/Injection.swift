@@ -6,15 +6,15 @@ public enum Injection: String, CaseIterable, Codable, Sendable {
     /// The violation kinds this control produces through its mechanism: a control fires only with one of them;
     /// any other kind seen during a control run is a real violation. (ptswap's decoy and losewrite's restored
     /// snapshot also take the writers' words back, which the readback and lost-write checks rightly see.)
-    public var violationKinds: Set<String> {
+    public var violationKinds: Set<Violation.Kind> {
         switch self {
         case .none: []
-        case .nowrite, .early, .slotearly, .faultearly: ["stale-read"]
-        case .ptswap: ["stale-read", "readback", "lost-write"]
-        case .losewrite: ["lost-write", "readback"]
-        case .dropdirty: ["missed-dirty"]
-        case .noinval: ["missing-flush"]
-        case .poison: ["stale-frame"]
+        case .nowrite, .early, .slotearly, .faultearly: [.staleRead]
+        case .ptswap: [.staleRead, .readback, .lostWrite]
+        case .losewrite: [.lostWrite, .readback]
+        case .dropdirty: [.missedDirty]
+        case .noinval: [.missingFlush]
+        case .poison: [.staleFrame]
         }
     }
 

@@ -80,7 +80,7 @@ final class DirtyOracle: @unchecked Sendable {
         var reported = Set<Int>()
         for write in written where !bitmap.isDirty(write.page) && reported.insert(write.page).inserted {
             observations.addViolation(Violation(
-                kind: "missed-dirty", vcpu: write.writer, page: write.page, word: Int(GUEST_READER_WORDS) + write.writer,
+                kind: .missedDirty, vcpu: write.writer, page: write.page, word: Int(GUEST_READER_WORDS) + write.writer,
                 controlBefore: 0, controlAfter: 0, window: "dirty round \(rounds): written after the previous harvest",
                 expected: write.now, observed: write.before, time: observations.elapsed,
                 operationInFlight: nil, recentOperations: observations.recentOperations(page: write.page)))
@@ -92,7 +92,7 @@ final class DirtyOracle: @unchecked Sendable {
             judged = true
             for page in 0..<configuration.pages where !bitmap.isDirty(page) && !reported.contains(page) {
                 observations.addViolation(Violation(
-                    kind: "missed-dirty", vcpu: writer, page: page, word: Int(GUEST_READER_WORDS) + writer, controlBefore: 0,
+                    kind: .missedDirty, vcpu: writer, page: page, word: Int(GUEST_READER_WORDS) + writer, controlBefore: 0,
                     controlAfter: 0, window: "dirty round \(rounds)", expected: publications[writer],
                     observed: snapshot[page * writers + writer], time: observations.elapsed,
                     operationInFlight: nil, recentOperations: observations.recentOperations(page: page)))

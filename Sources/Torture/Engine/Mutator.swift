@@ -451,7 +451,7 @@ final class Mutator: @unchecked Sendable {
             observations.noteOperation(operation, page: page, startedAt: record.started)
             if let missingFlush = record.missingFlush {
                 observations.addViolation(Violation(
-                    kind: "missing-flush", vcpu: -1, page: page, word: 0, controlBefore: 0, controlAfter: 0,
+                    kind: .missingFlush, vcpu: -1, page: page, word: 0, controlBefore: 0, controlAfter: 0,
                     window: "flush probe: mapped since the checkers' last sweep", expected: missingFlush.before + 1,
                     observed: missingFlush.after, time: observations.elapsed,
                     operationInFlight: "\(operation.rawValue) on page \(page): remote_tlb_flush_requests \(missingFlush.before) before the call, \(missingFlush.after) after",
@@ -682,7 +682,7 @@ final class Mutator: @unchecked Sendable {
         let after = writerWords(page: page)
         for (writer, (old, new)) in zip(before, after).enumerated() where old != new {
             observations.addViolation(Violation(
-                kind: "write-while-read-only", vcpu: writer, page: page, word: Int(GUEST_READER_WORDS) + writer,
+                kind: .writeWhileReadOnly, vcpu: writer, page: page, word: Int(GUEST_READER_WORDS) + writer,
                 controlBefore: 0, controlAfter: 0, window: "read-only", expected: old, observed: new, time: observations.elapsed,
                 operationInFlight: "mprotect-ro on page \(page)", recentOperations: observations.recentOperations(page: page)))
         }
@@ -757,7 +757,7 @@ final class Mutator: @unchecked Sendable {
                 if word < number {
                     let inFlight = observations.operationInFlightDescription(page: page)
                     observations.addViolation(Violation(
-                        kind: "lost-write", vcpu: writer, page: page, word: Int(GUEST_READER_WORDS) + writer, controlBefore: 0,
+                        kind: .lostWrite, vcpu: writer, page: page, word: Int(GUEST_READER_WORDS) + writer, controlBefore: 0,
                         controlAfter: 0, window: "published", expected: number, observed: word, time: observations.elapsed,
                         operationInFlight: inFlight, recentOperations: observations.recentOperations(page: page)))
                 }

@@ -172,7 +172,7 @@ final class Observations: Sendable {
         // By kind first: a checkpoint that sees the count must also see the kind.
         violationsByKind.withLock { $0[violation.kind, default: 0] += 1 }
         if violationCount.loadThenWrappingIncrement(ordering: .relaxed) == 0 { Self.announceFirst(violation) }
-        if violation.kind == "stale-read" { caughtPublications.withLock { _ = $0.insert(violation.controlBefore) } }
+        if violation.kind == .staleRead { caughtPublications.withLock { _ = $0.insert(violation.controlBefore) } }
         violations.withLock { if $0.count < Self.storedViolations { $0.append(violation) } }
     }
 
@@ -205,7 +205,7 @@ final class Observations: Sendable {
     /// The run ended early, `--stop-after-violation` seconds after its first violation.
     let stoppedAfterViolation = ManagedAtomic<Bool>(false)
     /// Every violation counted by kind, beyond the stored ones: a control's verdict needs to know all the kinds.
-    let violationsByKind = Mutex<[String: UInt64]>([:])
+    let violationsByKind = Mutex<[Violation.Kind: UInt64]>([:])
     /// The publications (control words) under which a stale read was seen.
     let caughtPublications = Mutex<Set<UInt64>>([])
     /// aging: bytes the cgroup's usage dropped by over the reclaim steps.

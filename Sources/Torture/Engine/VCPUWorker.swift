@@ -156,7 +156,7 @@ final class VCPUWorker: @unchecked Sendable {
             return
         }
         let page = Int(regs.r10)
-        let (kind, inFlight) = classified(observed: regs.rax, page: page, otherwise: "readback")
+        let (kind, inFlight) = classified(observed: regs.rax, page: page, otherwise: .readback)
         observations.addViolation(Violation(
             kind: kind, vcpu: index, page: page, word: Int(GUEST_READER_WORDS) + index, controlBefore: 0, controlAfter: 0,
             window: "own word", expected: regs.rcx, observed: regs.rax, time: observations.elapsed,
@@ -176,7 +176,7 @@ final class VCPUWorker: @unchecked Sendable {
             return
         }
         observations.noteDetection(page: page, word: regs.rax)
-        let (kind, inFlight) = classified(observed: regs.rcx, page: page, otherwise: "stale-read")
+        let (kind, inFlight) = classified(observed: regs.rcx, page: page, otherwise: .staleRead)
         let window = ControlWord.Kind.of(regs.rax)?.name ?? "unknown"
         observations.addViolation(Violation(
             kind: kind, vcpu: index, page: page, word: Int(regs.r11 / 8), controlBefore: regs.rax, controlAfter: regs.rdx,
@@ -188,11 +188,11 @@ final class VCPUWorker: @unchecked Sendable {
     /// A violation's kind and what was in flight. A read (or a writer's own word) that returned a trap's poison is
     /// `stale-frame`: the translation led to a frame a content-replacing call freed, and the step that freed it is
     /// named; any other bad value is of the kind `otherwise`.
-    private func classified(observed: UInt64, page: Int, otherwise kind: String) -> (kind: String, inFlight: String?) {
+    private func classified(observed: UInt64, page: Int, otherwise kind: Violation.Kind) -> (kind: Violation.Kind, inFlight: String?) {
         let inFlight = observations.operationInFlightDescription(page: page)
         guard ControlWord.Kind.of(observed) == .poison else { return (kind, inFlight) }
         let freedBy = frameTraps.record(poison: observed).map { "frame freed by \($0.call) at \(String(format: "%.6f", $0.seconds))s, then trapped" }
-        return ("stale-frame", [freedBy ?? "frame freed by a call no longer in its trap ring", inFlight.map { "in flight: \($0)" }]
+        return (.staleFrame, [freedBy ?? "frame freed by a call no longer in its trap ring", inFlight.map { "in flight: \($0)" }]
             .compactMap { $0 }.joined(separator: "; "))
     }
 

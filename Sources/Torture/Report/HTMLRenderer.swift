@@ -68,7 +68,7 @@ public enum HTMLRenderer {
             html += "<p>None.</p>\n"
         } else {
             html += table(["kind", "vCPU", "page", "word", "window", "expected", "observed", "survived exit", "in flight"], run.violations.prefix(200).map {
-                [$0.kind, "\($0.vcpu)", "\($0.page)", "\($0.word)", $0.window, hex($0.expected), hex($0.observed),
+                [$0.kind.rawValue, "\($0.vcpu)", "\($0.page)", "\($0.word)", $0.window, hex($0.expected), hex($0.observed),
                  $0.survivedExit.map { $0 ? "yes" : "no" } ?? "-", $0.operationInFlight ?? "-"]
             })
         }

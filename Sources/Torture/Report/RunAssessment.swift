@@ -39,7 +39,7 @@ struct RunAssessment {
             violationCount: violationCount, violations: violations, harnessErrors: errors,
             counters: RunReport.CounterReport(vm: counterSet(vm), vcpus: vcpus.map(counterSet)),
             timeline: timeline, firstSteps: firstSteps, verdict: verdict, verdictReason: reason, exitCode: verdict.exitCode)
-        report.violationsByKind = byKind
+        report.violationsByKind = Dictionary(uniqueKeysWithValues: byKind.map { ($0.key.rawValue, $0.value) })
         report.complete = true
         report.plannedSeconds = configuration.duration
         if verdict == .interrupted, let signal = StopRequest.signal { report.exitCode = 128 + signal }
@@ -50,10 +50,10 @@ struct RunAssessment {
 
     /// The guests count every violation they report; the host records each report (or counts it served as MMIO).
     /// More counted than recorded, beyond one report per vCPU cut off by the run's stop, means reports were lost.
-    private func lostGuestReports(_ byKind: [String: UInt64]) -> [String] {
+    private func lostGuestReports(_ byKind: [Violation.Kind: UInt64]) -> [String] {
         guard !configuration.baselineMutator else { return [] }
         let counted = status.reduce(0) { $0 + $1.violations }
-        let recorded = ["stale-read", "stale-frame", "readback"].reduce(0) { $0 + (byKind[$1] ?? 0) }
+        let recorded = [Violation.Kind.staleRead, .staleFrame, .readback].reduce(0) { $0 + (byKind[$1] ?? 0) }
             + observations.mmioServedChecks.load(ordering: .relaxed)
         guard counted > recorded + UInt64(status.count) else { return [] }
         return ["the guests counted \(counted) violations, the host recorded \(recorded): reports were lost"]
@@ -132,7 +132,7 @@ struct RunAssessment {
     }
 
     private func judge(
-        operations: [RunReport.OperationReport], checks: RunReport.CheckReport, violations byKind: [String: UInt64], errors: [String]
+        operations: [RunReport.OperationReport], checks: RunReport.CheckReport, violations byKind: [Violation.Kind: UInt64], errors: [String]
     ) -> (Verdict, String) {
         VerdictEvidence(
             injection: configuration.injection, violationsByKind: byKind, kernelFindings: observations.kernelFindings.withLock { $0 },

@@ -51,7 +51,7 @@ public enum Verdict: String, Codable, Sendable {
 struct VerdictEvidence {
     var injection: Injection = .none
     /// Every violation counted, by kind.
-    var violationsByKind: [String: UInt64] = [:]
+    var violationsByKind: [Violation.Kind: UInt64] = [:]
     var kernelFindings: [String] = []
     var harnessErrors: [String] = []
     var conclusiveChecks: UInt64 = 0
@@ -74,7 +74,7 @@ struct VerdictEvidence {
 
     func judge() -> (Verdict, String) {
         if !harnessErrors.isEmpty { return (.harnessError, "the harness failed: \(harnessErrors[0])") }
-        let describe = { (kinds: [String: UInt64]) in kinds.keys.sorted().map { "\($0) \(kinds[$0]!)" }.joined(separator: ", ") }
+        let describe = { (kinds: [Violation.Kind: UInt64]) in kinds.keys.sorted().map { "\($0.rawValue) \(kinds[$0]!)" }.joined(separator: ", ") }
         // The kernel's warnings are never hidden by an injection, and a control fires only through its own kind:
         // anything else seen meanwhile is a real violation.
         if let first = kernelFindings.first { return (.violation, "the kernel logged \(kernelFindings.count) warnings during the run: \(first)") }

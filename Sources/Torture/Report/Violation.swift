@@ -1,11 +1,26 @@
 /// A check that failed: what the guest read, what the host had promised, and what the host was doing.
 public struct Violation: Codable, Sendable, Equatable {
-    /// `stale-read` (the checker read what the host had not published), `stale-frame` (it read a recycled-frame
-    /// trap's poison: its translation led to a frame a content-replacing call had freed), `readback` (a writer's own
-    /// word changed under it), `lost-write` (a published guest write missing from the host's view of the page),
-    /// `write-while-read-only` (a guest write landed while the host mapping was read-only), `missing-flush` (a
-    /// mapped page invalidated with no flush request), or `missed-dirty` (a guest write the dirty log never reported).
-    public var kind: String = "stale-read"
+    /// What failed; its raw value is the name reports and summaries use.
+    public enum Kind: String, Codable, Sendable, CaseIterable, Comparable {
+        /// The checker read what the host had not published.
+        case staleRead = "stale-read"
+        /// It read a recycled-frame trap's poison: its translation led to a frame a content-replacing call freed.
+        case staleFrame = "stale-frame"
+        /// A writer's own word changed under it.
+        case readback
+        /// A published guest write missing from the host's view of the page.
+        case lostWrite = "lost-write"
+        /// A guest write landed while the host mapping was read-only.
+        case writeWhileReadOnly = "write-while-read-only"
+        /// A mapped page invalidated with no flush request.
+        case missingFlush = "missing-flush"
+        /// A guest write the dirty log never reported.
+        case missedDirty = "missed-dirty"
+
+        public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    public var kind: Kind = .staleRead
     public var vcpu: Int
     public var page: Int
     /// The word's index within the page (0 to 511).
@@ -33,7 +48,7 @@ public struct Violation: Codable, Sendable, Equatable {
 
     public var summary: String {
         let hex = { (value: UInt64) in "0x" + String(value, radix: 16) }
-        var text = "\(kind): vCPU \(vcpu) page \(page) word \(word) [\(window)]: expected \(hex(expected)), observed \(hex(observed))"
+        var text = "\(kind.rawValue): vCPU \(vcpu) page \(page) word \(word) [\(window)]: expected \(hex(expected)), observed \(hex(observed))"
         if let operationInFlight { text += "; in flight: \(operationInFlight)" }
         if !recentOperations.isEmpty { text += "; page history: \(recentOperations.joined(separator: ", "))" }
         if let survivedExit { text += survivedExit ? "; survived a VM exit" : "; gone after a VM exit" }
