@@ -40,7 +40,8 @@ public struct KVMError: Error, Equatable, CustomStringConvertible, Sendable {
         return text
     }
 
-    static func errnoName(_ value: Int32) -> String {
+    /// The symbolic name of an errno value (`EINVAL`), or `errno N` for one not in the table.
+    public static func errnoName(_ value: Int32) -> String {
         switch value {
         case EPERM: "EPERM"
         case ENOENT: "ENOENT"

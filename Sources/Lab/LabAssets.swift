@@ -1,4 +1,5 @@
 import Foundation
+import Torture
 
 /// The lab's shell steps (fetch, build-variant, initramfs), its guest init and its mutants: the top-level `lab/`
 /// folder of the source tree, found beside the binary or given with `--assets`.
@@ -59,9 +60,9 @@ enum LabProcess {
         let status = process.terminationStatus
         guard status == 0 else {
             switch status {
-            case 64: throw LabError.usage("\(what) was called wrongly (exit 64)")
-            case 65: throw LabError.badInput("\(what) refused its input (exit 65; the reason is printed above)")
-            case 69: throw LabError.unavailable("\(what) needs something this host lacks (exit 69; what, and the fix, above)")
+            case ExitStatus.usage.rawValue: throw LabError.usage("\(what) was called wrongly (exit 64)")
+            case ExitStatus.dataError.rawValue: throw LabError.badInput("\(what) refused its input (exit 65; the reason is printed above)")
+            case ExitStatus.unavailable.rawValue: throw LabError.unavailable("\(what) needs something this host lacks (exit 69; what, and the fix, above)")
             default: throw LabError.failed("\(what) failed with exit \(status) (its output is above)")
             }
         }
@@ -94,10 +95,10 @@ public enum LabError: Error, CustomStringConvertible {
 
     public var exitCode: Int32 {
         switch self {
-        case .usage: 64
-        case .badInput: 65
-        case .unavailable: 69
-        case .failed: 70
+        case .usage: ExitStatus.usage.rawValue
+        case .badInput: ExitStatus.dataError.rawValue
+        case .unavailable: ExitStatus.unavailable.rawValue
+        case .failed: ExitStatus.software.rawValue
         }
     }
 

@@ -132,7 +132,7 @@ struct LabCommand: ParsableCommand {
             if !quiet { lab.progress = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } }
             do { try AtomicFile.checkWritable(report) } catch {
                 FileHandle.standardError.write(Data("mmutorture lab: cannot write the report: \(error)\n".utf8))
-                throw ExitCode(73)
+                throw ExitCode(ExitStatus.cannotCreate.rawValue)
             }
             let path = report
             lab.checkpoint = { partial in try? partial.write(to: path) }
@@ -144,10 +144,10 @@ struct LabCommand: ParsableCommand {
         print(result.summary)
         do { try result.write(to: report) } catch {
             FileHandle.standardError.write(Data("mmutorture lab: cannot write the report to \(report): \(error)\n".utf8))
-            throw ExitCode(73)
+            throw ExitCode(ExitStatus.cannotCreate.rawValue)
         }
         print("report: \(report)")
-        if StopRequest.isRequested { throw ExitCode(130) }
+        if StopRequest.isRequested { throw ExitCode(ExitStatus.interrupted(by: SIGINT)) }
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }
 }

@@ -12,7 +12,7 @@ struct ReportCommand: ParsableCommand {
     static func load(_ path: String) throws -> ReportFile {
         do { return try ReportFile.read(from: path) } catch {
             FileHandle.standardError.write(Data("mmutorture: \(error)\n".utf8))
-            throw ExitCode(65)
+            throw ExitCode(ExitStatus.dataError.rawValue)
         }
     }
 
@@ -20,7 +20,7 @@ struct ReportCommand: ParsableCommand {
         guard let path else { return print(text, terminator: text.hasSuffix("\n") ? "" : "\n") }
         do { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) } catch {
             FileHandle.standardError.write(Data("mmutorture: cannot write \(path): \(error.localizedDescription)\n".utf8))
-            throw ExitCode(73)
+            throw ExitCode(ExitStatus.cannotCreate.rawValue)
         }
     }
 
@@ -76,7 +76,7 @@ struct ReportCommand: ParsableCommand {
         func run() throws {
             guard case .run(let left) = try ReportCommand.load(a), case .run(let right) = try ReportCommand.load(b) else {
                 FileHandle.standardError.write(Data("mmutorture: report diff compares the reports of two single runs, not merged ones\n".utf8))
-                throw ExitCode(65)
+                throw ExitCode(ExitStatus.dataError.rawValue)
             }
             print(ReportDiff.render(left, right))
         }
@@ -94,11 +94,11 @@ struct ReportCommand: ParsableCommand {
                 // Lab reports (the shards of one lab matrix) merge into one lab report.
                 guard labs.count == loaded.count, let merged = LabReport.merging(labs) else {
                     FileHandle.standardError.write(Data("mmutorture: report merge: lab reports merge only with lab reports\n".utf8))
-                    throw ExitCode(65)
+                    throw ExitCode(ExitStatus.dataError.rawValue)
                 }
                 do { try merged.write(to: output) } catch {
                     FileHandle.standardError.write(Data("mmutorture: cannot write \(output): \(error)\n".utf8))
-                    throw ExitCode(73)
+                    throw ExitCode(ExitStatus.cannotCreate.rawValue)
                 }
                 print(merged.summary)
                 if merged.exitCode != 0 { throw ExitCode(merged.exitCode) }
@@ -109,7 +109,7 @@ struct ReportCommand: ParsableCommand {
             let merged = MergedReport(merging: runs)
             do { try merged.write(to: output) } catch {
                 FileHandle.standardError.write(Data("mmutorture: cannot write \(output): \(error)\n".utf8))
-                throw ExitCode(73)
+                throw ExitCode(ExitStatus.cannotCreate.rawValue)
             }
             print(merged.summary)
         }

@@ -206,7 +206,7 @@ struct RunCommand: ParsableCommand {
                 reportLock = try ReportLock(reportPath: report)
             } catch {
                 FileHandle.standardError.write(Data("mmutorture: cannot write the report: \(error)\n".utf8))
-                throw ExitCode(73)  // EX_CANTCREAT
+                throw ExitCode(ExitStatus.cannotCreate.rawValue)
             }
         }
         defer { withExtendedLifetime(reportLock) {} }
@@ -245,7 +245,7 @@ struct RunCommand: ParsableCommand {
                 print("report: \(report)")
             } catch {
                 FileHandle.standardError.write(Data("mmutorture: cannot write the report: \(error)\n".utf8))
-                throw ExitCode(73)  // EX_CANTCREAT
+                throw ExitCode(ExitStatus.cannotCreate.rawValue)
             }
         }
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }

@@ -106,6 +106,14 @@ struct CommandLineTests {
         #expect(result.stderr.contains("KVM not available"))
     }
 
+    @Test(.enabled(if: (try? String(contentsOfFile: "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", encoding: .utf8))?
+        .trimmingCharacters(in: .whitespacesAndNewlines) == "0", "needs a host with no free 2 MiB huge pages"))
+    func aHugetlbBackingWithoutReservedPagesIsUnavailableWithTheFix() throws {
+        let result = try invoke(["run", "--op", "none", "--backing", "hugetlb", "--duration", "1", "--device", kvmDevicePath])
+        #expect(result.status == 69, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("hugetlb backing: ") && result.stderr.contains("sysctl vm.nr_hugepages=N"), "\(result.stderr)")
+    }
+
     @Test func aBadScenarioFileIsRefusedNamingTheLineAndField() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bad-scenario-\(getpid()).json").path
         defer { unlink(path) }

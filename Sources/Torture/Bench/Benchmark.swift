@@ -59,7 +59,7 @@ public struct Benchmark {
         /// pairs' ratios (so that a nested host's drifts cancel within each pair instead of deciding a best-of).
         init(swiftRates: [Double], cRates: [Double], ratios: [Double]) throws {
             guard let swift = MedianInterval(swiftRates), let c = MedianInterval(cRates), let ratio = MedianInterval(ratios) else {
-                throw KVMError(operation: "bench", errno: 0, context: "no paired measurements")
+                throw HarnessFailure("bench: no paired measurements")
             }
             swiftPerSecond = swift.median
             cPerSecond = c.median
@@ -221,7 +221,7 @@ public struct Benchmark {
     private func mutatorComparison(_ operation: Operation, backing: BackingKind, againstItself: Bool) throws -> Comparison {
         let rounds = try torture(operation, backing: backing, baseline: true, againstItself: againstItself).mutatorComparison ?? []
         guard !rounds.isEmpty else {
-            throw TortureRun.SetupError.harness(KVMError(operation: "bench", errno: 0, context: "no comparison rounds for \(operation.rawValue)", hint: "use --seconds 0.5 or more"))
+            throw TortureRun.SetupError.harness(HarnessFailure("bench: no comparison rounds for \(operation.rawValue)", hint: "use --seconds 0.5 or more"))
         }
         return try Comparison(
             swiftRates: rounds.map { Double($0.engineSteps) / $0.engineSeconds }, cRates: rounds.map { Double($0.cSteps) / $0.cSeconds },
@@ -275,7 +275,7 @@ public struct Benchmark {
             let outcome = Result { try Benchmark.exitRounds(vcpu) }
             result.withLock { $0 = outcome }
         }
-        guard thread.join(timeout: 600) else { throw KVMError(operation: "bench", errno: ETIMEDOUT, context: "exit round trips did not finish") }
+        guard thread.join(timeout: 600) else { throw HarnessFailure("bench: exit round trips did not finish in 600 s") }
         return try result.withLock { $0 }!.get()
     }
 
@@ -290,7 +290,7 @@ public struct Benchmark {
                 if swiftTurn {
                     let start = ContinuousClock.now
                     for _ in 0..<iterations {
-                        guard case .ioOut = try vcpu.run() else { throw KVMError(operation: "bench", errno: 0, context: "unexpected exit") }
+                        guard case .ioOut = try vcpu.run() else { throw HarnessFailure("bench: unexpected exit") }
                     }
                     let elapsed = ContinuousClock.now - start
                     swiftTimes.append(elapsed.seconds)

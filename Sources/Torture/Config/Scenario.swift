@@ -25,7 +25,7 @@ public struct Scenario: Sendable, Equatable {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ScenarioError(file: path, line: nil, field: nil, problem: "cannot be read (\(error.localizedDescription))",
-                                fix: "give the path of a scenario file, e.g. scenarios/seed-2012.json", exitCode: 66)
+                                fix: "give the path of a scenario file, e.g. scenarios/seed-2012.json", exitCode: ExitStatus.noInput.rawValue)
         }
         return try parse(text, file: path)
     }
@@ -128,7 +128,7 @@ public struct ScenarioError: Error, CustomStringConvertible, Equatable {
     public var problem: String
     public var fix: String
     /// 65 (EX_DATAERR) for a bad file, 66 (EX_NOINPUT) for one that cannot be read.
-    public var exitCode: Int32 = 65
+    public var exitCode: Int32 = ExitStatus.dataError.rawValue
 
     public var description: String {
         "\(file)\(line.map { ":\($0)" } ?? ""): \(field.map { "field '\($0)': " } ?? "")\(problem); \(fix)"

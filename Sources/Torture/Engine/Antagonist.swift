@@ -194,7 +194,7 @@ final class Antagonist: @unchecked Sendable {
         let slot = UInt32(GUEST_SPARE_SLOT)
         guard spare else {
             guard let region = spareMemory else {
-                throw KVMError(operation: "mmap(spare slot)", errno: ENOMEM, context: "\(GUEST_SPARE_SIZE) bytes")
+                throw HostCallError("mmap(spare slot)", errno: ENOMEM, context: "\(GUEST_SPARE_SIZE) bytes")
             }
             spare = true
             spareMoved = false

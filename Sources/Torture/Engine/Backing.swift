@@ -29,18 +29,18 @@ final class Backing: @unchecked Sendable {
             fd = -1
         case .memfd:
             fd = chost_memfd_create("mmutorture-data", 1 /* MFD_CLOEXEC */)
-            if fd < 0 { throw KVMError(operation: "memfd_create", errno: errno, context: "\(size) bytes") }
+            if fd < 0 { throw HostCallError("memfd_create", errno: errno, context: "\(size) bytes") }
         case .file:
             var template = Array("\(Backing.temporaryDirectory)/mmutorture-data-XXXXXX".utf8CString)
             fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-            if fd < 0 { throw KVMError(operation: "mkstemp", errno: errno, context: Backing.temporaryDirectory, hint: "set TMPDIR to a writable directory") }
+            if fd < 0 { throw HostCallError("mkstemp", errno: errno, context: Backing.temporaryDirectory, hint: "set TMPDIR to a writable directory") }
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
         }
         if fd >= 0, ftruncate(fd, off_t(size)) != 0 {
             let error = errno
             close(fd)
-            throw KVMError(operation: "ftruncate", errno: error, context: "\(size) bytes")
+            throw HostCallError("ftruncate", errno: error, context: "\(size) bytes")
         }
         do {
             region = MemoryRegion(adopting: try Backing.map(kind: kind, size: size, fd: fd), size: size)
@@ -63,14 +63,14 @@ final class Backing: @unchecked Sendable {
             let free = ProcFile.read("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
                 .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
             guard free * huge >= size else {
-                throw KVMError(operation: "hugetlb backing", errno: ENOMEM, context: "\(size / huge) huge pages of 2 MiB needed, \(free) free",
-                               hint: "no hugetlb pages reserved: reserve them (sysctl vm.nr_hugepages=N, as root) or use another backing")
+                throw HostUnavailable("hugetlb backing", problem: "\(size / huge) huge pages of 2 MiB needed, \(free) free",
+                                      fix: "reserve them (sysctl vm.nr_hugepages=N, as root) or use another backing")
             }
         }
         let length = kind == .thp ? size + huge : size
         let base = mmap(nil, length, PROT_READ | PROT_WRITE, flags(kind) | CHOST_MAP_NORESERVE, fd, 0)
         guard let base, base != MAP_FAILED else {
-            throw KVMError(operation: "mmap", errno: errno, context: "\(kind.rawValue) data backing, \(size) bytes")
+            throw HostCallError("mmap", errno: errno, context: "\(kind.rawValue) data backing, \(size) bytes")
         }
         guard kind == .thp else { return base }
         let aligned = (Int(bitPattern: base) + huge - 1) / huge * huge
@@ -152,13 +152,13 @@ final class Backing: @unchecked Sendable {
     /// `mremap` the page to scratch page `parking` (leaving a hole where it was). Each page in flight at once
     /// parks in a page of its own.
     func moveAway(page: Int, parking: Int) throws {
-        guard let scratch else { throw KVMError(operation: "mremap", errno: ENOMEM, context: "no scratch page reserved") }
+        guard let scratch else { throw HostCallError("mremap", errno: ENOMEM, context: "no scratch page reserved") }
         try HostMemory.mremap(address(ofPage: page), to: scratch + parking * 4096)
     }
 
     /// `mremap` the page back from scratch page `parking`, and reserve that scratch page again.
     func moveBack(page: Int, parking: Int) throws {
-        guard let scratch else { throw KVMError(operation: "mremap", errno: ENOMEM, context: "no scratch page reserved") }
+        guard let scratch else { throw HostCallError("mremap", errno: ENOMEM, context: "no scratch page reserved") }
         try HostMemory.mremap(scratch + parking * 4096, to: address(ofPage: page))
         try keepMergeable(page: page)
         _ = try HostMemory.reserve(4096, at: scratch + parking * 4096)
@@ -183,7 +183,7 @@ final class Backing: @unchecked Sendable {
 
     /// `ftruncate` the file to `bytes`.
     func truncate(to bytes: Int) throws {
-        if ftruncate(fd, off_t(bytes)) != 0 { throw KVMError(operation: "ftruncate", errno: errno, context: "to \(bytes) bytes") }
+        if ftruncate(fd, off_t(bytes)) != 0 { throw HostCallError("ftruncate", errno: errno, context: "to \(bytes) bytes") }
     }
 
     /// The `AnonHugePages` of the data mapping in /proc/self/smaps, in kB (THP evidence), or nil if not found.

@@ -54,7 +54,7 @@ final class FrameTraps: @unchecked Sendable {
         self.pages = pages
         let length = pages * Int(GUEST_PAGE_SIZE)
         guard let mapped = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), mapped != MAP_FAILED else {
-            throw KVMError(operation: "mmap(trap pages)", errno: errno, context: "\(length) bytes")
+            throw HostCallError("mmap(trap pages)", errno: errno, context: "\(length) bytes")
         }
         base = mapped
         // A huge page would take every trap's fault at once and recycle nothing.

@@ -26,7 +26,7 @@ final class KSMTwins {
         try HostMemory.madvise(data.region.base, data.size, CHOST_MADV_MERGEABLE, name: "madvise(MADV_MERGEABLE) of the data")
         try HostMemory.madvise(twins.base, data.size, CHOST_MADV_MERGEABLE, name: "madvise(MADV_MERGEABLE) of the twins")
         pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)
-        if pagemap < 0 { throw KVMError(operation: "open(/proc/self/pagemap)", errno: errno) }
+        if pagemap < 0 { throw HostCallError("open(/proc/self/pagemap)", errno: errno) }
     }
 
     deinit { close(pagemap) }

@@ -617,7 +617,7 @@ final class Mutator: @unchecked Sendable {
                 // would read the same content, unless a trap took its frame.
                 do { try backing.collapse(page: page); collapsed = true } catch {  // EINVAL/EAGAIN: counted and reported, not fatal
                     failed = true
-                    lastCollapseError = (error as? KVMError)?.errnoName ?? "\(error)"
+                    lastCollapseError = (error as? HostCallError)?.errnoName ?? "\(error)"
                 }
             } else {
                 // DONTNEED of one 4 KiB page inside a huge page splits it (the page itself comes back as zeros).
@@ -802,7 +802,7 @@ final class Mutator: @unchecked Sendable {
     private func swapTranslation(page: Int) throws {
         let target = decoyOwner ?? page
         guard let entry = environment.leafEntry(target) else {
-            throw KVMError(operation: "ptswap", errno: 0, context: "page \(target) has no 4 KiB guest PTE")
+            throw HarnessFailure("ptswap: page \(target) has no 4 KiB guest PTE")
         }
         let slot = freeSlots[freeSlots.count - 1]  // ptswap steps one at a time
         observations.beginOperation(.none, pages: target..<(target + 1), slot: slot)

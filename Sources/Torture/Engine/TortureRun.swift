@@ -24,20 +24,21 @@ public struct TortureRun {
     /// Failures before the run can start: a bad configuration or an unusable KVM device.
     public enum SetupError: Error, CustomStringConvertible {
         case configuration(ConfigurationError)
-        case environment(KVMError)
+        /// The device cannot be used, or the host lacks what the run needs.
+        case unavailable(Error)
         case harness(Error)
         public var description: String {
             switch self {
             case .configuration(let error): "invalid option \(error)"
-            case .environment(let error): "\(error)"
+            case .unavailable(let error): "\(error)"
             case .harness(let error): "setup failed: \(error)"
             }
         }
         public var exitCode: Int32 {
             switch self {
-            case .configuration: Verdict.usageExitCode
-            case .environment: Verdict.environmentExitCode
-            case .harness: Verdict.harnessError.exitCode
+            case .configuration: ExitStatus.usage.rawValue
+            case .unavailable: ExitStatus.unavailable.rawValue
+            case .harness: ExitStatus.software.rawValue
             }
         }
     }
@@ -46,10 +47,10 @@ public struct TortureRun {
         do { try configuration.validate() } catch { throw .configuration(error) }
         let kvm: KVMSystem
         do { kvm = try KVMSystem(devicePath: configuration.devicePath) } catch let error as KVMError {
-            throw .environment(error)
+            throw .unavailable(error)
         } catch { throw .harness(error) }
         if let problem = configuration.operation.hostProblem {
-            throw .environment(KVMError(operation: configuration.operation.rawValue, errno: geteuid() == 0 ? ENOENT : EPERM, hint: problem))
+            throw .unavailable(HostUnavailable("--op \(configuration.operation.rawValue)", problem: problem))
         }
         do {
             guard configuration.operation == .all else { return try execute(configuration, kvm: kvm) }
@@ -72,8 +73,8 @@ public struct TortureRun {
             var combined = RunReport.combining(reports, as: configuration)
             combined.notes += skipped.map { "not run, cannot be exercised on this host: \($0.operation) (\($0.reason))" }
             return combined
-        } catch let error as KVMError where error.operation == "hugetlb backing" {
-            throw .environment(error)
+        } catch let error as HostUnavailable {
+            throw .unavailable(error)
         } catch {
             throw .harness(error)
         }

@@ -31,7 +31,7 @@ public struct DoctorReport: Codable, Sendable {
     public var operations: [Exercisability]
     /// False when a run cannot start (no usable device, a capability it needs is missing).
     public var canRun: Bool
-    public var exitCode: Int32 { canRun ? 0 : Verdict.environmentExitCode }
+    public var exitCode: Int32 { canRun ? ExitStatus.success.rawValue : ExitStatus.unavailable.rawValue }
 
     public static func examine(devicePath: String) -> DoctorReport {
         var findings: [Finding] = []

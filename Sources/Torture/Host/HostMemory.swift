@@ -5,11 +5,11 @@ import Glibc
 import CKVM
 import KVM
 
-/// The engine's one choke point for the mm syscalls it fires at guest memory: each failure is a ``KVMError``
+/// The engine's one choke point for the mm syscalls it fires at guest memory: each failure is a ``HostCallError``
 /// naming the syscall, with errno and the address range. (The KVM library has its own for ioctls.)
 enum HostMemory {
     static func check(_ result: Int32, _ name: String, _ address: UnsafeMutableRawPointer, _ length: Int) throws {
-        if result != 0 { throw KVMError(operation: name, errno: errno, context: "\(address), \(length) bytes") }
+        if result != 0 { throw HostCallError(name, errno: errno, context: "\(address), \(length) bytes") }
     }
 
     /// `fork()`, with a child that does nothing but `_exit` (all a child of a multithreaded process may safely
@@ -34,11 +34,11 @@ enum HostMemory {
     static func mmapFixed(_ address: UnsafeMutableRawPointer, _ length: Int, flags: Int32, fd: Int32, offset: Int, name: String) throws {
         let result = Glibc.mmap(address, length, PROT_READ | PROT_WRITE, flags, fd, off_t(offset))
         guard let result, result != MAP_FAILED else {
-            throw KVMError(operation: name, errno: errno, context: "\(address), \(length) bytes")
+            throw HostCallError(name, errno: errno, context: "\(address), \(length) bytes")
         }
         guard result == address else {
             Glibc.munmap(result, length)
-            throw KVMError(operation: name, errno: EEXIST, context: "asked for \(address), got \(result)",
+            throw HostCallError(name, errno: EEXIST, context: "asked for \(address), got \(result)",
                            hint: "the kernel ignored the fixed address")
         }
     }
@@ -47,7 +47,7 @@ enum HostMemory {
     static func mremap(_ source: UnsafeMutableRawPointer, to destination: UnsafeMutableRawPointer) throws {
         let result = chost_mremap_fixed(source, 4096, 4096, destination)
         if result == MAP_FAILED || result != destination {
-            throw KVMError(operation: "mremap", errno: errno, context: "\(source) to \(destination)")
+            throw HostCallError("mremap", errno: errno, context: "\(source) to \(destination)")
         }
     }
 
@@ -56,13 +56,13 @@ enum HostMemory {
         var flags = MAP_PRIVATE | MAP_ANONYMOUS | CHOST_MAP_NORESERVE
         if address != nil { flags |= MAP_FIXED }
         let result = Glibc.mmap(address, length, PROT_NONE, flags, -1, 0)
-        guard let result, result != MAP_FAILED else { throw KVMError(operation: "mmap(PROT_NONE)", errno: errno, context: "\(length) bytes") }
+        guard let result, result != MAP_FAILED else { throw HostCallError("mmap(PROT_NONE)", errno: errno, context: "\(length) bytes") }
         return result
     }
 
     static func fallocatePunch(fd: Int32, offset: Int, length: Int) throws {
         if chost_fallocate(fd, CHOST_FALLOC_FL_PUNCH_HOLE_KEEP_SIZE, off_t(offset), off_t(length)) != 0 {
-            throw KVMError(operation: "fallocate(PUNCH_HOLE)", errno: errno, context: "offset \(offset), \(length) bytes")
+            throw HostCallError("fallocate(PUNCH_HOLE)", errno: errno, context: "offset \(offset), \(length) bytes")
         }
     }
 }
@@ -78,7 +78,7 @@ struct HeldChild {
     static func fork() throws -> HeldChild {
         var ends: (Int32, Int32) = (-1, -1)
         let piped = withUnsafeMutablePointer(to: &ends) { $0.withMemoryRebound(to: Int32.self, capacity: 2) { pipe($0) } }
-        guard piped == 0 else { throw KVMError(operation: "pipe", errno: errno) }
+        guard piped == 0 else { throw HostCallError("pipe", errno: errno) }
         // Close-on-exec: nothing else this process starts may hold the write end and keep the child alive.
         _ = fcntl(ends.0, F_SETFD, FD_CLOEXEC)
         _ = fcntl(ends.1, F_SETFD, FD_CLOEXEC)
@@ -93,7 +93,7 @@ struct HeldChild {
         guard child > 0 else {
             let error = errno
             close(ends.1)
-            throw KVMError(operation: "fork", errno: error)
+            throw HostCallError("fork", errno: error)
         }
         return HeldChild(pid: child, releaseEnd: ends.1)
     }

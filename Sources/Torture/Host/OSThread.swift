@@ -33,7 +33,7 @@ final class OSThread: @unchecked Sendable {
         thread.start()
         started.wait()
         if pinError != 0 {
-            throw KVMError(operation: "pthread_setaffinity_np", errno: pinError, context: "\(name) to CPU \(cpu ?? -1)",
+            throw HostCallError("pthread_setaffinity_np", errno: pinError, context: "\(name) to CPU \(cpu ?? -1)",
                            hint: "run with --no-pin, or give the process more CPUs")
         }
     }

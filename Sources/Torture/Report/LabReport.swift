@@ -180,10 +180,10 @@ extension LabReport {
     public var exitCode: Int32 {
         if rows.contains(where: { row in
             variants.first { $0.name == row.variant }?.expectation != .caught && row.verdict.isCatch
-        }) { return 1 }
-        if outcomes.contains(where: { $0.expectation == .caught && !$0.met }) { return 3 }
-        if rows.contains(where: { $0.verdict == .harnessError || $0.verdict == .notRun }) { return 70 }
-        return 0
+        }) { return ExitStatus.violation.rawValue }
+        if outcomes.contains(where: { $0.expectation == .caught && !$0.met }) { return ExitStatus.controlMissed.rawValue }
+        if rows.contains(where: { $0.verdict == .harnessError || $0.verdict == .notRun }) { return ExitStatus.software.rawValue }
+        return ExitStatus.success.rawValue
     }
 
     public var summary: String {

@@ -42,7 +42,7 @@ struct RunAssessment {
         report.violationsByKind = Dictionary(uniqueKeysWithValues: byKind.map { ($0.key.rawValue, $0.value) })
         report.complete = true
         report.plannedSeconds = configuration.duration
-        if verdict == .interrupted, let signal = StopRequest.signal { report.exitCode = 128 + signal }
+        if verdict == .interrupted, let signal = StopRequest.signal { report.exitCode = ExitStatus.interrupted(by: signal) }
         report.windows = windows?.totals()
         if configuration.baselineMutator { report.mutatorComparison = observations.comparisonRounds.withLock { $0 } }
         return report

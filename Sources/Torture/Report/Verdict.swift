@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The outcome of a run, and the exit code the CLI returns for it (README, "Exit codes").
 public enum Verdict: String, Codable, Sendable {
     /// Conclusive checks, the operation exercised per the kernel's counters, no violation.
@@ -20,12 +24,12 @@ public enum Verdict: String, Codable, Sendable {
 
     public var exitCode: Int32 {
         switch self {
-        case .pass, .controlFired: 0
-        case .violation: 1
-        case .notExercised: 2
-        case .controlMissed: 3
-        case .harnessError: 70  // EX_SOFTWARE
-        case .interrupted: 130  // 128 + SIGINT; the report's exitCode says 128 + the signal that came
+        case .pass, .controlFired: ExitStatus.success.rawValue
+        case .violation: ExitStatus.violation.rawValue
+        case .notExercised: ExitStatus.notExercised.rawValue
+        case .controlMissed: ExitStatus.controlMissed.rawValue
+        case .harnessError: ExitStatus.software.rawValue
+        case .interrupted: ExitStatus.interrupted(by: SIGINT)  // the report's exitCode says 128 + the signal that came
         }
     }
 
@@ -41,10 +45,6 @@ public enum Verdict: String, Codable, Sendable {
         case .harnessError: 6
         }
     }
-
-    /// Usage errors (bad options) exit with 64 (EX_USAGE); a missing or unusable KVM device with 69 (EX_UNAVAILABLE).
-    public static let usageExitCode: Int32 = 64
-    public static let environmentExitCode: Int32 = 69
 }
 
 /// Everything a run's verdict is decided from, so that each rule can be read, and tested, on its own.
