@@ -22,7 +22,7 @@ extension KVMSystem {
         while true {
             do {
                 return try CPUIDBuffer.with(capacity: capacity) { buffer in
-                    try Syscall.ioctl(fd, CKVM_GET_SUPPORTED_CPUID, buffer: buffer.raw, name: "KVM_GET_SUPPORTED_CPUID")
+                    try Syscall.ioctl(fd, .getSupportedCPUID, buffer: buffer.raw)
                     return CPUIDTable(entries: buffer.entries)
                 }
             } catch let error as KVMError where error.errno == E2BIG && capacity < 4096 {
@@ -37,7 +37,7 @@ extension VCPU {
     public func setCPUID(_ table: CPUIDTable) throws {
         try CPUIDBuffer.with(capacity: table.entries.count) { buffer in
             buffer.entries = table.entries
-            try Syscall.ioctl(fd, CKVM_SET_CPUID2, buffer: buffer.raw, name: "KVM_SET_CPUID2", context: "vCPU \(id)")
+            try Syscall.ioctl(fd, .setCPUID2, buffer: buffer.raw, context: "vCPU \(id)")
         }
     }
 }

@@ -62,7 +62,7 @@ extension VirtualMachine {
     /// `KVM_RESET_DIRTY_RINGS`: recycles harvested entries and write-protects their pages again. Returns how many.
     @discardableResult
     public func resetDirtyRings() throws -> Int {
-        Int(try Syscall.ioctl(fd, CKVM_RESET_DIRTY_RINGS, name: "KVM_RESET_DIRTY_RINGS"))
+        Int(try Syscall.ioctl(fd, .resetDirtyRings))
     }
 }
 

@@ -32,7 +32,7 @@ public final class KVMSystem: Sendable {
         self.devicePath = devicePath
         let version: Int32
         do {
-            version = try Syscall.ioctl(fd, CKVM_GET_API_VERSION, name: "KVM_GET_API_VERSION", context: devicePath)
+            version = try Syscall.ioctl(fd, .getAPIVersion, context: devicePath)
         } catch {
             Syscall.close(fd)
             throw KVMError(
@@ -51,7 +51,7 @@ public final class KVMSystem: Sendable {
 
     /// The KVM API version (`KVM_GET_API_VERSION`); always ``supportedAPIVersion`` for an opened system.
     public func apiVersion() throws -> Int32 {
-        try Syscall.ioctl(fd, CKVM_GET_API_VERSION, name: "KVM_GET_API_VERSION")
+        try Syscall.ioctl(fd, .getAPIVersion)
     }
 
     /// The value `KVM_CHECK_EXTENSION` returns for a capability: 0 when absent, otherwise 1 or a
@@ -63,8 +63,7 @@ public final class KVMSystem: Sendable {
     /// `KVM_CHECK_EXTENSION` for a capability number this library has no name for.
     public func checkExtension(raw capability: Int32) throws -> Int32 {
         try Syscall.ioctl(
-            fd, CKVM_CHECK_EXTENSION, UInt(bitPattern: Int(capability)), name: "KVM_CHECK_EXTENSION",
-            context: "capability \(capability)")
+            fd, .checkExtension, UInt(bitPattern: Int(capability)), context: "capability \(capability)")
     }
 
     /// Whether the kernel reports the capability at all.
@@ -75,14 +74,14 @@ public final class KVMSystem: Sendable {
     /// The size of the per-vCPU `struct kvm_run` mapping (`KVM_GET_VCPU_MMAP_SIZE`), including the pages that
     /// follow it (the PIO data page, the coalesced MMIO ring).
     public func vcpuMmapSize() throws -> Int {
-        Int(try Syscall.ioctl(fd, CKVM_GET_VCPU_MMAP_SIZE, name: "KVM_GET_VCPU_MMAP_SIZE"))
+        Int(try Syscall.ioctl(fd, .getVCPUMmapSize))
     }
 
     /// Creates a virtual machine of the default type (`KVM_CREATE_VM` with type 0).
     public func createVirtualMachine() throws -> VirtualMachine {
         // Asked first: once the VM's descriptor exists, nothing may throw before the VM owns it.
         let runSize = try vcpuMmapSize()
-        let vmfd = try Syscall.ioctl(fd, CKVM_CREATE_VM, 0, name: "KVM_CREATE_VM")
+        let vmfd = try Syscall.ioctl(fd, .createVM, 0)
         return VirtualMachine(fd: vmfd, system: self, vcpuMmapSize: runSize)
     }
 }

@@ -13,22 +13,22 @@ enum Syscall {
     /// An ioctl whose argument is an integer (or none).
     @discardableResult
     static func ioctl(
-        _ fd: Int32, _ request: UInt, _ argument: UInt = 0, name: String, context: @autoclosure () -> String = ""
+        _ fd: Int32, _ request: Request<IntegerArgument>, _ argument: UInt = 0, context: @autoclosure () -> String = ""
     ) throws -> Int32 {
-        let result = ckvm_ioctl_value(fd, request, argument)
-        if result < 0 { throw KVMError(operation: name, errno: Glibc.errno, context: context()) }
+        let result = ckvm_ioctl_value(fd, request.code, argument)
+        if result < 0 { throw KVMError(operation: request.name, errno: Glibc.errno, context: context()) }
         return result
     }
 
     /// An ioctl whose argument points at a value of type `T`, which the kernel reads and/or writes.
     @discardableResult
     static func ioctl<T>(
-        _ fd: Int32, _ request: UInt, _ value: inout T, name: String, context: @autoclosure () -> String = ""
+        _ fd: Int32, _ request: Request<T>, _ value: inout T, context: @autoclosure () -> String = ""
     ) throws -> Int32 {
-        // SAFETY: CKVM statically asserts that `request` encodes sizeof(T) for every pointer ioctl used, so the
-        // kernel accesses exactly the bytes of `value`, which live for the duration of the call.
-        let result = withUnsafeMutablePointer(to: &value) { Glibc.ioctl(fd, request, UnsafeMutableRawPointer($0)) }
-        if result < 0 { throw KVMError(operation: name, errno: Glibc.errno, context: context()) }
+        // SAFETY: CKVM statically asserts that the request encodes sizeof(T) for every pointer ioctl bound in
+        // `Request`, so the kernel accesses exactly the bytes of `value`, which live for the duration of the call.
+        let result = withUnsafeMutablePointer(to: &value) { Glibc.ioctl(fd, request.code, UnsafeMutableRawPointer($0)) }
+        if result < 0 { throw KVMError(operation: request.name, errno: Glibc.errno, context: context()) }
         return result
     }
 
@@ -78,17 +78,17 @@ extension Syscall {
     /// fixed Swift type cannot describe.
     @discardableResult
     static func ioctl(
-        _ fd: Int32, _ request: UInt, buffer: UnsafeMutableRawPointer, name: String,
+        _ fd: Int32, _ request: Request<VariableLengthArgument>, buffer: UnsafeMutableRawPointer,
         context: @autoclosure () -> String = ""
     ) throws -> Int32 {
-        let result = Glibc.ioctl(fd, request, buffer)
-        if result < 0 { throw KVMError(operation: name, errno: Glibc.errno, context: context()) }
+        let result = Glibc.ioctl(fd, request.code, buffer)
+        if result < 0 { throw KVMError(operation: request.name, errno: Glibc.errno, context: context()) }
         return result
     }
 
     /// `KVM_RUN` and the like on the hot path: no throw, the caller reads errno from the result.
-    static func ioctlResult(_ fd: Int32, _ request: UInt) -> (result: Int32, errno: Int32) {
-        let result = ckvm_ioctl_value(fd, request, 0)
+    static func ioctlResult(_ fd: Int32, _ request: Request<IntegerArgument>) -> (result: Int32, errno: Int32) {
+        let result = ckvm_ioctl_value(fd, request.code, 0)
         return (result, result < 0 ? Glibc.errno : 0)
     }
 }

@@ -59,27 +59,27 @@ public final class VCPU: @unchecked Sendable {
     /// `KVM_GET_REGS`.
     public func registers() throws -> Registers {
         var regs = Registers()
-        try Syscall.ioctl(fd, CKVM_GET_REGS, &regs, name: "KVM_GET_REGS", context: "vCPU \(id)")
+        try Syscall.ioctl(fd, .getRegisters, &regs, context: "vCPU \(id)")
         return regs
     }
 
     /// `KVM_SET_REGS`.
     public func setRegisters(_ registers: Registers) throws {
         var regs = registers
-        try Syscall.ioctl(fd, CKVM_SET_REGS, &regs, name: "KVM_SET_REGS", context: "vCPU \(id)")
+        try Syscall.ioctl(fd, .setRegisters, &regs, context: "vCPU \(id)")
     }
 
     /// `KVM_GET_SREGS`.
     public func specialRegisters() throws -> SpecialRegisters {
         var sregs = SpecialRegisters()
-        try Syscall.ioctl(fd, CKVM_GET_SREGS, &sregs, name: "KVM_GET_SREGS", context: "vCPU \(id)")
+        try Syscall.ioctl(fd, .getSpecialRegisters, &sregs, context: "vCPU \(id)")
         return sregs
     }
 
     /// `KVM_SET_SREGS`.
     public func setSpecialRegisters(_ registers: SpecialRegisters) throws {
         var sregs = registers
-        try Syscall.ioctl(fd, CKVM_SET_SREGS, &sregs, name: "KVM_SET_SREGS", context: "vCPU \(id)")
+        try Syscall.ioctl(fd, .setSpecialRegisters, &sregs, context: "vCPU \(id)")
     }
 
     // MARK: Running
@@ -96,7 +96,7 @@ public final class VCPU: @unchecked Sendable {
             kickableThread.store(thread, ordering: .relaxed)
         }
         runningThread.store(thread, ordering: .sequentiallyConsistent)
-        let (result, error) = Syscall.ioctlResult(fd, CKVM_RUN)
+        let (result, error) = Syscall.ioctlResult(fd, .run)
         runningThread.store(0, ordering: .sequentiallyConsistent)
         if result < 0 {
             switch error {
@@ -150,6 +150,6 @@ public final class VCPU: @unchecked Sendable {
     /// Opens the vCPU's binary statistics (`KVM_GET_STATS_FD`): `pf_taken`, `exits`, `insn_emulation`,
     /// `tlb_flush`, and whatever else this kernel exports.
     public func statistics() throws -> StatisticsReader {
-        try StatisticsReader(fd: try Syscall.ioctl(fd, CKVM_GET_STATS_FD, name: "KVM_GET_STATS_FD", context: "vCPU \(id)"))
+        try StatisticsReader(fd: try Syscall.ioctl(fd, .getStatsFD, context: "vCPU \(id)"))
     }
 }

@@ -102,7 +102,7 @@ public final class VirtualMachine: Sendable {
             slot: slot.id, flags: slot.flags.rawValue, guest_phys_addr: slot.guestAddress.rawValue,
             memory_size: UInt64(slot.size), userspace_addr: UInt64(UInt(bitPattern: slot.hostAddress)))
         try Syscall.ioctl(
-            fd, CKVM_SET_USER_MEMORY_REGION, &region, name: "KVM_SET_USER_MEMORY_REGION",
+            fd, .setUserMemoryRegion, &region,
             context: "slot \(slot.id), \(slot.guestAddress), \(slot.size) bytes, flags 0x\(String(slot.flags.rawValue, radix: 16))")
     }
 
@@ -120,7 +120,7 @@ public final class VirtualMachine: Sendable {
             var log = kvm_dirty_log()
             log.slot = id
             log.dirty_bitmap = bytes.baseAddress
-            try Syscall.ioctl(fd, CKVM_GET_DIRTY_LOG, &log, name: "KVM_GET_DIRTY_LOG", context: "slot \(id)")
+            try Syscall.ioctl(fd, .getDirtyLog, &log, context: "slot \(id)")
         }
         return bitmap
     }
@@ -138,7 +138,7 @@ public final class VirtualMachine: Sendable {
             clear.first_page = UInt64(firstPage)
             clear.dirty_bitmap = bytes.baseAddress
             try Syscall.ioctl(
-                fd, CKVM_CLEAR_DIRTY_LOG, &clear, name: "KVM_CLEAR_DIRTY_LOG",
+                fd, .clearDirtyLog, &clear,
                 context: "slot \(id), pages \(firstPage)..<\(firstPage + bitmap.pageCount)")
         }
     }
@@ -153,13 +153,13 @@ public final class VirtualMachine: Sendable {
         withUnsafeMutableBytes(of: &request.args) { raw in
             for (index, value) in arguments.enumerated() { raw.storeBytes(of: value, toByteOffset: index * 8, as: UInt64.self) }
         }
-        try Syscall.ioctl(fd, CKVM_ENABLE_CAP, &request, name: "KVM_ENABLE_CAP", context: capability.name)
+        try Syscall.ioctl(fd, .enableCapability, &request, context: capability.name)
     }
 
     /// Creates vCPU `id` (`KVM_CREATE_VCPU`) and maps its `struct kvm_run`. `kick`: the signal, installed by the
     /// program, with which ``VCPU/requestExit()`` stops a running guest (``KickSignal``).
     public func createVCPU(id: Int, kick: KickSignal? = nil) throws -> VCPU {
-        let vcpufd = try Syscall.ioctl(fd, CKVM_CREATE_VCPU, UInt(id), name: "KVM_CREATE_VCPU", context: "vCPU \(id)")
+        let vcpufd = try Syscall.ioctl(fd, .createVCPU, UInt(id), context: "vCPU \(id)")
         do {
             let run = try Syscall.mmap(
                 length: vcpuMmapSize, protection: PROT_READ | PROT_WRITE, flags: MAP_SHARED, fd: vcpufd,
@@ -174,6 +174,6 @@ public final class VirtualMachine: Sendable {
     /// Opens the VM's binary statistics (`KVM_GET_STATS_FD`): `remote_tlb_flush`, `remote_tlb_flush_requests`,
     /// `mmu_shadow_zapped`, and whatever else this kernel exports.
     public func statistics() throws -> StatisticsReader {
-        try StatisticsReader(fd: try Syscall.ioctl(fd, CKVM_GET_STATS_FD, name: "KVM_GET_STATS_FD", context: "VM"))
+        try StatisticsReader(fd: try Syscall.ioctl(fd, .getStatsFD, context: "VM"))
     }
 }
