@@ -135,7 +135,7 @@ struct InFlightBookkeepingTests {
         let block = UnsafeMutablePointer<UInt64>.allocate(capacity: Int(GUEST_STATUS_BLOCK_SIZE) / 8)
         block.initialize(repeating: 0, count: Int(GUEST_STATUS_BLOCK_SIZE) / 8)
         defer { block.deallocate() }
-        let sampling = WindowSampling(statusBlocks: [block], observations: Observations())
+        let sampling = WindowSampling(statusBlocks: [CheckerStatus(block: block)], observations: Observations())
         let first = sampling.evidence(.zero), second = sampling.evidence(.zero)
         block[Int(GUEST_STATUS_CONCLUSIVE_ZERO)] += 1  // one check lands while both windows are open
         sampling.closed(.zero, of: .dontneed, evidenceBefore: first)

@@ -219,7 +219,9 @@ public struct Benchmark {
 
     /// Paired slices of the engine's steps and the C loop's (or, `againstItself`, the C loop's in both).
     private func mutatorComparison(_ operation: Operation, backing: BackingKind, againstItself: Bool) throws -> Comparison {
-        let rounds = try torture(operation, backing: backing, baseline: true, againstItself: againstItself).mutatorComparison ?? []
+        let comparison = MutatorComparison(againstItself: againstItself)
+        _ = try torture(operation, backing: backing, comparison: comparison)
+        let rounds = comparison.rounds.withLock { $0 }
         guard !rounds.isEmpty else {
             throw TortureRun.SetupError.harness(HarnessFailure("bench: no comparison rounds for \(operation.rawValue)", hint: "use --seconds 0.5 or more"))
         }
@@ -241,9 +243,8 @@ public struct Benchmark {
 
     /// A torture run with the stale-read checkers only (the C baseline does not write).
     private func torture(
-        _ operation: Operation, backing: BackingKind = .anonymous, vcpus: Int = 1, injection: Injection = .none, baseline: Bool = false,
-        againstItself: Bool = false,
-        hot: Int = 0, antagonists: [AntagonistSpec] = [], traps: Int? = nil, mode: CheckerMode = .read, inFlight: Int? = nil
+        _ operation: Operation, backing: BackingKind = .anonymous, vcpus: Int = 1, injection: Injection = .none,
+        comparison: MutatorComparison? = nil, hot: Int = 0, antagonists: [AntagonistSpec] = [], traps: Int? = nil, mode: CheckerMode = .read, inFlight: Int? = nil
     ) throws -> RunReport {
         var configuration = TortureConfiguration()
         configuration.operation = operation
@@ -254,14 +255,14 @@ public struct Benchmark {
         configuration.injection = injection
         configuration.duration = seconds
         configuration.seed = 20261128
-        configuration.baselineMutator = baseline
-        configuration.baselineAgainstItself = againstItself ? true : nil
         configuration.hotPages = hot
         configuration.antagonists = antagonists
         // The C baseline springs no recycled-frame traps: its comparison runs the same work without them.
-        configuration.trapPages = baseline ? 0 : traps
+        configuration.trapPages = comparison != nil ? 0 : traps
         configuration.devicePath = devicePath
-        return try TortureRun(configuration: configuration).run()
+        var run = TortureRun(configuration: configuration)
+        if let comparison { run.mutatorDriver = { @Sendable mutator in comparison.drive(mutator) } }
+        return try run.run()
     }
 
     /// KVM_RUN round trips on a guest that exits every iteration: Swift's `VCPU.run()` (decoding the exit into a

@@ -31,12 +31,6 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     public var faultWindowMicroseconds: Int = 300
     /// How long a must-read-zero or content-kept window stays open, in microseconds.
     public var windowMicroseconds: Int = 5
-    /// Benchmark only: run the mutator's steps in the plain-C baseline (`Sources/Baseline`) instead of the
-    /// engine, on the same VM and memory, for dontneed, mprotect and punch.
-    public var baselineMutator: Bool = false
-    /// Benchmark only, with `baselineMutator`: the engine's slices run the C loop too, so the comparison measures
-    /// the method's own noise and bias (an A/A control). Optional so that older reports decode.
-    public var baselineAgainstItself: Bool? = nil
     /// The user's explicit consent to operations that change system-wide settings (ksm starts ksmd), each undone
     /// when the run ends. Optional so that reports written before it existed still decode; nil means no.
     public var allowSystemChanges: Bool? = nil
@@ -186,10 +180,14 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
 
     /// The data slot's size: whole guest pages of the chosen size.
     public var dataBytes: Int {
-        let bytes = pages * 4096
+        let bytes = pages * GuestPage.size
         let unit = Int(guestPageSize == .size2M || backing == .thp || backing == .hugetlb ? PageSize.size2M.rawValue : PageSize.size4K.rawValue)
         return (bytes + unit - 1) / unit * unit
     }
+
+    /// The 4 KiB pages the data slot maps: ``pages`` (those the checkers check and the mutator steps on), plus
+    /// the padding up to a whole 2 MiB page when the backing or the guest mapping is huge.
+    var mappedPages: Int { dataBytes / GuestPage.size }
 }
 
 /// A configuration the run cannot start with: which option, what is wrong, how to fix it.

@@ -163,7 +163,7 @@ final class Antagonist: @unchecked Sendable {
         let freed = frameTraps?.framesBeforeCall(context.backing.address(ofPage: first), count: count) ?? []
         let resident = advice == CHOST_MADV_PAGEOUT ? context.backing.residentPages(first: first, count: count) : count
         do {
-            try HostMemory.madvise(context.backing.address(ofPage: first), count * 4096, advice, name: name)
+            try HostMemory.madvise(context.backing.address(ofPage: first), count * GuestPage.size, advice, name: name)
         } catch {
             return false
         }

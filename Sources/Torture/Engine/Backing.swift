@@ -48,7 +48,7 @@ final class Backing: @unchecked Sendable {
             if fd >= 0 { close(fd) }
             throw error
         }
-        scratch = try? HostMemory.reserve(Self.parkingPages * 4096)
+        scratch = try? HostMemory.reserve(Self.parkingPages * GuestPage.size)
         if kind == .thp { try HostMemory.madvise(region.base, size, CHOST_MADV_HUGEPAGE, name: "madvise(MADV_HUGEPAGE)") }
     }
 
@@ -83,7 +83,7 @@ final class Backing: @unchecked Sendable {
 
     deinit {
         if fd >= 0 { close(fd) }
-        if let scratch { munmap(scratch, Self.parkingPages * 4096) }
+        if let scratch { munmap(scratch, Self.parkingPages * GuestPage.size) }
     }
 
     static var temporaryDirectory: String {
@@ -100,7 +100,7 @@ final class Backing: @unchecked Sendable {
         }
     }
 
-    func address(ofPage page: Int) -> UnsafeMutableRawPointer { region.base + page * 4096 }
+    func address(ofPage page: Int) -> UnsafeMutableRawPointer { region.base + page * GuestPage.size }
 
     /// Writer `writer`'s word in page `page` (word GUEST_READER_WORDS + writer), as the host sees it now.
     func writerWord(page: Int, writer: Int) -> UInt64 {
@@ -122,12 +122,12 @@ final class Backing: @unchecked Sendable {
     // MARK: Invalidations
 
     func dontneed(page: Int) throws {
-        try HostMemory.madvise(address(ofPage: page), 4096, CHOST_MADV_DONTNEED, name: "madvise(MADV_DONTNEED)")
+        try HostMemory.madvise(address(ofPage: page), GuestPage.size, CHOST_MADV_DONTNEED, name: "madvise(MADV_DONTNEED)")
     }
 
     func remap(page: Int) throws {
         try HostMemory.mmapFixed(
-            address(ofPage: page), 4096, flags: Backing.flags(kind) | MAP_FIXED, fd: fd, offset: page * 4096,
+            address(ofPage: page), GuestPage.size, flags: Backing.flags(kind) | MAP_FIXED, fd: fd, offset: page * GuestPage.size,
             name: "mmap(MAP_FIXED)")
         try keepMergeable(page: page)
     }
@@ -135,17 +135,17 @@ final class Backing: @unchecked Sendable {
     /// A page mapped anew must carry the same VMA flags as its neighbours, or the VMAs never merge again and
     /// MADV_COLLAPSE fails with EINVAL on the fragments.
     private func keepMergeable(page: Int) throws {
-        if kind == .thp { try HostMemory.madvise(address(ofPage: page), 4096, CHOST_MADV_HUGEPAGE, name: "madvise(MADV_HUGEPAGE)") }
+        if kind == .thp { try HostMemory.madvise(address(ofPage: page), GuestPage.size, CHOST_MADV_HUGEPAGE, name: "madvise(MADV_HUGEPAGE)") }
     }
 
     func unmap(page: Int) throws {
-        try HostMemory.munmap(address(ofPage: page), 4096)
+        try HostMemory.munmap(address(ofPage: page), GuestPage.size)
     }
 
     func mapBack(page: Int) throws {
         try HostMemory.mmapFixed(
-            address(ofPage: page), 4096, flags: Backing.flags(kind) | CHOST_MAP_FIXED_NOREPLACE, fd: fd,
-            offset: page * 4096, name: "mmap(MAP_FIXED_NOREPLACE)")
+            address(ofPage: page), GuestPage.size, flags: Backing.flags(kind) | CHOST_MAP_FIXED_NOREPLACE, fd: fd,
+            offset: page * GuestPage.size, name: "mmap(MAP_FIXED_NOREPLACE)")
         try keepMergeable(page: page)
     }
 
@@ -153,26 +153,26 @@ final class Backing: @unchecked Sendable {
     /// parks in a page of its own.
     func moveAway(page: Int, parking: Int) throws {
         guard let scratch else { throw HostCallError("mremap", errno: ENOMEM, context: "no scratch page reserved") }
-        try HostMemory.mremap(address(ofPage: page), to: scratch + parking * 4096)
+        try HostMemory.mremap(address(ofPage: page), to: scratch + parking * GuestPage.size)
     }
 
     /// `mremap` the page back from scratch page `parking`, and reserve that scratch page again.
     func moveBack(page: Int, parking: Int) throws {
         guard let scratch else { throw HostCallError("mremap", errno: ENOMEM, context: "no scratch page reserved") }
-        try HostMemory.mremap(scratch + parking * 4096, to: address(ofPage: page))
+        try HostMemory.mremap(scratch + parking * GuestPage.size, to: address(ofPage: page))
         try keepMergeable(page: page)
-        _ = try HostMemory.reserve(4096, at: scratch + parking * 4096)
+        _ = try HostMemory.reserve(GuestPage.size, at: scratch + parking * GuestPage.size)
     }
 
     func advise(page: Int, _ advice: Int32, name: String) throws {
-        try HostMemory.madvise(address(ofPage: page), 4096, advice, name: name)
+        try HostMemory.madvise(address(ofPage: page), GuestPage.size, advice, name: name)
     }
 
     /// How many of `count` pages from `first` are in memory now (`mincore`; all of them if it cannot tell): a
     /// pageout that lowered it freed the frames.
     func residentPages(first: Int, count: Int) -> Int {
         var vector = [UInt8](repeating: 0, count: count)
-        guard mincore(address(ofPage: first), count * 4096, &vector) == 0 else { return count }
+        guard mincore(address(ofPage: first), count * GuestPage.size, &vector) == 0 else { return count }
         return vector.reduce(0) { $0 + Int($1 & 1) }
     }
 
@@ -205,13 +205,13 @@ final class Backing: @unchecked Sendable {
 
     func punch(page: Int) throws {
         if fd >= 0 {
-            try HostMemory.fallocatePunch(fd: fd, offset: page * 4096, length: 4096)
+            try HostMemory.fallocatePunch(fd: fd, offset: page * GuestPage.size, length: GuestPage.size)
         } else {
-            try HostMemory.madvise(address(ofPage: page), 4096, CHOST_MADV_REMOVE, name: "madvise(MADV_REMOVE)")
+            try HostMemory.madvise(address(ofPage: page), GuestPage.size, CHOST_MADV_REMOVE, name: "madvise(MADV_REMOVE)")
         }
     }
 
     func protect(page: Int, _ protection: Int32) throws {
-        try HostMemory.mprotect(address(ofPage: page), 4096, protection)
+        try HostMemory.mprotect(address(ofPage: page), GuestPage.size, protection)
     }
 }

@@ -105,7 +105,7 @@ final class DirtyOracle: @unchecked Sendable {
     private func harvest() throws -> DirtyBitmap {
         let slot = UInt32(GUEST_DATA_SLOT)
         if configuration.dirty == .ring {
-            var bitmap = DirtyBitmap(pageCount: configuration.dataBytes / 4096)
+            var bitmap = DirtyBitmap(pageCount: configuration.mappedPages)
             for ring in rings {
                 for entry in ring.harvest() where entry.slot == slot && entry.offset < UInt64(bitmap.pageCount) {
                     bitmap.mark(Int(entry.offset))

@@ -32,7 +32,7 @@ final class FlushProbe {
     /// How long a probe waits for the checkers' two sweeps before giving up on this step.
     static let sweepWaitNanoseconds: UInt64 = 50_000_000
 
-    private let statusBlocks: [UnsafeMutablePointer<UInt64>]
+    private let statusBlocks: [CheckerStatus]
     private let intervalNanoseconds: UInt64
     private var nextProbe: UInt64 = 0
     private var stepsUntilClock = 0
@@ -42,7 +42,7 @@ final class FlushProbe {
     /// Read by the report while the mutator updates it.
     let report = Mutex(RunReport.FlushProbeReport())
 
-    init(statusBlocks: [UnsafeMutablePointer<UInt64>], intervalMilliseconds: Int) {
+    init(statusBlocks: [CheckerStatus], intervalMilliseconds: Int) {
         self.statusBlocks = statusBlocks
         intervalNanoseconds = UInt64(intervalMilliseconds) * 1_000_000
     }
@@ -65,9 +65,9 @@ final class FlushProbe {
         guard let before = requests() else { return false }
         nextProbe = now + intervalNanoseconds
         report.withLock { $0.probes += 1 }
-        let start = statusBlocks.map { sweeps($0) }
+        let start = statusBlocks.map { $0.load(.sweeps) }
         let deadline = now + Self.sweepWaitNanoseconds
-        while !zip(statusBlocks, start).contains(where: { sweeps($0) >= $1 + 2 }) {
+        while !zip(statusBlocks, start).contains(where: { $0.load(.sweeps) >= $1 + 2 }) {
             if MonotonicClock.now() > deadline {
                 report.withLock { $0.skippedNoSweep += 1 }
                 return false
@@ -91,12 +91,6 @@ final class FlushProbe {
             report.missing += 1
             return (requestsBefore, requestsAfter)
         }
-    }
-
-    private func sweeps(_ block: UnsafeMutablePointer<UInt64>) -> UInt64 {
-        // SAFETY: 8-aligned guest memory that outlives the run; the checker stores its sweep count once per sweep.
-        UnsafeAtomic<UInt64>(at: UnsafeMutableRawPointer(block + Int(GUEST_STATUS_SWEEPS))
-            .assumingMemoryBound(to: UnsafeAtomic<UInt64>.Storage.self)).load(ordering: .acquiring)
     }
 }
 

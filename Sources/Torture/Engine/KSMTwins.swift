@@ -33,7 +33,7 @@ final class KSMTwins {
 
     /// Makes the twin of `page` byte for byte what the page holds now.
     func copy(page: Int) {
-        (twins.base + page * 4096).copyMemory(from: data.address(ofPage: page), byteCount: 4096)
+        (twins.base + page * GuestPage.size).copyMemory(from: data.address(ofPage: page), byteCount: GuestPage.size)
     }
 
     /// Whether ksmd has merged `page`: present, and no longer mapped by this mapping alone (/proc/self/pagemap bit 63

@@ -217,7 +217,6 @@ final class Observations: Sendable {
     /// ksm: republications that found their page merged by ksmd.
     let ksmMergedRepublications = ManagedAtomic<UInt64>(0)
     /// Benchmark runs: the mutator's paired engine / C-baseline slices.
-    let comparisonRounds = Mutex<[RunReport.ComparisonRound]>([])
     static let storedViolations = 1000
 
     func completeRecheck(vcpu: Int, page: Int, survived: Bool, observed: UInt64) {

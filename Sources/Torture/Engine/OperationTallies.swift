@@ -19,7 +19,7 @@ struct OperationTallies: Sendable {
 extension Operation {
     /// The operation's place in `allCases`: a dense index for per-operation slots and the in-flight word.
     /// Spelled out rather than searched for: the mutator needs it between two invalidations, where a search of
-    /// `allCases` (and the lookups of its metadata) costs measurable time (`Mutator.perform`). A test checks that
+    /// `allCases` (and the lookups of its metadata) costs measurable time (`Mutator.begin`). A test checks that
     /// it agrees with `allCases`.
     var index: Int {
         switch self {

@@ -16,6 +16,9 @@ public struct TortureRun {
     /// `report show` can read a run that is still going).
     public var checkpoint: ((RunReport) -> Void)?
     public var checkpointInterval: Double?
+    /// Drives the mutator's thread instead of its own loop, until the run stops it (the bench alternates engine
+    /// steps with its C loop's this way). The run's windows and in-flight peak are then not reported.
+    var mutatorDriver: (@Sendable (Mutator) -> Void)?
 
     public init(configuration: TortureConfiguration) {
         self.configuration = configuration
@@ -86,7 +89,7 @@ public struct TortureRun {
         let otherVMs = OtherKVMUsers.find()
         Observations.openAnnouncement(config.announcePath)
         if let warning = OtherKVMUsers.warning(otherVMs) { progress?("warning: " + warning) }
-        let controlBytes = (config.pages * 8 + 4095) / 4096 * 4096
+        let controlBytes = (config.pages * 8 + GuestPage.size - 1) / GuestPage.size * GuestPage.size
         let machine = try GuestMachine(kvm: kvm, program: .checker, mappableBytes: UInt64(controlBytes + config.dataBytes))
         let controlRegion = try MemoryRegion.anonymous(size: controlBytes)
         try machine.addMemory(slot: UInt32(GUEST_CONTROL_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_CONTROL_GPA)), region: controlRegion)
@@ -112,20 +115,16 @@ public struct TortureRun {
         let control = ControlWords(base: controlRegion.base, count: config.pages)
         let vmStats = try? machine.vm.statistics()
         let pageTables = machine.pageTables
-        let status = (0..<config.vcpus).map { machine.statusBlock(vcpu: $0) }
+        let status = (0..<config.vcpus).map { CheckerStatus(block: machine.statusBlock(vcpu: $0)) }
         for (index, block) in status.enumerated() {
-            block[Int(GUEST_STATUS_MODE)] = UInt64(config.mode == .write ? 0 : GUEST_MODE_READ) | UInt64(config.mode == .read ? 0 : GUEST_MODE_WRITE)
-            block[Int(GUEST_STATUS_WRITER_OFFSET)] = UInt64((Int(GUEST_READER_WORDS) + index) * 8)
-            block[Int(GUEST_STATUS_SEQUENCE)] = 1
-            block[Int(GUEST_STATUS_HOT_PAGES)] = UInt64(config.hotPages)
-            block[Int(GUEST_STATUS_HOT_REPEAT)] = UInt64(config.hotRepeat)
+            block.configure(mode: config.mode, writer: index, hotPages: config.hotPages, hotRepeat: config.hotRepeat)
         }
         let frameTraps = config.frameTrapPages > 0
             && config.stepOperations.contains(where: Mutator.freesFrames.contains)
             ? try FrameTraps(pages: config.frameTrapPages) : nil
         let mutator = Mutator(configuration: config, environment: Mutator.Environment(
             backing: backing, control: control, observations: observations, vmStatistics: vmStats,
-            leafEntry: { page in pageTables.leafEntry(for: UInt64(GUEST_DATA_GPA) + UInt64(page) * 4096) },
+            leafEntry: { page in pageTables.leafEntry(for: UInt64(GUEST_DATA_GPA) + UInt64(page * GuestPage.size)) },
             decoy: machine.system.base + Int(GUEST_DECOY_GPA), writerStatus: config.mode == .read ? [] : status, checkerStatus: status,
             vm: machine.vm, dataSlotFlags: dataSlotFlags, ksmTwins: config.operation == .ksm ? try KSMTwins(data: backing) : nil, reclaim: reclaim),
             frameTraps: frameTraps)
@@ -140,10 +139,9 @@ public struct TortureRun {
         let heartbeatSweeps = UInt64(max(1, (1 << 24) / config.pages))
         var workers: [VCPUWorker] = []
         for index in 0..<config.vcpus {
-            let status = UInt64(GUEST_STATUS_GPA) + UInt64(index) * UInt64(GUEST_STATUS_BLOCK_SIZE)
-            let vcpu = try machine.createVCPU(id: index, arguments: [
-                UInt64(index), UInt64(config.pages), UInt64(GUEST_DATA_GPA), UInt64(GUEST_CONTROL_GPA), status, heartbeatSweeps,
-            ], kick: VCPUWorker.kickSignal)
+            let vcpu = try machine.createVCPU(
+                id: index, arguments: CheckerStatus.entryArguments(vcpu: index, pages: config.pages, heartbeatSweeps: heartbeatSweeps),
+                kick: VCPUWorker.kickSignal)
             workers.append(VCPUWorker(
                 index: index, vcpu: vcpu, observations: observations,
                 dataRange: UInt64(GUEST_DATA_GPA)..<(UInt64(GUEST_DATA_GPA) + UInt64(config.dataBytes)), dataHost: backing.region.base,
@@ -169,12 +167,14 @@ public struct TortureRun {
         // Antagonists share the mutator's CPU: every flush they cause must reach the vCPUs elsewhere. Made before
         // the mutator starts: what they map must not land in a hole a munmap step leaves in the data.
         let antagonistContext = Antagonist.Context(
-            vm: machine.vm, backing: backing, dataPages: config.dataBytes / 4096, targetPages: config.hotPages > 0 ? config.hotPages : config.pages,
+            vm: machine.vm, backing: backing, dataPages: config.mappedPages, targetPages: config.hotPages > 0 ? config.hotPages : config.pages,
             workers: workers, statistics: vmStats, observations: observations)
         let antagonists = config.antagonists.enumerated().map { index, spec in
             Antagonist(spec: spec, index: index, seed: config.seed, context: antagonistContext, frameTraps: antagonistTraps[index])
         }
-        let mutatorThread = try OSThread(name: "mutator", cpu: placement.mutatorCPU) { mutator.run() }
+        let mutatorThread = try OSThread(name: "mutator", cpu: placement.mutatorCPU) { [mutatorDriver] in
+            if let mutatorDriver { mutatorDriver(mutator) } else { mutator.run() }
+        }
         let antagonistThreads = try antagonists.enumerated().map { index, antagonist in
             try OSThread(name: "antagonist-\(index)", cpu: placement.mutatorCPU) { antagonist.run() }
         }
@@ -237,12 +237,12 @@ public struct TortureRun {
         }
         var report = RunAssessment(
             configuration: config, notes: notes, thp: thp, dirty: dirty, antagonists: antagonists.map(\.report), observations: observations,
-            windows: config.baselineMutator ? nil : mutator.windows, duration: duration, status: status.map(GuestStatus.init),
+            windows: mutatorDriver != nil ? nil : mutator.windows, duration: duration, status: status.map(GuestStatus.init),
             workers: workers, placement: placement, vm: (vmBefore, vmAfter), vcpus: Array(zip(vcpuBefore, vcpuAfter))
         ).report(host: host, startedAt: startedAt, timeline: timeline, firstSteps: mutator.firstSteps)
         report.flushProbes = mutator.flushProbe?.report.withLock { $0 }
         report.traps = mutator.frameTraps?.report
-        report.windowsInFlightPeak = config.baselineMutator ? nil : mutator.peakInFlight
+        report.windowsInFlightPeak = mutatorDriver != nil ? nil : mutator.peakInFlight
         report.mmioServedChecks = observations.mmioServedChecks.load(ordering: .relaxed)
         return report
         }
@@ -262,7 +262,7 @@ public struct TortureRun {
             usleep(20_000)
             let now = observations.elapsed
             for (index, worker) in workers.enumerated() {
-                let progressMark = (GuestStatus(status[index]).sweeps, worker.exits.load(ordering: .relaxed))
+                let progressMark = (status[index].load(.sweeps), worker.exits.load(ordering: .relaxed))
                 if progressMark != lastProgress[index] {
                     lastProgress[index] = progressMark
                     stalledSince[index] = nil
@@ -296,7 +296,7 @@ public struct TortureRun {
             }
             if now >= nextSample {
                 nextSample += 1
-                let checks = status.reduce(0) { $0 + GuestStatus($1).conclusive }
+                let checks = status.reduce(0) { $0 + $1.conclusive }
                 let sample = RunReport.TimelineSample(
                     second: now, operations: observations.tallies.withLock { $0.values.reduce(0) { $0 + $1.count } },
                     conclusiveChecks: checks, remoteTLBFlushes: ((try? flushCounter?.read().first) ?? 0) &- flushBase,
@@ -349,30 +349,5 @@ extension TortureRun {
         let starved = rates.filter { $0 < median / 4 }.count
         guard starved > 0 else { return nil }
         return String(format: "starved: in %d of %d seconds the mutator made fewer than a quarter of its median %.0f steps/s (the machine was busy: another process on the pinned CPUs, or a loaded host); those seconds sampled fewer windows", starved, rates.count, median)
-    }
-}
-
-/// A snapshot of one checker's status block (`GUEST_STATUS_*`).
-struct GuestStatus {
-    var sweeps: UInt64
-    var generation: UInt64
-    var inconclusive: UInt64
-    var zero: UInt64
-    var keep: UInt64
-    var published: UInt64
-    /// Violations the guest counted (each also reported through a port exit).
-    var violations: UInt64
-    var conclusive: UInt64 { generation + zero + keep }
-
-    init(_ block: UnsafeMutablePointer<UInt64>) {
-        // Plain loads of words the guest stores once per sweep: a torn or slightly old value only makes a
-        // progress figure lag by one sweep.
-        sweeps = block[Int(GUEST_STATUS_SWEEPS)]
-        generation = block[Int(GUEST_STATUS_CONCLUSIVE_GENERATION)]
-        inconclusive = block[Int(GUEST_STATUS_INCONCLUSIVE)]
-        zero = block[Int(GUEST_STATUS_CONCLUSIVE_ZERO)]
-        keep = block[Int(GUEST_STATUS_CONCLUSIVE_KEEP)]
-        published = block[Int(GUEST_STATUS_PUBLISHED)]
-        violations = block[Int(GUEST_STATUS_VIOLATIONS)]
     }
 }

@@ -78,8 +78,7 @@ final class VCPUWorker: @unchecked Sendable {
                 return false
             }
         case .memoryFault:
-            // The checker's page index is in r10 at any access it makes to a data page.
-            observations.recordFault { (try? vcpu.registers()).map { Int($0.r10) } }
+            observations.recordFault { (try? vcpu.registers()).map(CheckerReport.page(at:)) }
         case .dirtyRingFull:
             // As the API documents: the ring must be harvested and reset before this vCPU can run on. The
             // mutator's harvester does that every round; wait a little and re-enter.
@@ -155,12 +154,12 @@ final class VCPUWorker: @unchecked Sendable {
             observations.addHarnessError("vCPU \(index): a readback violation was reported but its registers could not be read")
             return
         }
-        let page = Int(regs.r10)
-        let (kind, inFlight) = classified(observed: regs.rax, page: page, otherwise: .readback)
+        let report = CheckerReport.Readback(regs)
+        let (kind, inFlight) = classified(observed: report.observed, page: report.page, otherwise: .readback)
         observations.addViolation(Violation(
-            kind: kind, vcpu: index, page: page, word: Int(GUEST_READER_WORDS) + index, controlBefore: 0, controlAfter: 0,
-            window: "own word", expected: regs.rcx, observed: regs.rax, time: observations.elapsed,
-            operationInFlight: inFlight, recentOperations: observations.recentOperations(page: page)))
+            kind: kind, vcpu: index, page: report.page, word: Int(GUEST_READER_WORDS) + index, controlBefore: 0, controlAfter: 0,
+            window: "own word", expected: report.expected, observed: report.observed, time: observations.elapsed,
+            operationInFlight: inFlight, recentOperations: observations.recentOperations(page: report.page)))
     }
 
     private func recordViolation(servedPage: Int?) {
@@ -169,20 +168,20 @@ final class VCPUWorker: @unchecked Sendable {
             observations.addHarnessError("vCPU \(index): a violation was reported but its registers could not be read")
             return
         }
-        let page = Int(regs.r10)
-        if page == servedPage && ControlWord.Kind.of(regs.rax) == .fault {
+        let read = CheckerReport.Read(regs)
+        if read.page == servedPage && ControlWord.Kind.of(read.controlBefore) == .fault {
             // The read exited as MMIO and the host served it: the slot was away, as it should be.
             observations.mmioServedChecks.wrappingIncrement(ordering: .relaxed)
             return
         }
-        observations.noteDetection(page: page, word: regs.rax)
-        let (kind, inFlight) = classified(observed: regs.rcx, page: page, otherwise: .staleRead)
-        let window = ControlWord.Kind.of(regs.rax)?.name ?? "unknown"
+        observations.noteDetection(page: read.page, word: read.controlBefore)
+        let (kind, inFlight) = classified(observed: read.observed, page: read.page, otherwise: .staleRead)
+        let window = ControlWord.Kind.of(read.controlBefore)?.name ?? "unknown"
         observations.addViolation(Violation(
-            kind: kind, vcpu: index, page: page, word: Int(regs.r11 / 8), controlBefore: regs.rax, controlAfter: regs.rdx,
-            window: window, expected: regs.r8, observed: regs.rcx, time: observations.elapsed,
-            operationInFlight: inFlight, recentOperations: observations.recentOperations(page: page)))
-        pendingRecheck = (page, regs.rax, regs.r8)
+            kind: kind, vcpu: index, page: read.page, word: read.word, controlBefore: read.controlBefore, controlAfter: read.controlAfter,
+            window: window, expected: read.expected, observed: read.observed, time: observations.elapsed,
+            operationInFlight: inFlight, recentOperations: observations.recentOperations(page: read.page)))
+        pendingRecheck = (read.page, read.controlBefore, read.expected)
     }
 
     /// A violation's kind and what was in flight. A read (or a writer's own word) that returned a trap's poison is
@@ -199,9 +198,10 @@ final class VCPUWorker: @unchecked Sendable {
     private func recordRecheck() {
         guard let pending = pendingRecheck, let regs = try? vcpu.registers() else { return }
         pendingRecheck = nil
-        let samePublication = regs.rax == pending.control && regs.rdx == pending.control
-        let stillWrong = ControlWord.Kind.of(pending.control) == .fault || regs.rcx != pending.expected
-        observations.completeRecheck(vcpu: index, page: pending.page, survived: samePublication && stillWrong, observed: regs.rcx)
+        let recheck = CheckerReport.Recheck(regs)
+        let samePublication = recheck.controlBefore == pending.control && recheck.controlAfter == pending.control
+        let stillWrong = ControlWord.Kind.of(pending.control) == .fault || recheck.observed != pending.expected
+        observations.completeRecheck(vcpu: index, page: pending.page, survived: samePublication && stillWrong, observed: recheck.observed)
     }
 
     private func registerDump() -> String {

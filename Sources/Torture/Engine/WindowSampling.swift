@@ -29,16 +29,16 @@ enum WindowKind: String, CaseIterable, Sendable {
 final class WindowSampling: @unchecked Sendable {
     // @unchecked: the status blocks are read atomically; the counters are atomics (one writer, the mutator);
     // `credited` is the mutator's.
-    private let statusBlocks: [UnsafeMutablePointer<UInt64>]
+    private let statusBlocks: [CheckerStatus]
     private let observations: Observations
     /// Opened and sampled per (operation, kind): relaxed atomic counters, because a window closes between two
-    /// invalidations, where a lock would delay the next flush (see `Mutator.perform`).
+    /// invalidations, where a lock would delay the next flush (see `Mutator.begin`).
     private let counters: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
     private static let slots = Operation.allCases.count * WindowKind.allCases.count * 2
     /// Per kind, the evidence count up to which checks have been credited to a window.
     private var credited = [UInt64](repeating: 0, count: WindowKind.allCases.count)
 
-    init(statusBlocks: [UnsafeMutablePointer<UInt64>], observations: Observations) {
+    init(statusBlocks: [CheckerStatus], observations: Observations) {
         self.statusBlocks = statusBlocks
         self.observations = observations
         counters = .allocate(capacity: Self.slots)
@@ -54,17 +54,9 @@ final class WindowSampling: @unchecked Sendable {
     /// The count a window of `kind` is sampled by, now.
     func evidence(_ kind: WindowKind) -> UInt64 {
         switch kind {
-        case .zero: checks(Int(GUEST_STATUS_CONCLUSIVE_ZERO))
-        case .kept, .readOnly: checks(Int(GUEST_STATUS_CONCLUSIVE_KEEP))
+        case .zero: statusBlocks.reduce(0) { $0 &+ $1.load(.conclusiveZero) }
+        case .kept, .readOnly: statusBlocks.reduce(0) { $0 &+ $1.load(.conclusiveKeep) }
         case .fault: observations.efaults.load(ordering: .relaxed) &+ observations.mmioServedChecks.load(ordering: .relaxed)
-        }
-    }
-
-    private func checks(_ slot: Int) -> UInt64 {
-        // SAFETY: each status block is 8-aligned guest memory that lives as long as the run; the checker
-        // increments these words in place, one check at a time.
-        statusBlocks.reduce(0) { sum, block in
-            sum &+ UnsafeAtomic<UInt64>(at: UnsafeMutableRawPointer(block + slot).assumingMemoryBound(to: UnsafeAtomic<UInt64>.Storage.self)).load(ordering: .relaxed)
         }
     }
 

@@ -7,7 +7,7 @@ import Glibc
 /// Why not `ContinuousClock`: its `Instant` is a resilient standard-library type, so every function that holds one
 /// asks for its metadata and copies and destroys it through value witnesses (indirect calls). The mutator reads the
 /// clock around every operation and spins on it through every window; between two invalidations every such cost
-/// decides whether the next flush finds the vCPU still out of the guest or must interrupt it (see `Mutator.perform`).
+/// decides whether the next flush finds the vCPU still out of the guest or must interrupt it (see `Mutator.begin`).
 enum MonotonicClock {
     static func now() -> UInt64 {
         var time = timespec()

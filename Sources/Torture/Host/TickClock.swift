@@ -8,7 +8,7 @@ import CKVM
 /// after it both follow a system call (the counter read), and there `clock_gettime` costs 250-350 cycles on this
 /// machine (its vDSO code and data pages are cold again) against RDTSC's 30. That time sits between one
 /// invalidation and the next, where it decides whether the next flush has to interrupt the running vCPU (see
-/// `Mutator.perform`); measured with RDTSC around each phase, the two clock reads were about a third of the
+/// `Mutator.begin`); measured with RDTSC around each phase, the two clock reads were about a third of the
 /// engine's extra time there.
 ///
 /// Ticks become nanoseconds only where time does not matter (in a step's window, or when a report is written), at

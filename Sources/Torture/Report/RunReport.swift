@@ -75,22 +75,6 @@ public struct RunReport: Codable, Sendable {
     public var traps: TrapReport? = nil
     /// The most windows the mutator had open at once (`--in-flight` is the most it may). Nil in older reports.
     public var windowsInFlightPeak: Int? = nil
-    /// Benchmark runs only (`baselineMutator`): the paired slices of engine and C-baseline steps.
-    public var mutatorComparison: [ComparisonRound]? = nil
-
-    /// One pair of equally long slices on the same VM: the engine's steps, then the C baseline's (or the other
-    /// way round; the order alternates).
-    public struct ComparisonRound: Codable, Sendable, Equatable {
-        public var engineSteps = 0
-        public var engineSeconds = 0.0
-        public var cSteps = 0
-        public var cSeconds = 0.0
-        /// Engine steps per second over C steps per second.
-        public var ratio: Double {
-            guard engineSeconds > 0, cSeconds > 0, cSteps > 0 else { return 0 }
-            return (Double(engineSteps) / engineSeconds) / (Double(cSteps) / cSeconds)
-        }
-    }
 
     public struct OperationReport: Codable, Sendable, Equatable {
         public var name: String

@@ -1,0 +1,99 @@
+import Baseline
+import Foundation
+import Synchronization
+
+/// The bench's comparison of the engine's mutator with the plain-C loop (`Sources/Baseline`: pages from the same
+/// kind of seeded schedule, the same calls, the same publication protocol and counter reads): slices of engine
+/// steps and of C steps alternate on the same VM, memory and guest, driving the run's mutator thread
+/// (``TortureRun/mutatorDriver``) until the run stops it. Each pair of slices is one ``Round``; the bench takes the
+/// median of the pairs' ratios, so that the drifts of a nested host cancel within a pair. `againstItself`: both
+/// slices run the C loop, the method's own noise floor (an A/A control).
+final class MutatorComparison: Sendable {
+    /// One pair of equally long slices: the engine's steps, then the C loop's (or the other way round; the order
+    /// alternates).
+    struct Round: Sendable, Equatable {
+        var engineSteps = 0
+        var engineSeconds = 0.0
+        var cSteps = 0
+        var cSeconds = 0.0
+        /// Engine steps per second over C steps per second.
+        var ratio: Double {
+            guard engineSeconds > 0, cSeconds > 0, cSteps > 0 else { return 0 }
+            return (Double(engineSteps) / engineSeconds) / (Double(cSteps) / cSeconds)
+        }
+    }
+
+    /// How many steps each side takes between two reads of the clock.
+    static let batch = 16
+    /// How long each side of a pair runs.
+    static let sliceMilliseconds = 10
+
+    let againstItself: Bool
+    /// The pairs measured so far (the mutator's thread appends; the bench reads them once the run has ended).
+    let rounds = Mutex<[Round]>([])
+
+    init(againstItself: Bool) {
+        self.againstItself = againstItself
+    }
+
+    /// The mutator thread's body: alternating slices until the run asks the mutator to stop.
+    func drive(_ mutator: Mutator) {
+        let configuration = mutator.configuration
+        let observations = mutator.environment.observations
+        let operation: baseline_operation
+        switch configuration.operation {
+        case .dontneed: operation = BASELINE_DONTNEED
+        case .mprotect: operation = BASELINE_MPROTECT
+        case .punch: operation = BASELINE_PUNCH
+        default:
+            observations.addHarnessError("the C baseline implements dontneed, mprotect and punch, not \(configuration.operation.rawValue)")
+            return
+        }
+        guard let span = mutator.flushCounterSpan else {
+            observations.addHarnessError("the C baseline needs the VM's statistics")
+            return
+        }
+        let backing = mutator.environment.backing
+        var state = baseline_mutator(
+            control: mutator.environment.control.base, data: backing.region.base.assumingMemoryBound(to: UInt8.self),
+            pages: UInt64(configuration.pages), memfd: backing.fd, stats_fd: span.fileDescriptor, stats_offset: Int64(span.offset),
+            stats_length: Int64(span.length), seed: configuration.seed ^ 0xc0de, window_us: UInt64(configuration.windowMicroseconds),
+            fault_window_us: UInt64(configuration.faultWindowMicroseconds), operation: operation, first_counter: 1 << 40)
+        let slice = Duration.milliseconds(Self.sliceMilliseconds)
+        var pairs = 0
+        while !mutator.stop.load(ordering: .relaxed) {
+            var round = Round()
+            for engineTurn in pairs % 2 == 0 ? [true, false] : [false, true] {
+                let started = ContinuousClock.now
+                var steps = 0
+                // Both sides step in batches of the same size and read the clock only between batches.
+                while ContinuousClock.now - started < slice && !mutator.stop.load(ordering: .relaxed) {
+                    if engineTurn && !againstItself {
+                        do {
+                            for _ in 0..<Self.batch { try mutator.performNextStep() }
+                        } catch {
+                            observations.addHarnessError("mutator: \(configuration.operation.rawValue): \(error)")
+                            return
+                        }
+                    } else {
+                        let nanoseconds = baseline_mutator_run(&state, UInt64(Self.batch))
+                        guard nanoseconds >= 0 else {
+                            observations.addHarnessError("C baseline: errno \(-nanoseconds)")
+                            return
+                        }
+                    }
+                    steps += Self.batch
+                }
+                let elapsed = (ContinuousClock.now - started).seconds
+                if engineTurn {
+                    (round.engineSteps, round.engineSeconds) = (steps, elapsed)
+                } else {
+                    (round.cSteps, round.cSeconds) = (steps, elapsed)
+                    mutator.adoptPublishedGenerations()  // the C loop published its own generations
+                }
+            }
+            if !mutator.stop.load(ordering: .relaxed) { rounds.withLock { $0.append(round) } }
+            pairs += 1
+        }
+    }
+}

@@ -1,0 +1,282 @@
+#if canImport(Glibc)
+import CHost
+import Glibc
+#endif
+import Atomics
+import CKVM
+import Guests
+import KVM
+
+// The mutator's host calls for each operation, measured one by one, and what follows them: the traps, the
+// missing-flush verdict, the bookkeeping and the step's window.
+extension Mutator {
+    /// What a step's calls did, carried from its first half to its window.
+    struct CallRecord {
+        var step: Step
+        var pages: Range<Int>
+        var started: UInt64
+        var calls: CallMeasurement
+        var missingFlush: (before: UInt64, after: UInt64)?
+        var snapshot: PageSnapshot?
+        /// The poison of the step's first trap (``Injection/poison`` republishes it).
+        var poison: UInt64?
+    }
+
+    /// Right after a call that freed `freed` frames: the traps (``FrameTraps/spring(after:freedPages:measuring:seconds:poison:)``).
+    /// Returns the first trap's poison.
+    func springTraps(after step: Step, freed: Int, measuring frames: Set<UInt64>) -> UInt64? {
+        frameTraps?.spring(after: "\(step.operation.rawValue) on page \(step.page)", freedPages: freed, measuring: frames,
+                           seconds: observations.elapsed) { ControlWord.make(.poison, takeCounter()) }
+    }
+
+    /// `remote_tlb_flush_requests` and `remote_tlb_flush` read right around a call, and its time: every step's
+    /// calls are measured on their own, so that with several windows in flight no call's flushes (or time) count
+    /// for another step, and a window's wait is not a call's latency.
+    struct CallMeasurement {
+        var requestsBefore: UInt64 = 0
+        var requestsAfter: UInt64 = 0
+        var requests: UInt64 = 0
+        var flushes: UInt64 = 0
+        var nanoseconds: UInt64 = 0
+        mutating func add(_ other: CallMeasurement) {
+            requests &+= other.requests
+            flushes &+= other.flushes
+            nanoseconds &+= other.nanoseconds
+        }
+    }
+
+    func measured<Result>(_ call: () throws -> Result) throws -> (Result, CallMeasurement) {
+        try? countersBefore?.capture()
+        let started = observations.clock.now()
+        let result = try call()
+        let ended = observations.clock.now()
+        try? countersAfter?.capture()
+        var measurement = CallMeasurement(nanoseconds: observations.clock.nanoseconds(from: started, to: ended))
+        meanCallNanoseconds = (meanCallNanoseconds * 7 + measurement.nanoseconds) / 8
+        if let before = countersBefore, let after = countersAfter {
+            (measurement.requestsBefore, measurement.requestsAfter) = (before[0], after[0])
+            (measurement.requests, measurement.flushes) = (after[0] &- before[0], after[1] &- before[1])
+        }
+        return (result, measurement)
+    }
+
+    /// After the step's calls: the traps, the missing-flush verdict, the bookkeeping, and the step's
+    /// must-read-zero or content-kept window, published and returned open (nil: the step has none, and is done).
+    func finish(_ record: CallRecord, _ call: Call, slot: Int) throws -> OpenStep? {
+        let (operation, page, pages) = (record.step.operation, record.step.page, record.pages)
+        let (window, failed, zeroed) = (call.window, call.failed, call.zeroed)
+        if let snapshot = record.snapshot, window == .keep { snapshot.restore() }
+        /// The step's bookkeeping (the page's history, the lost-write check, the tallies, a random page's check):
+        /// done while its window is open, time the step waits anyway.
+        func account() {
+            // The page's history first: the lost-write check below may report a violation on the page. (A guest
+            // reporting one in the window before this finds the operation as the one in flight.)
+            observations.noteOperation(operation, page: page, startedAt: record.started)
+            if let missingFlush = record.missingFlush {
+                observations.addViolation(Violation(
+                    kind: .missingFlush, vcpu: -1, page: page, word: 0, controlBefore: 0, controlAfter: 0,
+                    window: "flush probe: mapped since the checkers' last sweep", expected: missingFlush.before + 1,
+                    observed: missingFlush.after, time: observations.elapsed,
+                    operationInFlight: "\(operation.rawValue) on page \(page): remote_tlb_flush_requests \(missingFlush.before) before the call, \(missingFlush.after) after",
+                    recentOperations: observations.recentOperations(page: page)))
+            }
+            // Nothing verifies these pages between the operation and here: the floors may rise this late.
+            if window == .keep {
+                raiseFloors(zeroed)
+                verifyWrites(pages, excluding: zeroed)
+            } else if window == .zero {
+                raiseFloors(pages)
+            }
+            observations.record(
+                operation, nanoseconds: record.calls.nanoseconds,
+                flushRequests: record.calls.requests, flushes: record.calls.flushes, failed: failed)
+            verifyRandomPage(outside: pages)
+        }
+        let republish = { [self] in
+            for p in pages { writeAndPublish(page: p, into: backing.address(ofPage: p), poison: record.poison) }
+            if let child = heldChild {
+                heldChild = nil
+                let after = pageMap.frame(backing.address(ofPage: page))
+                if frameBeforeFork != 0 && after != 0 {
+                    observations.cowMeasured.wrappingIncrement(ordering: .relaxed)
+                    if after != frameBeforeFork { observations.cowBreaks.wrappingIncrement(ordering: .relaxed) }
+                }
+                child.release()
+            }
+            if operation == .ksm, let twins = environment.ksmTwins {
+                twins.copy(page: page)
+            }
+        }
+        guard let window else {
+            republish()
+            account()
+            return nil
+        }
+        let sampledKind: WindowKind = zeroed.contains(page) || window == .zero ? .zero : .kept
+        let evidence = windows.evidence(sampledKind)
+        for p in pages {
+            let kind = zeroed.contains(p) ? .zero : window
+            control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
+        }
+        let closes = MonotonicClock.deadline(microseconds: configuration.windowMicroseconds)
+        account()
+        return OpenStep(pages: pages, slot: slot, deadline: closes) { [self] in
+            for p in pages { control.close(p) }
+            windows.closed(sampledKind, of: operation, evidenceBefore: evidence)
+            republish()
+            return nil
+        }
+    }
+
+    /// The operations whose call may free data frames: where the content is replaced, and where it is kept but
+    /// moves (a collapse's small pages, a page reclaimed by pageout or aging: swapped out, or a file page dropped).
+    static let freesFrames: Set<Operation> = [.dontneed, .remap, .munmap, .punch, .truncate, .thp, .pageout, .aging]
+
+    /// What one call did: the window it opens, whether it failed (counted, not fatal), the pages of a
+    /// content-kept operation that were replaced nonetheless (the thp split), and whether it was an mmu-notifier
+    /// invalidation of the page's range (the missing-flush oracle judges only those).
+    struct Call {
+        var window: ControlWord.Kind?
+        var failed = false
+        var zeroed: Range<Int>
+        var invalidates = true
+        /// How many of the data's frames the call may have freed (the recycled-frame traps take the last ones).
+        var freedFrames = 0
+    }
+
+    /// A step's calls: done in one go, or a first half whose window (must-fault, or read-only) is held before
+    /// `rest` makes the second half.
+    enum Invocation {
+        case done(Call)
+        /// `freedFrames`: how many frames the first half may have freed (the traps take them at once).
+        case holding(WindowKind, invalidates: Bool, freedFrames: Int, rest: () throws -> Call)
+
+        var invalidates: Bool {
+            switch self {
+            case .done(let call): call.invalidates
+            case .holding(_, let invalidates, _, _): invalidates
+            }
+        }
+
+        var freedFrames: Int {
+            switch self {
+            case .done(let call): call.freedFrames
+            case .holding(_, _, let freedFrames, _): freedFrames
+            }
+        }
+    }
+
+    /// The operation's host calls: all of them, or the first half and the rest (the window between them is the
+    /// caller's to hold).
+    func invoke(_ operation: Operation, page: Int, pages: Range<Int>) throws -> Invocation {
+        switch operation {
+        case .munmap:
+            try backing.unmap(page: page)
+            return .holding(.fault, invalidates: true, freedFrames: backing.remapZeroes ? 1 : 0) { [self] in
+                try backing.mapBack(page: page)
+                return Call(window: backing.remapZeroes ? .zero : .keep, zeroed: page..<page)
+            }
+        case .mprotect:
+            try backing.protect(page: page, PROT_NONE)
+            return .holding(.fault, invalidates: true, freedFrames: 0) { [self] in
+                try backing.protect(page: page, PROT_READ | PROT_WRITE)
+                return Call(window: .keep, zeroed: page..<page)
+            }
+        case .mprotectReadOnly:
+            try backing.protect(page: page, PROT_READ)
+            return .holding(.readOnly, invalidates: true, freedFrames: 0) { [self] in
+                try backing.protect(page: page, PROT_READ | PROT_WRITE)
+                return Call(window: .keep, zeroed: page..<page)
+            }
+        case .mremap:
+            let parking = currentSlot  // the step's own slot: no other page in flight parks there
+            try backing.moveAway(page: page, parking: parking)
+            return .holding(.fault, invalidates: true, freedFrames: 0) { [self] in
+                try backing.moveBack(page: page, parking: parking)
+                return Call(window: .keep, zeroed: page..<page)
+            }
+        case .truncate:
+            try backing.truncate(to: page * GuestPage.size)
+            return .holding(.fault, invalidates: true, freedFrames: pages.count) { [self] in
+                try backing.truncate(to: backing.size)
+                return Call(window: .zero, zeroed: page..<page)
+            }
+        default:
+            return .done(try call(operation, page: page, pages: pages))
+        }
+    }
+
+    /// The calls of an operation made in one go.
+    func call(_ operation: Operation, page: Int, pages: Range<Int>) throws -> Call {
+        var failed = false
+        var zeroed = page..<page
+        var invalidates = true
+        var collapsed = false
+        /// Frames a content-kept call may have freed (pageout, aging).
+        var movedOut = 0
+        let window: ControlWord.Kind?
+        switch operation {
+        case .none:
+            window = nil
+        case .dontneed:
+            try backing.dontneed(page: page)
+            window = backing.dontneedZeroes ? .zero : .keep
+        case .remap:
+            try backing.remap(page: page)
+            window = backing.remapZeroes ? .zero : .keep
+        case .punch:
+            try backing.punch(page: page)
+            window = .zero
+        case .forkCOW:
+            // The child lives until the page has been republished: the host's write must break COW.
+            heldChild = try HeldChild.fork()
+            frameBeforeFork = pageMap.frame(backing.address(ofPage: page))
+            window = .keep
+        case .thp:
+            alternate.toggle()
+            if alternate {
+                invalidates = false  // a range already huge collapses without an invalidation
+                // A collapse copies the small pages into a huge one and frees them: a translation left on one of them
+                // would read the same content, unless a trap took its frame.
+                do { try backing.collapse(page: page); collapsed = true } catch {  // EINVAL/EAGAIN: counted and reported, not fatal
+                    failed = true
+                    lastCollapseError = (error as? HostCallError)?.errnoName ?? "\(error)"
+                }
+            } else {
+                // DONTNEED of one 4 KiB page inside a huge page splits it (the page itself comes back as zeros).
+                try backing.dontneed(page: page)
+                zeroed = page..<(page + 1)
+            }
+            window = .keep
+        case .pageout:
+            try backing.advise(page: page, CHOST_MADV_PAGEOUT, name: "madvise(MADV_PAGEOUT)")
+            movedOut = 1 - backing.residentPages(first: page, count: 1)  // anonymous memory without swap stays
+            window = .keep
+        case .cold:
+            try backing.advise(page: page, CHOST_MADV_COLD, name: "madvise(MADV_COLD)")
+            window = .keep
+        case .memslot:
+            try flipDataSlot(pages)
+            window = .keep
+        case .ksm:
+            // The page is closed: a write to it now breaks a KSM merge (copy-on-write) before anything is promised.
+            if environment.ksmTwins?.isMerged(page: page) == true { observations.ksmMergedRepublications.wrappingIncrement(ordering: .relaxed) }
+            backing.address(ofPage: page).storeBytes(of: 0, as: UInt64.self)
+            window = nil
+        case .aging:
+            if let reclaimed = environment.reclaim?.reclaim(bytes: Self.agingBytes) {
+                observations.reclaimedBytes.wrappingIncrement(by: UInt64(reclaimed), ordering: .relaxed)
+                movedOut = reclaimed / Int(GUEST_PAGE_SIZE)
+            } else {
+                failed = true  // nothing reclaimable this time (EAGAIN/EBUSY): counted, not fatal
+            }
+            window = .keep
+        case .munmap, .mprotect, .mprotectReadOnly, .mremap, .truncate:
+            preconditionFailure("\(operation) holds a window between its two halves (invoke)")
+        case .mix, .all:
+            preconditionFailure("the schedule resolves \(operation) to single operations")
+        }
+        let freedFrames = window == .zero || collapsed ? pages.count : max(zeroed.count, movedOut)
+        return Call(window: window, failed: failed, zeroed: zeroed, invalidates: invalidates && !failed, freedFrames: freedFrames)
+    }
+}

@@ -1,0 +1,146 @@
+#if canImport(Glibc)
+import CHost
+import Glibc
+#endif
+import Atomics
+import CKVM
+import Guests
+import KVM
+
+// The mutator's windows in flight: a step begins, its window stays open while other steps begin, and it closes
+// in deadline order (README, "Windows in flight").
+extension Mutator {
+    /// A step whose window is open: the rest of it (``resume``) runs once the window has lasted its length. The
+    /// loop meanwhile begins steps on other pages (`--in-flight`), so that a window's wait costs the run nothing.
+    struct OpenStep {
+        var pages: Range<Int>
+        var slot: Int
+        /// When the window has lasted its length (``MonotonicClock`` nanoseconds).
+        var deadline: UInt64
+        /// Closes the window and runs the rest of the step; returns the step's next window, if it has one.
+        var resume: () throws -> OpenStep?
+    }
+
+    /// The operations that begin only with no other window open: each acts on a range, or on state the mutator
+    /// keeps one of (thp's alternation, the fork-cow child, ksm's pause, the cgroup's reclaim).
+    static let runsAlone: Set<Operation> = [.thp, .truncate, .memslot, .ksm, .aging, .forkCOW]
+
+    /// Performs one step whole, its windows held to their length (the benchmark's comparison steps this way).
+    func perform(_ step: Step) throws {
+        try begin(step)
+        try closeAll()
+    }
+
+    /// Closes windows until a step on `pages` may begin: none of its pages in flight, fewer than `--in-flight`
+    /// windows open, and none at all when the step must run `alone`. Windows close in deadline order.
+    func makeRoom(for pages: Range<Int>, alone: Bool) throws {
+        while !openSteps.isEmpty
+            && (alone || openSteps.count >= configuration.inFlightWindows || openSteps.contains(where: { $0.pages.overlaps(pages) })) {
+            try closeEarliest()
+        }
+    }
+
+    /// Closes, waiting for it, every window that would fall due during the next call (its deadline nearer than a
+    /// call's mean time): a window lasts its length, not a whole call longer. The guest that faulted a page back
+    /// in right after its call is then still near it when the page is republished, as it is at `--in-flight 1`.
+    func closeImminent() throws {
+        while let earliest, openSteps[earliest].deadline <= MonotonicClock.now() &+ meanCallNanoseconds {
+            try closeEarliest()
+        }
+    }
+
+    /// Closes every window whose deadline has passed, without waiting.
+    func closeDue() throws {
+        while let earliest, openSteps[earliest].deadline <= MonotonicClock.now() {
+            try close(at: earliest)
+        }
+    }
+
+    /// The index of the open window with the earliest deadline.
+    var earliest: Int? {
+        openSteps.indices.min { openSteps[$0].deadline < openSteps[$1].deadline }
+    }
+
+    /// Closes every window, waiting for each deadline.
+    func closeAll() throws {
+        while !openSteps.isEmpty { try closeEarliest() }
+    }
+
+    func closeEarliest() throws {
+        guard let earliest else { return }
+        MonotonicClock.spin(until: openSteps[earliest].deadline)
+        try close(at: earliest)
+    }
+
+    func close(at index: Int) throws {
+        let open = openSteps.remove(at: index)
+        currentSlot = open.slot
+        keep(try open.resume(), slot: open.slot)
+    }
+
+    /// The step in `slot` goes on with its `next` window open, or, with none, is done and frees its slot.
+    func keep(_ next: OpenStep?, slot: Int) {
+        if let next {
+            openSteps.append(next)
+        } else {
+            observations.endOperation(slot: slot)
+            freeSlots.append(slot)
+        }
+    }
+
+    /// Begins one step: closes the pages, makes the call, and leaves its window open for the loop to close (a
+    /// must-fault or read-only window first where the call has two halves; then the must-read-zero or
+    /// content-kept window, after which the page is republished).
+    func begin(_ step: Step) throws {
+        let (operation, page) = (step.operation, step.page)
+        let pages = affectedPages(operation, page: page)
+        // A due probe of the missing-flush oracle runs alone, and waits here, the page published, until the
+        // checkers mapped it.
+        let probeDue = flushProbe?.isDue(for: operation) ?? false
+        try makeRoom(for: pages, alone: probeDue || Self.runsAlone.contains(operation))
+        let probing = probeDue && flushProbe?.arm(requests: { try? countersBefore?.capture(); return countersBefore?[0] }) == true
+        let slot = freeSlots.removeLast()
+        currentSlot = slot
+        observations.beginOperation(operation, pages: pages, slot: slot)
+        for p in pages { control.close(p) }
+        let snapshot = configuration.injection == .losewrite ? PageSnapshot(backing.address(ofPage: page)) : nil
+        let trapping = frameTraps != nil && Self.freesFrames.contains(operation)
+        // The frames the call may free: the first trap must take one of them. (Aging reclaims whichever pages the
+        // cgroup's LRU offers: nothing to measure.)
+        let freedFrames = trapping && operation != .aging
+            ? frameTraps?.framesBeforeCall(backing.address(ofPage: pages.lowerBound), count: pages.count) ?? [] : []
+        let started = observations.clock.now()
+        // The negative control of the missing-flush oracle: on a probe, the call is skipped (the content stays).
+        let skipped = probing && configuration.injection == .noinval
+        // The negative control of the must-fault window: it opens while the page is still mapped.
+        if configuration.injection == .faultearly && Operation.holdsAMustFaultWindow.contains(operation) { holdFaultWindow(pages, of: operation) }
+        let (invocation, measurement) = try measured { skipped ? .done(Call(window: .keep, zeroed: page..<page)) : try invoke(operation, page: page, pages: pages) }
+        // Judged on the call that invalidates (the first half): nothing else ran between the probe and it.
+        let missingFlush = probing
+            ? flushProbe?.judge(requestsBefore: measurement.requestsBefore, requestsAfter: measurement.requestsAfter, judgeable: invocation.invalidates)
+            : nil
+        // Before anything faults the page back in: a trap takes the frame the call just freed.
+        let poison = trapping ? springTraps(after: step, freed: invocation.freedFrames, measuring: freedFrames) : nil
+        let calls = CallRecord(step: step, pages: pages, started: started, calls: measurement, missingFlush: missingFlush,
+                               snapshot: snapshot, poison: poison)
+        switch invocation {
+        case .done(let call):
+            keep(try finish(calls, call, slot: slot), slot: slot)
+        case .holding(let kind, _, _, let rest):
+            let before = kind == .readOnly ? writerWords(page: page) : []
+            let evidence = windows.evidence(kind)
+            publishHeldWindow(kind, on: pages)
+            observations.faultWindowOpen(true, slot: slot)  // the guests' accesses (writes, for read-only) must fault now
+            openSteps.append(OpenStep(pages: pages, slot: slot, deadline: MonotonicClock.deadline(microseconds: configuration.faultWindowMicroseconds)) { [self] in
+                observations.faultWindowOpen(false, slot: slot)
+                for p in pages { control.close(p) }
+                windows.closed(kind, of: operation, evidenceBefore: evidence)
+                if kind == .readOnly { checkNoWriteLanded(page: page, before: before) }
+                var record = calls
+                let (call, second) = try measured { try rest() }
+                record.calls.add(second)
+                return try finish(record, call, slot: slot)
+            })
+        }
+    }
+}
