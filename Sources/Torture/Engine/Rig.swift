@@ -1,0 +1,189 @@
+import Foundation
+import Guests
+import GuestRuntime
+import KVM
+
+/// Everything one run builds before its threads start: the VM on the `guest_abi.h` layout, the control words,
+/// the data slot's backing, the checkers' status blocks and vCPU workers, the mutator with its oracles, and the
+/// antagonists. What it changed on the host (ksmd, the reclaim cgroup) is set back by ``restore()``, and by the
+/// initializer itself when it fails half way.
+final class Rig {
+    let config: TortureConfiguration
+    let startedAt: String
+    let host: HostFingerprint
+    let otherVMs: [OtherKVMUsers.User]
+    let machine: GuestMachine
+    let controlRegion: MemoryRegion
+    let kernelLog: KernelLog
+    let backing: Backing
+    let ksmDaemon: KSMDaemon?
+    let ksmScansAtStart: Int?
+    let reclaim: ReclaimCgroup?
+    let observations: Observations
+    let vmStats: StatisticsReader?
+    let status: [CheckerStatus]
+    let mutator: Mutator
+    let workers: [VCPUWorker]
+    let antagonists: [Antagonist]
+    let hugeAtStart: Int?
+    let vcpuStats: [StatisticsReader?]
+    let vmBefore: Statistics
+    let vcpuBefore: [Statistics]
+    let placement: Placement
+
+    init(_ config: TortureConfiguration, kvm: KVMSystem, progress: ((String) -> Void)?) throws {
+        self.config = config
+        var ready = false
+        let startedAt = ISO8601DateFormatter().string(from: Date())
+        let host = HostFingerprint.current(kvm: kvm)
+        let otherVMs = OtherKVMUsers.find()
+        Observations.openAnnouncement(config.announcePath)
+        if let warning = OtherKVMUsers.warning(otherVMs) { progress?("warning: " + warning) }
+        let controlBytes = (config.pages * 8 + GuestPage.size - 1) / GuestPage.size * GuestPage.size
+        let machine = try GuestMachine(kvm: kvm, program: .checker, mappableBytes: UInt64(controlBytes + config.dataBytes))
+        let controlRegion = try MemoryRegion.anonymous(size: controlBytes)
+        try machine.addMemory(slot: UInt32(GUEST_CONTROL_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_CONTROL_GPA)), region: controlRegion)
+        let kernelLog = KernelLog()
+        let backing = try Backing(kind: config.backing, size: config.dataBytes)
+        // ksm: ksmd on (restored when this run ends, however it ends short of SIGKILL), twins made mergeable.
+        let ksmDaemon = config.operation == .ksm ? try KSMDaemon() : nil
+        defer { if !ready { ksmDaemon?.restore() } }
+        let ksmScansAtStart = KSMDaemon.value("full_scans").flatMap { Int($0) }
+        // aging: the cgroup is set up before the first page is touched, so that the data is charged to it.
+        let reclaim = config.operation == .aging ? try ReclaimCgroup() : nil
+        defer { if !ready { reclaim?.restore() } }
+        let clearsDirtyLog = config.antagonists.contains { $0.kind == .clearDirty }
+        if config.dirty == .clear || clearsDirtyLog {
+            try machine.vm.enableCapability(.manualDirtyLogProtect, arguments: [1])  // MANUAL_PROTECT_ENABLE
+        }
+        let dataSlotFlags: MemorySlotFlags = config.dirty == .off && !clearsDirtyLog ? [] : .logDirtyPages
+        try machine.addMemory(
+            slot: UInt32(GUEST_DATA_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_DATA_GPA)), region: backing.region,
+            pageSize: config.guestPageSize.pageSize, flags: dataSlotFlags)
+
+        let observations = Observations()
+        let control = ControlWords(base: controlRegion.base, count: config.pages)
+        let vmStats = try? machine.vm.statistics()
+        let pageTables = machine.pageTables
+        let status = (0..<config.vcpus).map { CheckerStatus(block: machine.statusBlock(vcpu: $0)) }
+        for (index, block) in status.enumerated() {
+            block.configure(mode: config.mode, writer: index, hotPages: config.hotPages, hotRepeat: config.hotRepeat)
+        }
+        let frameTraps = config.frameTrapPages > 0
+            && config.stepOperations.contains(where: Mutator.freesFrames.contains)
+            ? try FrameTraps(pages: config.frameTrapPages) : nil
+        let mutator = Mutator(configuration: config, environment: Mutator.Environment(
+            backing: backing, control: control, observations: observations, vmStatistics: vmStats,
+            leafEntry: { page in pageTables.leafEntry(for: UInt64(GUEST_DATA_GPA) + UInt64(page * GuestPage.size)) },
+            decoy: machine.system.base + Int(GUEST_DECOY_GPA), writerStatus: config.mode == .read ? [] : status, checkerStatus: status,
+            vm: machine.vm, dataSlotFlags: dataSlotFlags, ksmTwins: config.operation == .ksm ? try KSMTwins(data: backing) : nil, reclaim: reclaim),
+            frameTraps: frameTraps)
+        mutator.publishInitialGenerations()
+        let antagonistTraps = try config.antagonists.map { spec in
+            config.frameTrapPages > 0 && spec.kind.freesFrames ? try FrameTraps(pages: config.frameTrapPages) : nil
+        }
+        if config.dirty == .ring { try machine.vm.enableDirtyRings(entries: config.ringEntries) }
+        let hugeAtStart = config.backing == .thp ? backing.anonHugePagesKB() : nil
+
+        // About a dozen heartbeats a second at full speed; each costs one exit round trip.
+        let heartbeatSweeps = UInt64(max(1, (1 << 24) / config.pages))
+        var workers: [VCPUWorker] = []
+        for index in 0..<config.vcpus {
+            let vcpu = try machine.createVCPU(
+                id: index, arguments: CheckerStatus.entryArguments(vcpu: index, pages: config.pages, heartbeatSweeps: heartbeatSweeps),
+                kick: VCPUWorker.kickSignal)
+            workers.append(VCPUWorker(
+                index: index, vcpu: vcpu, observations: observations,
+                dataRange: UInt64(GUEST_DATA_GPA)..<(UInt64(GUEST_DATA_GPA) + UInt64(config.dataBytes)), dataHost: backing.region.base,
+                frameTraps: ([frameTraps] + antagonistTraps).compactMap { $0 }))
+        }
+        if config.dirty != .off {
+            let oracle = DirtyOracle(
+                configuration: config, vm: machine.vm, backing: backing, observations: observations, writers: status.count,
+                rings: try config.dirty == .ring ? workers.map { try $0.vcpu.dirtyRing(entries: config.ringEntries) } : [],
+                published: { [mutator] writer in mutator.published(writer: writer) })
+            try oracle.start()
+            mutator.dirtyOracle = oracle
+        }
+        let vcpuStats = workers.map { try? $0.vcpu.statistics() }
+        let vmBefore = (try? vmStats?.read()) ?? Statistics()
+        let vcpuBefore = vcpuStats.map { (try? $0?.read()) ?? Statistics() }
+
+        let placement = Placement(vcpus: config.vcpus, pin: config.pin)
+        // Antagonists share the mutator's CPU: every flush they cause must reach the vCPUs elsewhere. Made before
+        // the mutator starts: what they map must not land in a hole a munmap step leaves in the data.
+        let antagonistContext = Antagonist.Context(
+            vm: machine.vm, backing: backing, dataPages: config.mappedPages, targetPages: config.hotPages > 0 ? config.hotPages : config.pages,
+            workers: workers, statistics: vmStats, observations: observations)
+        let antagonists = config.antagonists.enumerated().map { index, spec in
+            Antagonist(spec: spec, index: index, seed: config.seed, context: antagonistContext, frameTraps: antagonistTraps[index])
+        }
+        self.startedAt = startedAt
+        self.host = host
+        self.otherVMs = otherVMs
+        self.machine = machine
+        self.controlRegion = controlRegion
+        self.kernelLog = kernelLog
+        self.backing = backing
+        self.ksmDaemon = ksmDaemon
+        self.ksmScansAtStart = ksmScansAtStart
+        self.reclaim = reclaim
+        self.observations = observations
+        self.vmStats = vmStats
+        self.status = status
+        self.mutator = mutator
+        self.workers = workers
+        self.antagonists = antagonists
+        self.hugeAtStart = hugeAtStart
+        self.vcpuStats = vcpuStats
+        self.vmBefore = vmBefore
+        self.vcpuBefore = vcpuBefore
+        self.placement = placement
+        ready = true
+    }
+
+    /// Sets back what the run changed on the host (ksmd's settings, the reclaim cgroup).
+    func restore() {
+        ksmDaemon?.restore()
+        reclaim?.restore()
+    }
+
+    /// The run's threads, once started.
+    struct Threads {
+        var vcpus: [OSThread]
+        var mutator: OSThread
+        var antagonists: [OSThread]
+    }
+
+    /// Starts the vCPUs, then the mutator (its own loop, or `driver`), then the antagonists, each on its CPU.
+    func start(driver: (@Sendable (Mutator) -> Void)?) throws -> Threads {
+        var threads: [OSThread] = []
+        for worker in workers {
+            threads.append(try OSThread(name: "vcpu-\(worker.index)", cpu: placement.vcpuCPUs[worker.index]) { worker.run() })
+        }
+        let mutatorThread = try OSThread(name: "mutator", cpu: placement.mutatorCPU) { [mutator] in
+            if let driver { driver(mutator) } else { mutator.run() }
+        }
+        let antagonistThreads = try antagonists.enumerated().map { index, antagonist in
+            try OSThread(name: "antagonist-\(index)", cpu: placement.mutatorCPU) { antagonist.run() }
+        }
+        return Threads(vcpus: threads, mutator: mutatorThread, antagonists: antagonistThreads)
+    }
+
+    /// Stops the mutator first (so no window is left open), then the antagonists, then the vCPUs, each join bounded.
+    func stop(_ threads: Threads) {
+        mutator.stop.store(true, ordering: .relaxed)
+        for antagonist in antagonists { antagonist.stop.store(true, ordering: .relaxed) }
+        if !threads.mutator.join(timeout: 10) { observations.addHarnessError("the mutator did not stop within 10 s") }
+        for (index, thread) in threads.antagonists.enumerated() where !thread.join(timeout: 10) {
+            observations.addHarnessError("antagonist \(index) did not stop within 10 s")
+        }
+        for worker in workers {
+            worker.stop.store(true, ordering: .relaxed)
+            worker.vcpu.requestExit()
+        }
+        for (index, thread) in threads.vcpus.enumerated() where !thread.join(timeout: 10) {
+            observations.addHarnessError("vCPU \(index) did not leave KVM_RUN within 10 s of its kick")
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+
+// Reports as files: written atomically, read back with errors that name the problem, checked for what no run
+// can have produced.
+
+extension RunReport {
+    /// Writes the report as JSON, atomically (``AtomicFile``): a reader never sees a torn file.
+    public func write(to path: String) throws { try AtomicFile.write(self, to: path) }
+
+    /// Reads a run report, with an error that names the problem for a file that is not one.
+    public static func read(from path: String) throws -> RunReport {
+        guard case .run(let report) = try ReportFile.read(from: path) else {
+            throw ReportError(path: path, problem: "is a merged report, not the report of one run")
+        }
+        return report
+    }
+}
+
+/// A report file as found on disk: one run's report, or a merge of many.
+public enum ReportFile: Sendable {
+    case run(RunReport)
+    case merged(MergedReport)
+    case lab(LabReport)
+
+    /// Reads and checks a report file: readable, JSON, an mmutorture report, of a schema version this tool reads.
+    public static func read(from path: String) throws -> ReportFile {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ReportError(path: path, problem: "does not exist")
+        }
+        guard !isDirectory.boolValue else { throw ReportError(path: path, problem: "is a directory, not a report file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            // Say the reason there is, not one assumed.
+            let reason = access(path, R_OK) != 0 ? String(cString: strerror(errno)) : "not a regular file"
+            throw ReportError(path: path, problem: "cannot be read (\(reason))")
+        }
+        guard let parsed = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+            throw ReportError(path: path, problem: "is not JSON (or is truncated)")
+        }
+        guard let object = parsed as? [String: Any] else {
+            throw ReportError(path: path, problem: "is JSON but not an mmutorture report (a report is a JSON object)")
+        }
+        let tool = object["tool"] as? String
+        let versions = ["mmutorture": RunReport.currentSchemaVersion, "mmutorture-merged": MergedReport.currentSchemaVersion,
+                        "mmutorture-lab": LabReport.currentSchemaVersion]
+        guard let tool, let expected = versions[tool] else {
+            throw ReportError(path: path, problem: "is JSON but not an mmutorture report")
+        }
+        guard let version = object["schemaVersion"] as? Int, version == expected else {
+            throw ReportError(path: path, problem: "has schema version \(object["schemaVersion"] ?? "none"); this tool reads version \(expected)")
+        }
+        do {
+            switch tool {
+            case "mmutorture":
+                let report = try JSONDecoder().decode(RunReport.self, from: data)
+                if let problem = report.inconsistency { throw ReportError(path: path, problem: "is inconsistent: \(problem)") }
+                return .run(report)
+            case "mmutorture-merged": return .merged(try JSONDecoder().decode(MergedReport.self, from: data))
+            default: return .lab(try JSONDecoder().decode(LabReport.self, from: data))
+            }
+        } catch let error as ReportError {
+            throw error
+        } catch let error as DecodingError {
+            throw ReportError(path: path, problem: "does not match report schema \(expected): \(Self.describe(error))")
+        } catch {
+            throw ReportError(path: path, problem: "does not match report schema \(expected)")
+        }
+    }
+
+    /// A decoding error in plain words: which field, and what was wrong with it.
+    static func describe(_ error: DecodingError) -> String {
+        let field = { (path: [CodingKey]) in path.isEmpty ? "the top level" : "'" + path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") + "'" }
+        switch error {
+        case .keyNotFound(let key, let context): return "field \(field(context.codingPath + [key])) is missing"
+        case .typeMismatch(_, let context): return "field \(field(context.codingPath)) has the wrong type"
+        case .valueNotFound(_, let context): return "field \(field(context.codingPath)) is null"
+        case .dataCorrupted(let context): return "field \(field(context.codingPath)) has an impossible value"
+        @unknown default: return "its fields do not match"
+        }
+    }
+
+    /// The runs in the file.
+    public var runs: [RunReport] {
+        switch self {
+        case .run(let report): [report]
+        case .merged(let merged): merged.runs
+        case .lab(let lab): lab.rows.compactMap(\.report)
+        }
+    }
+
+    public var summary: String {
+        switch self {
+        case .run(let report): report.summary
+        case .merged(let merged): merged.summary
+        case .lab(let lab): lab.summary
+        }
+    }
+}
+
+public struct ReportError: Error, CustomStringConvertible {
+    public var path: String
+    public var problem: String
+    public var description: String { "\(path) \(problem)" }
+}
+
+extension RunReport {
+    /// What no run can have produced, if anything: a report edited by hand or by a broken tool.
+    var inconsistency: String? {
+        if !(durationSeconds >= 0) { return "a duration of \(durationSeconds) s" }
+        if violationCount < UInt64(violations.count) { return "\(violations.count) violations listed but \(violationCount) counted" }
+        if violationCount > 0 && [.pass, .notExercised].contains(verdict) { return "\(violationCount) violations with verdict \(verdict.rawValue)" }
+        return nil
+    }
+}
