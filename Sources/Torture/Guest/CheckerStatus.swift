@@ -79,5 +79,6 @@ struct GuestStatus {
 
 /// The size of a data page as the checker sees it (`GUEST_PAGE_SIZE`): the unit of the mutator's steps.
 enum GuestPage {
-    static let size = Int(GUEST_PAGE_SIZE)
+    /// Computed, not stored: a constant the optimizer folds, with no lazy-initialization check on the hot path.
+    @inline(__always) static var size: Int { Int(GUEST_PAGE_SIZE) }
 }
