@@ -28,46 +28,46 @@ struct RunCommand: ParsableCommand {
     @Option(help: "A scenario file (JSON; see scenarios/): antagonists, rates, backing, hot set, duration, vCPUs. Explicit options override it.")
     var scenario: String?
 
-    @Option(help: "Invalidation to perform: \(Torture.Operation.allCases.map(\.rawValue).joined(separator: ", ")) (default dontneed).")
+    @Option(name: .customLong(Setting.operation.long), help: "Invalidation to perform: \(Torture.Operation.allCases.map(\.rawValue).joined(separator: ", ")) (default dontneed).")
     var op: Torture.Operation?
 
-    @Option(help: "Data backing: \(BackingKind.allCases.map(\.rawValue).joined(separator: ", ")) (default anonymous).")
+    @Option(name: .customLong(Setting.backing.long), help: "Data backing: \(BackingKind.allCases.map(\.rawValue).joined(separator: ", ")) (default anonymous).")
     var backing: BackingKind?
 
-    @Option(help: "What the checker vCPUs do: read (stale reads), write (lost writes), or both (default).")
+    @Option(name: .customLong(Setting.mode.long), help: "What the checker vCPUs do: read (stale reads), write (lost writes), or both (default).")
     var mode: CheckerMode?
 
-    @Option(help: "Data pages, 4 KiB each (default 256).")
+    @Option(name: .customLong(Setting.pages.long), help: "Data pages, 4 KiB each (default 256).")
     var pages: Int?
 
-    @Option(help: "Checker vCPUs (default 1).")
+    @Option(name: .customLong(Setting.vcpus.long), help: "Checker vCPUs (default 1).")
     var vcpus: Int?
 
-    @Option(help: "Seconds to run (default 10).")
+    @Option(name: .customLong(Setting.duration.long), help: "Seconds to run (default 10).")
     var duration: Double?
 
-    @Option(help: "Seed for the host-side schedule (random when omitted; always printed).")
+    @Option(name: .customLong(Setting.seed.long), help: "Seed for the host-side schedule (random when omitted; always printed).")
     var seed: UInt64?
 
-    @Option(name: .customLong("guest-page-size"), help: "Guest mapping of the data: 4k (default) or 2m.")
+    @Option(name: .customLong(Setting.guestPageSize.long), help: "Guest mapping of the data: 4k (default) or 2m.")
     var guestPageSize: TortureConfiguration.GuestPageSize?
 
-    @Option(help: "Harvest the data slot's dirty log in rounds and check no guest write escaped it: off, log, clear, ring.")
+    @Option(name: .customLong(Setting.dirty.long), help: "Harvest the data slot's dirty log in rounds and check no guest write escaped it: off, log, clear, ring.")
     var dirty: DirtyTracking?
 
-    @Option(name: .customLong("dirty-round-ms"), help: "Milliseconds between dirty-log harvests (default 20).")
+    @Option(name: .customLong(Setting.dirtyRound.long), help: "Milliseconds between dirty-log harvests (default 20).")
     var dirtyRound: Int?
 
-    @Option(name: .customLong("ring-entries"), help: "Entries per vCPU dirty ring with --dirty ring (a power of two, at least 256; default 4096).")
+    @Option(name: .customLong(Setting.ringEntries.long), help: "Entries per vCPU dirty ring with --dirty ring (a power of two, at least 256; default 4096).")
     var ringEntries: Int?
 
-    @Option(help: "Hot set: the mutator works on the first N pages only, and the checkers pass over them --hot-repeat times between full sweeps.")
+    @Option(name: .customLong(Setting.hot.long), help: "Hot set: the mutator works on the first N pages only, and the checkers pass over them --hot-repeat times between full sweeps.")
     var hot: Int?
 
-    @Option(name: .customLong("hot-repeat"), help: "Checker passes over the hot set between full sweeps (default 8).")
+    @Option(name: .customLong(Setting.hotRepeat.long), help: "Checker passes over the hot set between full sweeps (default 8).")
     var hotRepeat: Int?
 
-    @Option(help: "An antagonist beside the mutator, KIND:MICROSECONDS (repeatable). Kinds: \(AntagonistSpec.Kind.allCases.map(\.rawValue).joined(separator: ", ")).",
+    @Option(name: .customLong(Setting.antagonists.long), help: "An antagonist beside the mutator, KIND:MICROSECONDS (repeatable). Kinds: \(AntagonistSpec.Kind.allCases.map(\.rawValue).joined(separator: ", ")).",
             transform: RunCommand.antagonist)
     var antagonist: [AntagonistSpec] = []
 
@@ -82,7 +82,7 @@ struct RunCommand: ParsableCommand {
         throw ValidationError("it \(problem); use KIND:MICROSECONDS with KIND one of: \(kinds)")
     }
 
-    @Option(help: "Negative control to inject: \(Injection.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(name: .customLong(Setting.injection.long), help: "Negative control to inject: \(Injection.allCases.map(\.rawValue).joined(separator: ", ")).")
     var inject: Injection?
 
     @Flag(name: .customLong("allow-system-changes"), help: "Allow operations that change system-wide settings for the run (ksm: starts ksmd); each is restored when the run ends. Needs root.")
@@ -91,22 +91,22 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("no-pin"), help: "Do not pin the mutator and vCPUs to different CPUs (the run may then prove nothing).")
     var noPin = false
 
-    @Option(name: .customLong("fault-window-us"), help: "Microseconds a must-fault window stays open (default 300).")
+    @Option(name: .customLong(Setting.faultWindow.long), help: "Microseconds a must-fault window stays open (default 300).")
     var faultWindow: Int?
 
-    @Option(name: .customLong("window-us"), help: "Microseconds a must-read-zero or content-kept window stays open (default 5).")
+    @Option(name: .customLong(Setting.window.long), help: "Microseconds a must-read-zero or content-kept window stays open (default 5).")
     var window: Int?
 
-    @Option(name: .customLong("flush-probe-ms"), help: "Milliseconds between two probes of the missing-flush oracle (default 5; 0: off).")
+    @Option(name: .customLong(Setting.flushProbe.long), help: "Milliseconds between two probes of the missing-flush oracle (default 5; 0: off).")
     var flushProbe: Int?
 
-    @Option(name: .customLong("traps"), help: "Pages in the ring of recycled-frame traps (default 64; 0: off; a multiple of 4).")
+    @Option(name: .customLong(Setting.traps.long), help: "Pages in the ring of recycled-frame traps (default 64; 0: off; a multiple of 4).")
     var traps: Int?
 
-    @Option(name: .customLong("in-flight"), help: "Windows the mutator keeps open at once, each on its own page (default \(TortureConfiguration.defaultInFlight); 1 to 64).")
+    @Option(name: .customLong(Setting.inFlight.long), help: "Windows the mutator keeps open at once, each on its own page (default \(TortureConfiguration.defaultInFlight); 1 to 64).")
     var inFlight: Int?
 
-    @Option(name: .customLong("stop-after-violation"), help: "End the run this many seconds after its first violation (default: run the whole duration).")
+    @Option(name: .customLong(Setting.stopAfterViolation.long), help: "End the run this many seconds after its first violation (default: run the whole duration).")
     var stopAfterViolation: Double?
 
     @Option(name: .customLong("announce-to"), help: "Also write the first violation's line to this file the moment it is seen (e.g. /dev/kmsg: the kernel log and console carry it).")

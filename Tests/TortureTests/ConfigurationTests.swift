@@ -61,4 +61,14 @@ struct ConfigurationTests {
             #expect(operation.index == place, "\(operation)")
         }
     }
+
+    /// The settings are written once: every scenario field but the scenario's name and description stands for a
+    /// setting of the table and sits under that setting's key, and every setting with a key has its field.
+    @Test func scenarioFieldsAreTheSettingsTableWithTheirKeys() {
+        let fields = Scenario.fields
+        #expect(Set(fields.keys.filter { fields[$0]?.setting == nil }) == ["name", "description"])
+        for (key, field) in fields { if let setting = field.setting { #expect(setting.key == key) } }
+        #expect(Set(fields.values.compactMap(\.setting)) == Set(Setting.all.filter { $0.key != nil }))
+        #expect(Set(Setting.all.map(\.flag)).count == Setting.all.count, "no flag twice")
+    }
 }

@@ -10,15 +10,9 @@ func shortRun(
     guestPageSize: TortureConfiguration.GuestPageSize = .size4K, seed: UInt64 = 42,
     configure: (inout TortureConfiguration) -> Void = { _ in }
 ) throws -> RunReport {
-    var configuration = TortureConfiguration()
-    configuration.operation = operation
-    configuration.backing = backing
-    configuration.injection = inject
-    configuration.duration = seconds
+    var configuration = TortureConfiguration(operation, on: backing, injection: inject, duration: seconds, seed: seed, devicePath: kvmDevicePath)
     configuration.guestPageSize = guestPageSize
-    configuration.seed = seed
     configuration.pages = backing == .thp ? 512 : 256  // whole huge pages
-    configuration.devicePath = kvmDevicePath
     configure(&configuration)
     return try TortureRun(configuration: configuration).run()
 }

@@ -94,6 +94,11 @@ struct CommandLineTests {
         #expect(result.stderr.contains("--op") && result.stderr.contains("dontneed"))
     }
 
+    @Test func everySettingIsAnOptionOfRunUnderItsFlag() throws {
+        let help = try invoke(["run", "--help"])
+        for setting in Setting.all { #expect(help.stdout.contains(setting.flag + " "), "\(setting.flag)") }
+    }
+
     @Test func anOperationThatDoesNotFitTheBackingIsAUsageErrorWithTheFix() throws {
         let result = try invoke(["run", "--op", "punch", "--backing", "anonymous"])
         #expect(result.status == 64)

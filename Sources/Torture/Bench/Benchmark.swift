@@ -20,100 +20,6 @@ public struct Benchmark {
 
     public init() {}
 
-    /// What the bench measured; sections left out (`--only`) are nil.
-    public struct Results: Codable, Sendable {
-        public var host: HostFingerprint
-        /// Seconds per torture measurement (`--seconds`): the mutator comparisons' pairs grow with it.
-        public var seconds: Double
-        public var exitRoundTrip: Comparison?
-        public var mutatorSteps: [String: Comparison]?
-        /// The same slices with the C loop on both sides: how far from 1 the method itself strays.
-        public var mutatorNoiseFloor: [String: Comparison]?
-        /// Conclusive checks per second, by scenario ("none, 1 vCPU", …).
-        public var checksPerSecond: [String: Double]?
-        public var detectionLatencyMicroseconds: [String: Double]?
-        public var setup: [Setup]?
-        public var manyVCPUs: ManyVCPUs?
-        /// `--inject early`: caught publications / publications, by setup (the sensitivity to microsecond windows).
-        public var earlyCatchRate: [String: Double]?
-        /// dontneed, 256 pages, 1 vCPU: what its windows and traps prove, and what the traps cost.
-        public var evidence: Evidence?
-        /// `mix` and each of its operations alone, `--mode both`, at one window in flight and at the default.
-        public var inFlight: [InFlightRun]?
-        /// The project's targets for the sections measured, judged on this run (`BenchmarkTarget`).
-        public var targets: [BenchmarkTarget] = []
-    }
-
-    /// The same work through the Swift harness and through the C baseline: per-second rates and their ratio.
-    public struct Comparison: Codable, Sendable {
-        public var swiftPerSecond: Double
-        public var cPerSecond: Double
-        /// Swift / C, the median of the pairs' ratios: 1 means the Swift layers cost nothing.
-        public var ratio: Double
-        /// The 95% interval of that median, and how many pairs it rests on: whether this run can decide a target.
-        public var ratioLow: Double
-        public var ratioHigh: Double
-        public var pairs: Int
-
-        /// From paired measurements: the rates are the medians of each side's rates, the ratio the median of the
-        /// pairs' ratios (so that a nested host's drifts cancel within each pair instead of deciding a best-of).
-        init(swiftRates: [Double], cRates: [Double], ratios: [Double]) throws {
-            guard let swift = MedianInterval(swiftRates), let c = MedianInterval(cRates), let ratio = MedianInterval(ratios) else {
-                throw HarnessFailure("bench: no paired measurements")
-            }
-            swiftPerSecond = swift.median
-            cPerSecond = c.median
-            self.ratio = ratio.median
-            ratioLow = ratio.low
-            ratioHigh = ratio.high
-            pairs = ratio.count
-        }
-    }
-
-    public struct Setup: Codable, Sendable {
-        public var dataGiB: Int
-        /// Create the VM, register the data slot (2 MiB guest mappings), create a vCPU and run a guest to its end.
-        public var seconds: Double
-        /// The harness's resident memory growth meanwhile.
-        public var residentGrowthKB: Int
-    }
-
-    /// How much a dontneed run proves: its must-read-zero windows sampled, its traps' recycle rate, and its
-    /// steps per second with and without the traps (the same run, one after the other).
-    public struct Evidence: Codable, Sendable {
-        public var zeroWindowsOpened: UInt64
-        public var zeroWindowsSampled: UInt64
-        public var zeroWindowSampledFraction: Double
-        /// nil when PFNs are hidden (not root).
-        public var trapRecycleRate: Double?
-        public var trapsMeasured: Int
-        public var opsPerSecondWithTraps: Double
-        public var opsPerSecondWithoutTraps: Double
-    }
-
-    /// One run of the in-flight section: its operation's (or the mix's) steps per second and, per window kind,
-    /// windows sampled per second.
-    public struct InFlightRun: Codable, Sendable, Equatable {
-        public var operation: String
-        public var inFlight: Int
-        public var opsPerSecond: Double
-        public var windowsSampledPerSecond: [String: Double]
-        public var verdict: Verdict
-    }
-
-    /// The operations the in-flight section runs alone, beside `mix` (its members on anonymous memory).
-    static let inFlightOperations: [Operation] = [.dontneed, .remap, .munmap, .mprotect, .mix]
-    /// Rounds of the three runs the in-flight targets judge (dontneed and mix at the default, mix at 1).
-    static let inFlightRounds = 3
-
-    public struct ManyVCPUs: Codable, Sendable {
-        public var vcpus: Int
-        public var hostCPUs: Int
-        public var everyVCPUChecked: Bool
-        public var fewestChecksOfAVCPU: UInt64
-        public var verdict: Verdict
-    }
-
     /// The parts of the bench, each measured on its own (`bench --only`).
     public enum Section: String, CaseIterable, Codable, Sendable {
         case exits, mutator, checks, latency, setup, early, scale, evidence, inflight
@@ -246,20 +152,15 @@ public struct Benchmark {
         _ operation: Operation, backing: BackingKind = .anonymous, vcpus: Int = 1, injection: Injection = .none,
         comparison: MutatorComparison? = nil, hot: Int = 0, antagonists: [AntagonistSpec] = [], traps: Int? = nil, mode: CheckerMode = .read, inFlight: Int? = nil
     ) throws -> RunReport {
-        var configuration = TortureConfiguration()
-        configuration.operation = operation
-        configuration.backing = backing
+        var configuration = TortureConfiguration(
+            operation, on: backing, injection: injection, duration: seconds, seed: 20261128, devicePath: devicePath)
         configuration.vcpus = vcpus
         configuration.mode = mode
         configuration.inFlight = inFlight
-        configuration.injection = injection
-        configuration.duration = seconds
-        configuration.seed = 20261128
         configuration.hotPages = hot
         configuration.antagonists = antagonists
         // The C baseline springs no recycled-frame traps: its comparison runs the same work without them.
         configuration.trapPages = comparison != nil ? 0 : traps
-        configuration.devicePath = devicePath
         var run = TortureRun(configuration: configuration)
         if let comparison { run.mutatorDriver = { @Sendable mutator in comparison.drive(mutator) } }
         return try run.run()
@@ -323,67 +224,5 @@ public struct Benchmark {
         return Setup(
             dataGiB: gibibytes, seconds: elapsed.seconds,
             residentGrowthKB: growth)
-    }
-}
-
-extension Benchmark.Results {
-    public var table: String {
-        var lines = exitRoundTrip == nil && mutatorSteps == nil ? []
-            : ["measurement                                   Swift             C    Swift/C    95% interval   pairs"]
-        func row(_ name: String, _ comparison: Benchmark.Comparison) {
-            lines.append(name.padded(40) + String(
-                format: "%12.0f/s %12.0f/s %9.3f  [%.3f, %.3f] %6d", comparison.swiftPerSecond, comparison.cPerSecond, comparison.ratio,
-                comparison.ratioLow, comparison.ratioHigh, comparison.pairs))
-        }
-        if let exitRoundTrip { row("exit round trips (KVM_RUN)", exitRoundTrip) }
-        for (name, comparison) in (mutatorSteps ?? [:]).sorted(by: { $0.key < $1.key }) {
-            row("mutator steps: \(name)", comparison)
-            if let floor = mutatorNoiseFloor?[name] { row("  same slices, C against C", floor) }
-        }
-        if let checksPerSecond {
-            lines.append("")
-            for (name, value) in checksPerSecond.sorted(by: { $0.key < $1.key }) {
-                lines.append("conclusive checks/s, \(name)".padded(40) + String(format: "%12.3g", value))
-            }
-        }
-        lines.append("")
-        if let latency = detectionLatencyMicroseconds {
-            lines.append(String(format: "detection latency, nowrite: p50 %.0f µs, p99 %.0f µs (%.0f detections)",
-                                latency["50"] ?? .nan, latency["99"] ?? .nan, latency["count"] ?? 0))
-        }
-        for entry in setup ?? [] {
-            lines.append(String(format: "setup, %2d GiB data slot: %.3f s, resident memory +%d KiB", entry.dataGiB, entry.seconds, entry.residentGrowthKB))
-        }
-        for (name, rate) in (earlyCatchRate ?? [:]).sorted(by: { $0.value < $1.value }) {
-            lines.append("early catch rate, \(name): ".padded(64) + String(format: "%.2f%% of publications", 100 * rate))
-        }
-        if let evidence {
-            lines.append("dontneed must-read-zero windows sampled: ".padded(64)
-                + String(format: "%.1f%% (%llu of %llu)", 100 * evidence.zeroWindowSampledFraction, evidence.zeroWindowsSampled, evidence.zeroWindowsOpened))
-            lines.append("dontneed recycled-frame traps that took the freed frame: ".padded(64)
-                + (evidence.trapRecycleRate.map { String(format: "%.1f%% of %d measured", 100 * $0, evidence.trapsMeasured) } ?? "not measured (needs root)"))
-            lines.append("dontneed steps/s with traps / without: ".padded(64)
-                + String(format: "%.0f / %.0f (%.2f)", evidence.opsPerSecondWithTraps, evidence.opsPerSecondWithoutTraps,
-                         evidence.opsPerSecondWithoutTraps > 0 ? evidence.opsPerSecondWithTraps / evidence.opsPerSecondWithoutTraps : 0))
-        }
-        if let inFlight {
-            let kinds = WindowKind.allCases.map(\.rawValue).filter { kind in inFlight.contains { $0.windowsSampledPerSecond[kind] != nil } }
-            lines.append("")
-            lines.append("windows in flight (--mode both)".padded(34) + "ops/s".rightAligned(10) + kinds.map { ($0 + "/s").rightAligned(18) }.joined())
-            for run in inFlight {
-                lines.append("  \(run.operation), --in-flight \(run.inFlight)".padded(34) + String(format: "%10.0f", run.opsPerSecond)
-                    + kinds.map { String(format: "%18.0f", run.windowsSampledPerSecond[$0] ?? 0) }.joined()
-                    + (run.verdict == .pass ? "" : "  (\(run.verdict.rawValue))"))
-            }
-        }
-        if let manyVCPUs {
-            lines.append("\(manyVCPUs.vcpus) vCPUs on \(manyVCPUs.hostCPUs) CPUs: every vCPU made conclusive checks: \(manyVCPUs.everyVCPUChecked ? "yes" : "NO") (fewest \(manyVCPUs.fewestChecksOfAVCPU)); verdict \(manyVCPUs.verdict.rawValue)")
-        }
-        if !targets.isEmpty {
-            if lines.last != "" { lines.append("") }
-            lines.append("targets (BENCHMARKS.md), judged on this run; a ratio on its 95% interval:")
-            for target in targets { lines.append("  " + target.outcome.rawValue.padded(10) + target.name + ": " + target.evidence) }
-        }
-        return lines.joined(separator: "\n")
     }
 }

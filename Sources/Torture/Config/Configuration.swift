@@ -60,6 +60,20 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// `operation` on `backing` for `duration` seconds, with `seed` and `injection`, on the device at
+    /// `devicePath`; everything else at its default (the bench's runs and the tests' are made this way).
+    public init(
+        _ operation: Operation, on backing: BackingKind = .anonymous, injection: Injection = .none, duration: Double, seed: UInt64,
+        devicePath: String
+    ) {
+        self.operation = operation
+        self.backing = backing
+        self.injection = injection
+        self.duration = duration
+        self.seed = seed
+        self.devicePath = devicePath
+    }
+
     public enum GuestPageSize: String, Codable, Sendable, CaseIterable {
         case size4K = "4k"
         case size2M = "2m"
@@ -69,109 +83,109 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     /// Checks the configuration and names the first problem with the option it came from.
     public func validate() throws(ConfigurationError) {
         guard pages >= 1 && pages <= 1 << 22 else {
-            throw ConfigurationError(option: "--pages", problem: "\(pages) is out of range", fix: "use 1 to 4194304 pages")
+            throw ConfigurationError(.pages, problem: "\(pages) is out of range", fix: "use 1 to 4194304 pages")
         }
         guard vcpus >= 1 && vcpus <= 64 else {
-            throw ConfigurationError(option: "--vcpus", problem: "\(vcpus) is out of range", fix: "use 1 to 64 vCPUs")
+            throw ConfigurationError(.vcpus, problem: "\(vcpus) is out of range", fix: "use 1 to 64 vCPUs")
         }
         guard duration > 0 && duration <= 7 * 24 * 3600 else {
-            throw ConfigurationError(option: "--duration", problem: "\(duration) s is out of range", fix: "use a positive number of seconds, at most a week")
+            throw ConfigurationError(.duration, problem: "\(duration) s is out of range", fix: "use a positive number of seconds, at most a week")
         }
         guard operation == .all || operation.applies(to: backing) else {
             throw ConfigurationError(
-                option: "--op", problem: "\(operation.rawValue) does not apply to the \(backing.rawValue) backing",
+                .operation, problem: "\(operation.rawValue) does not apply to the \(backing.rawValue) backing",
                 fix: operation.fixFor(backing: backing))
         }
         if let change = operation.systemChange, allowSystemChanges != true {
-            throw ConfigurationError(option: "--op", problem: "\(operation.rawValue) \(change.what)", fix: "add --allow-system-changes (\(change.undo))")
+            throw ConfigurationError(.operation, problem: "\(operation.rawValue) \(change.what)", fix: "add --allow-system-changes (\(change.undo))")
         }
         if operation == .ksm && mode != .read {
-            throw ConfigurationError(option: "--mode", problem: "KSM merges only pages that stay unchanged between its scans, and guest writers change every page every sweep", fix: "use --mode read with --op ksm")
+            throw ConfigurationError(.mode, problem: "KSM merges only pages that stay unchanged between its scans, and guest writers change every page every sweep", fix: "use --mode read with --op ksm")
         }
         if backing == .thp && pages % 512 != 0 {
-            throw ConfigurationError(option: "--pages", problem: "the thp backing needs whole 2 MiB huge pages", fix: "use a multiple of 512 pages")
+            throw ConfigurationError(.pages, problem: "the thp backing needs whole 2 MiB huge pages", fix: "use a multiple of 512 pages")
         }
         if injection == .losewrite && mode == .read {
-            throw ConfigurationError(option: "--inject", problem: "losewrite discards guest writes, and --mode read makes none", fix: "use --mode write or both")
+            throw ConfigurationError(.injection, problem: "losewrite discards guest writes, and --mode read makes none", fix: "use --mode write or both")
         }
         if dirty != .off && mode == .read {
-            throw ConfigurationError(option: "--dirty", problem: "dirty tracking checks guest writes, and --mode read makes none", fix: "use --mode write or both")
+            throw ConfigurationError(.dirty, problem: "dirty tracking checks guest writes, and --mode read makes none", fix: "use --mode write or both")
         }
         if dirty != .off && [.memslot, .all].contains(operation) {
-            throw ConfigurationError(option: "--dirty", problem: "\(operation.rawValue) replaces the data slot, and with it the dirty log", fix: "use another --op")
+            throw ConfigurationError(.dirty, problem: "\(operation.rawValue) replaces the data slot, and with it the dirty log", fix: "use another --op")
         }
         if dirty != .off && injection == .ptswap {
-            throw ConfigurationError(option: "--inject", problem: "ptswap sends guest writes to a frame outside the data slot, which no dirty log covers", fix: "use ptswap without --dirty")
+            throw ConfigurationError(.injection, problem: "ptswap sends guest writes to a frame outside the data slot, which no dirty log covers", fix: "use ptswap without --dirty")
         }
         if dirty == .ring && (ringEntries < 256 || ringEntries & (ringEntries - 1) != 0) {
-            throw ConfigurationError(option: "--ring-entries", problem: "\(ringEntries) is not a power of two of at least 256", fix: "use 256, 512, 1024, …")
+            throw ConfigurationError(.ringEntries, problem: "\(ringEntries) is not a power of two of at least 256", fix: "use 256, 512, 1024, …")
         }
         if hotPages < 0 || hotPages > pages {
-            throw ConfigurationError(option: "--hot", problem: "\(hotPages) hot pages of \(pages)", fix: "use 1 to --pages, or 0 for none")
+            throw ConfigurationError(.hot, problem: "\(hotPages) hot pages of \(pages)", fix: "use 1 to --pages, or 0 for none")
         }
         if hotRepeat < 1 {
-            throw ConfigurationError(option: "--hot-repeat", problem: "\(hotRepeat) passes", fix: "use 1 or more")
+            throw ConfigurationError(.hotRepeat, problem: "\(hotRepeat) passes", fix: "use 1 or more")
         }
         for antagonist in antagonists where antagonist.periodMicroseconds < 1 {
-            throw ConfigurationError(option: "--antagonist", problem: "\(antagonist.kind.rawValue) every \(antagonist.periodMicroseconds) µs", fix: "use a period of 1 µs or more")
+            throw ConfigurationError(.antagonists, problem: "\(antagonist.kind.rawValue) every \(antagonist.periodMicroseconds) µs", fix: "use a period of 1 µs or more")
         }
         if let owner = antagonists.first(where: { $0.kind.ownsDataSlotLog }), dirty != .off || operation == .memslot || operation == .all {
-            throw ConfigurationError(option: "--antagonist", problem: "\(owner.kind.rawValue) changes the data slot's dirty log, which --dirty and the memslot operation also own", fix: "drop --dirty, or use another --op")
+            throw ConfigurationError(.antagonists, problem: "\(owner.kind.rawValue) changes the data slot's dirty log, which --dirty and the memslot operation also own", fix: "drop --dirty, or use another --op")
         }
         if antagonists.contains(where: { $0.kind == .fork }) && ![.anonymous, .thp].contains(backing) {
-            throw ConfigurationError(option: "--antagonist", problem: "fork makes private pages copy-on-write, and the \(backing.rawValue) backing is shared", fix: "use --backing anonymous or thp")
+            throw ConfigurationError(.antagonists, problem: "fork makes private pages copy-on-write, and the \(backing.rawValue) backing is shared", fix: "use --backing anonymous or thp")
         }
         if antagonists.contains(where: { $0.kind == .collapse }) && backing != .thp {
-            throw ConfigurationError(option: "--antagonist", problem: "collapse forms huge pages, which needs the thp backing", fix: "use --backing thp")
+            throw ConfigurationError(.antagonists, problem: "collapse forms huge pages, which needs the thp backing", fix: "use --backing thp")
         }
         if antagonists.contains(where: { $0.kind == .clearDirty }) && mode == .read {
-            throw ConfigurationError(option: "--antagonist", problem: "clear-dirty re-protects pages the guests wrote, and --mode read writes none", fix: "use --mode write or both")
+            throw ConfigurationError(.antagonists, problem: "clear-dirty re-protects pages the guests wrote, and --mode read writes none", fix: "use --mode write or both")
         }
         if dirtyRoundMilliseconds < 1 {
-            throw ConfigurationError(option: "--dirty-round-ms", problem: "\(dirtyRoundMilliseconds) is not a positive number", fix: "use 1 or more milliseconds")
+            throw ConfigurationError(.dirtyRound, problem: "\(dirtyRoundMilliseconds) is not a positive number", fix: "use 1 or more milliseconds")
         }
         if let probe = flushProbeMilliseconds, probe < 0 || probe > 60_000 {
-            throw ConfigurationError(option: "--flush-probe-ms", problem: "\(probe) is out of range", fix: "use 0 (off) to 60000 milliseconds")
+            throw ConfigurationError(.flushProbe, problem: "\(probe) is out of range", fix: "use 0 (off) to 60000 milliseconds")
         }
         if let grace = stopAfterViolationSeconds, !(grace >= 0 && grace <= 3600) {
-            throw ConfigurationError(option: "--stop-after-violation", problem: "\(grace) seconds is out of range", fix: "use 0 to 3600 seconds")
+            throw ConfigurationError(.stopAfterViolation, problem: "\(grace) seconds is out of range", fix: "use 0 to 3600 seconds")
         }
         if let inFlight, !(1...Observations.maxInFlight).contains(inFlight) {
-            throw ConfigurationError(option: "--in-flight", problem: "\(inFlight) windows in flight is out of range", fix: "use 1 to \(Observations.maxInFlight) (default \(Self.defaultInFlight))")
+            throw ConfigurationError(.inFlight, problem: "\(inFlight) windows in flight is out of range", fix: "use 1 to \(Observations.maxInFlight) (default \(Self.defaultInFlight))")
         }
         if let traps = trapPages, traps != 0 && (traps < 4 || traps % 4 != 0 || traps > 65536) {
-            throw ConfigurationError(option: "--traps", problem: "\(traps) trap pages is not 0 or a multiple of 4 from 4 to 65536", fix: "use 0 (off), or 64")
+            throw ConfigurationError(.traps, problem: "\(traps) trap pages is not 0 or a multiple of 4 from 4 to 65536", fix: "use 0 (off), or 64")
         }
         if injection == .poison && frameTrapPages == 0 {
-            throw ConfigurationError(option: "--inject", problem: "poison serves a trap's content, and --traps 0 turns the traps off", fix: "leave --traps at its default")
+            throw ConfigurationError(.injection, problem: "poison serves a trap's content, and --traps 0 turns the traps off", fix: "leave --traps at its default")
         }
         if injection == .noinval && (flushProbeInterval == 0 || !antagonists.isEmpty) {
-            throw ConfigurationError(option: "--inject", problem: "noinval acts on the missing-flush oracle's probes, which are off with --flush-probe-ms 0 or antagonists", fix: "leave --flush-probe-ms at its default and run no antagonist")
+            throw ConfigurationError(.injection, problem: "noinval acts on the missing-flush oracle's probes, which are off with --flush-probe-ms 0 or antagonists", fix: "leave --flush-probe-ms at its default and run no antagonist")
         }
         if injection == .noinval && ![.dontneed, .remap, .munmap, .punch, .mprotect, .mprotectReadOnly, .mremap, .truncate, .mix].contains(operation) {
-            throw ConfigurationError(option: "--inject", problem: "noinval needs an operation the missing-flush oracle judges, not \(operation.rawValue)", fix: "use --op dontneed (or remap, munmap, punch, mprotect, mprotect-ro, mremap, truncate, mix)")
+            throw ConfigurationError(.injection, problem: "noinval needs an operation the missing-flush oracle judges, not \(operation.rawValue)", fix: "use --op dontneed (or remap, munmap, punch, mprotect, mprotect-ro, mremap, truncate, mix)")
         }
         if injection == .faultearly && !stepOperations.contains(where: Operation.holdsAMustFaultWindow.contains) {
-            throw ConfigurationError(option: "--inject", problem: "faultearly opens a must-fault window early, and \(operation.rawValue) has none", fix: "use --op munmap, mprotect, mremap, truncate or mix")
+            throw ConfigurationError(.injection, problem: "faultearly opens a must-fault window early, and \(operation.rawValue) has none", fix: "use --op munmap, mprotect, mremap, truncate or mix")
         }
         if injection == .slotearly && operation != .memslot {
-            throw ConfigurationError(option: "--inject", problem: "slotearly opens the memslot operation's must-fault window early, and \(operation.rawValue) has none", fix: "use --op memslot")
+            throw ConfigurationError(.injection, problem: "slotearly opens the memslot operation's must-fault window early, and \(operation.rawValue) has none", fix: "use --op memslot")
         }
         if injection == .dropdirty && dirty == .off {
-            throw ConfigurationError(option: "--inject", problem: "dropdirty discards harvested dirty pages, and no --dirty mode harvests any", fix: "add --dirty log or --dirty clear")
+            throw ConfigurationError(.injection, problem: "dropdirty discards harvested dirty pages, and no --dirty mode harvests any", fix: "add --dirty log or --dirty clear")
         }
         if mode != .read && vcpus > Int(GUEST_MAX_WRITERS) {
-            throw ConfigurationError(option: "--vcpus", problem: "at most \(GUEST_MAX_WRITERS) vCPUs can write", fix: "use --mode read, or fewer vCPUs")
+            throw ConfigurationError(.vcpus, problem: "at most \(GUEST_MAX_WRITERS) vCPUs can write", fix: "use --mode read, or fewer vCPUs")
         }
         if injection == .ptswap && guestPageSize != .size4K {
-            throw ConfigurationError(option: "--inject", problem: "ptswap rewrites a 4 KiB guest page-table entry", fix: "use --guest-page-size 4k")
+            throw ConfigurationError(.injection, problem: "ptswap rewrites a 4 KiB guest page-table entry", fix: "use --guest-page-size 4k")
         }
         // A window no check can land in tests nothing, and a run with one would still look exercised.
         guard windowMicroseconds >= 1 && windowMicroseconds <= 1_000_000 else {
-            throw ConfigurationError(option: "--window-us", problem: "\(windowMicroseconds) µs is out of range: a window no guest read can land in tests nothing", fix: "use 1 to 1000000 microseconds (default 5)")
+            throw ConfigurationError(.window, problem: "\(windowMicroseconds) µs is out of range: a window no guest read can land in tests nothing", fix: "use 1 to 1000000 microseconds (default 5)")
         }
         guard faultWindowMicroseconds >= 1 && faultWindowMicroseconds <= 1_000_000 else {
-            throw ConfigurationError(option: "--fault-window-us", problem: "\(faultWindowMicroseconds) µs is out of range: a window no guest read can land in tests nothing", fix: "use 1 to 1000000 microseconds (default 300)")
+            throw ConfigurationError(.faultWindow, problem: "\(faultWindowMicroseconds) µs is out of range: a window no guest read can land in tests nothing", fix: "use 1 to 1000000 microseconds (default 300)")
         }
     }
 
@@ -190,10 +204,19 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     var mappedPages: Int { dataBytes / GuestPage.size }
 }
 
-/// A configuration the run cannot start with: which option, what is wrong, how to fix it.
+/// A configuration the run cannot start with: which setting, what is wrong, how to fix it.
 public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
-    public var option: String
+    public var setting: Setting
     public var problem: String
     public var fix: String
+
+    public init(_ setting: Setting, problem: String, fix: String) {
+        self.setting = setting
+        self.problem = problem
+        self.fix = fix
+    }
+
+    /// The setting as the command line spells it.
+    public var option: String { setting.flag }
     public var description: String { "\(option): \(problem); \(fix)" }
 }

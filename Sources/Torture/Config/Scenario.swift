@@ -59,7 +59,7 @@ public struct Scenario: Sendable, Equatable {
             throw fail(document.line, "name", "missing", "name the scenario, e.g. \"name\": \"seed-2012\"")
         }
         do { try scenario.configuration.validate() } catch {
-            let key = fields.first { $0.value.option == error.option }?.key
+            let key = fields.values.first { $0.setting == error.setting }?.key
             let line = key.flatMap { scenario.lines[$0] }
             throw fail(line, key ?? error.option, error.problem, line == nil ? error.fix + " (set it in the file)" : error.fix)
         }
@@ -73,44 +73,57 @@ public struct Scenario: Sendable, Equatable {
         var fix: String
     }
 
-    /// A scenario field: the command-line option it stands for, and how it sets the scenario.
+    /// A scenario field: its key, the run setting it stands for (nil: the scenario's own name or description),
+    /// and how it sets the scenario.
     struct Field: Sendable {
-        var option: String
+        var key: String
+        var setting: Setting?
         var apply: @Sendable (LocatedJSON, inout Scenario) throws(FieldError) -> Void
+
+        /// The field of `setting`, under the setting's scenario key.
+        init(_ setting: Setting, apply: @escaping @Sendable (LocatedJSON, inout Scenario) throws(FieldError) -> Void) {
+            self.init(key: setting.key!, setting: setting, apply: apply)
+        }
+
+        init(key: String, setting: Setting? = nil, apply: @escaping @Sendable (LocatedJSON, inout Scenario) throws(FieldError) -> Void) {
+            (self.key, self.setting, self.apply) = (key, setting, apply)
+        }
     }
 
-    static let fields: [String: Field] = [
-        "name": Field(option: "name") { value, scenario throws(FieldError) in scenario.name = try value.text() },
-        "description": Field(option: "description") { value, scenario throws(FieldError) in scenario.description = try value.text() },
-        "operation": Field(option: "--op") { value, scenario throws(FieldError) in scenario.configuration.operation = try value.choice() },
-        "backing": Field(option: "--backing") { value, scenario throws(FieldError) in scenario.configuration.backing = try value.choice() },
-        "mode": Field(option: "--mode") { value, scenario throws(FieldError) in scenario.configuration.mode = try value.choice() },
-        "inject": Field(option: "--inject") { value, scenario throws(FieldError) in scenario.configuration.injection = try value.choice() },
-        "dirty": Field(option: "--dirty") { value, scenario throws(FieldError) in scenario.configuration.dirty = try value.choice() },
-        "guestPageSize": Field(option: "--guest-page-size") { value, scenario throws(FieldError) in
+    static let fields: [String: Field] = Dictionary(uniqueKeysWithValues: fieldList.map { ($0.key, $0) })
+
+    private static let fieldList: [Field] = [
+        Field(key: "name") { value, scenario throws(FieldError) in scenario.name = try value.text() },
+        Field(key: "description") { value, scenario throws(FieldError) in scenario.description = try value.text() },
+        Field(.operation) { value, scenario throws(FieldError) in scenario.configuration.operation = try value.choice() },
+        Field(.backing) { value, scenario throws(FieldError) in scenario.configuration.backing = try value.choice() },
+        Field(.mode) { value, scenario throws(FieldError) in scenario.configuration.mode = try value.choice() },
+        Field(.injection) { value, scenario throws(FieldError) in scenario.configuration.injection = try value.choice() },
+        Field(.dirty) { value, scenario throws(FieldError) in scenario.configuration.dirty = try value.choice() },
+        Field(.guestPageSize) { value, scenario throws(FieldError) in
             scenario.configuration.guestPageSize = try value.choice()
         },
-        "pages": Field(option: "--pages") { value, scenario throws(FieldError) in scenario.configuration.pages = try value.integer() },
-        "vcpus": Field(option: "--vcpus") { value, scenario throws(FieldError) in scenario.configuration.vcpus = try value.integer() },
-        "duration": Field(option: "--duration") { value, scenario throws(FieldError) in scenario.configuration.duration = try value.real() },
-        "seed": Field(option: "--seed") { value, scenario throws(FieldError) in
+        Field(.pages) { value, scenario throws(FieldError) in scenario.configuration.pages = try value.integer() },
+        Field(.vcpus) { value, scenario throws(FieldError) in scenario.configuration.vcpus = try value.integer() },
+        Field(.duration) { value, scenario throws(FieldError) in scenario.configuration.duration = try value.real() },
+        Field(.seed) { value, scenario throws(FieldError) in
             let seed = try value.integer()
             guard seed >= 0 else { throw FieldError(line: value.line, problem: "\(seed) is negative", fix: "use a seed of 0 or more") }
             scenario.configuration.seed = UInt64(seed)
             scenario.hasSeed = true
         },
-        "hot": Field(option: "--hot") { value, scenario throws(FieldError) in scenario.configuration.hotPages = try value.integer() },
-        "hotRepeat": Field(option: "--hot-repeat") { value, scenario throws(FieldError) in scenario.configuration.hotRepeat = try value.integer() },
-        "dirtyRoundMs": Field(option: "--dirty-round-ms") { value, scenario throws(FieldError) in
+        Field(.hot) { value, scenario throws(FieldError) in scenario.configuration.hotPages = try value.integer() },
+        Field(.hotRepeat) { value, scenario throws(FieldError) in scenario.configuration.hotRepeat = try value.integer() },
+        Field(.dirtyRound) { value, scenario throws(FieldError) in
             scenario.configuration.dirtyRoundMilliseconds = try value.integer()
         },
-        "ringEntries": Field(option: "--ring-entries") { value, scenario throws(FieldError) in scenario.configuration.ringEntries = try value.integer() },
-        "faultWindowUs": Field(option: "--fault-window-us") { value, scenario throws(FieldError) in
+        Field(.ringEntries) { value, scenario throws(FieldError) in scenario.configuration.ringEntries = try value.integer() },
+        Field(.faultWindow) { value, scenario throws(FieldError) in
             scenario.configuration.faultWindowMicroseconds = try value.integer()
         },
-        "windowUs": Field(option: "--window-us") { value, scenario throws(FieldError) in scenario.configuration.windowMicroseconds = try value.integer() },
-        "inFlight": Field(option: "--in-flight") { value, scenario throws(FieldError) in scenario.configuration.inFlight = try value.integer() },
-        "antagonists": Field(option: "--antagonist") { value, scenario throws(FieldError) in
+        Field(.window) { value, scenario throws(FieldError) in scenario.configuration.windowMicroseconds = try value.integer() },
+        Field(.inFlight) { value, scenario throws(FieldError) in scenario.configuration.inFlight = try value.integer() },
+        Field(.antagonists) { value, scenario throws(FieldError) in
             guard case .array(let elements) = value.value else {
                 throw FieldError(line: value.line, problem: "must be an array, found \(value.kindName)", fix: "write [ { \"kind\": …, \"periodMicroseconds\": … } ]")
             }
