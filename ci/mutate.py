@@ -73,6 +73,9 @@ MUTANTS = {
     "inflight-close-late": ("Sources/Torture/Engine/Mutator.swift",
         "                    try closeImminent()\n", "",
         "a window that falls due during the next call closes after it: a whole call longer than its length"),
+    "probe-wait-share": ("Sources/Torture/Engine/FlushProbe.swift",
+        "    static let waitShare: UInt64 = 9", "    static let waitShare: UInt64 = 0",
+        "a probe waiting on slow sweeps comes back one interval after its wait: the mutator spends its time waiting"),
 }
 
 

@@ -140,6 +140,20 @@ struct TortureRunTests {
         #expect(probes.missing == 0 && report.violationCount == 0, "\(report.summary)")
     }
 
+    @Test func probesWaitingOnSlowSweepsLeaveTheMutatorMostOfItsTime() throws {
+        // Under nowrite every page the checker reads is a violation (two exits each), so a sweep takes tens of
+        // milliseconds and a probe's wait for two of them runs into its 50 ms cap. Probing once took the mutator
+        // from tens of thousands of steps a second to a few hundred; it may take a tenth of its time at most.
+        let steps = { (report: RunReport) in Double(report.operations.reduce(0) { $0 + $1.count }) / report.durationSeconds }
+        let probing = try shortRun(.dontneed, inject: .nowrite)
+        let unprobed = try shortRun(.dontneed, inject: .nowrite) { $0.flushProbeMilliseconds = 0 }
+        #expect(probing.verdict == .controlFired && (probing.flushProbes?.probes ?? 0) > 0, "\(probing.summary)")
+        #expect(steps(probing) >= 0.5 * steps(unprobed), "\(steps(probing)) against \(steps(unprobed)) steps/s without probes")
+        // The latency is the first detection's: every later read of the same bad page is a violation too.
+        let p50 = try #require(probing.detectionLatencyMicroseconds?["50"])
+        #expect(p50 < 50_000, "p50 \(p50) µs")
+    }
+
     @Test func injectedNoinvalIsCaughtAsAMissingFlush() throws {
         let report = try shortRun(.dontneed, inject: .noinval, seconds: 1.5)
         #expect(report.verdict == .controlFired, "\(report.summary)")

@@ -63,10 +63,15 @@ final class FlushProbe {
     func arm(requests: () -> UInt64?) -> Bool {
         let now = MonotonicClock.now()
         guard let before = requests() else { return false }
-        nextProbe = now + intervalNanoseconds
         report.withLock { $0.probes += 1 }
         let start = statusBlocks.map { $0.load(.sweeps) }
         let deadline = now + Self.sweepWaitNanoseconds
+        // However slow the sweeps (many pages, or a guest that exits on every page), probing takes at most a
+        // tenth of the mutator's time: the next probe comes no sooner than nine waits after this one ends.
+        defer {
+            let end = MonotonicClock.now()
+            nextProbe = end + max(intervalNanoseconds, (end - now) * Self.waitShare)
+        }
         while !zip(statusBlocks, start).contains(where: { $0.load(.sweeps) >= $1 + 2 }) {
             if MonotonicClock.now() > deadline {
                 report.withLock { $0.skippedNoSweep += 1 }
@@ -77,6 +82,9 @@ final class FlushProbe {
         armedAt = before
         return true
     }
+
+    /// The mutator's time between two probes, in units of the first one's wait (a tenth of it probing, at most).
+    static let waitShare: UInt64 = 9
 
     /// After the call: `requestsBefore`/`requestsAfter` bracket the call itself. Returns the missing flush, if
     /// this probe proves one: nil when the probe was not armed, judged nothing, or saw the flush.

@@ -43,9 +43,13 @@ final class FrameTraps: @unchecked Sendable {
     private var next = 0
     private var stepsUntilMeasure = 0
     private let pagemap = PageMap()
-    /// The ring's records and the counts, read by the report and by vCPU threads (to name a poison value's step)
-    /// while the mutator updates them: one lock per trap.
+    /// The last ``history`` traps' records and the counts, read by the report and by vCPU threads (to name a poison
+    /// value's step) while the mutator updates them: one lock per trap.
     private let state: Mutex<(records: [Record?], report: RunReport.TrapReport)>
+    /// How many sprung traps' records are kept: far more than the ring has pages, because a frame stays poisoned
+    /// after its trap page is reused, and a checker busy with other violations may name it milliseconds later
+    /// (at 70,000 steps a second a 64-page ring turns over in about a millisecond).
+    static let history = 4096
     var report: RunReport.TrapReport { state.withLock { $0.report } }
 
     /// Maps `pages` (a multiple of 4, at least 4) host-only trap pages.
@@ -61,7 +65,7 @@ final class FrameTraps: @unchecked Sendable {
         _ = madvise(base, length, MADV_NOHUGEPAGE)
         var report = RunReport.TrapReport()
         report.ringPages = pages
-        state = Mutex((Array(repeating: nil, count: pages), report))
+        state = Mutex((Array(repeating: nil, count: max(pages, Self.history)), report))
     }
 
     deinit {
@@ -95,7 +99,7 @@ final class FrameTraps: @unchecked Sendable {
             _ = madvise(trap(next), quarter * Int(GUEST_PAGE_SIZE), MADV_DONTNEED)
         }
         state.withLock { state in
-            state.records[index] = Record(poison: poison, call: call, seconds: seconds)
+            state.records[state.report.sprung % state.records.count] = Record(poison: poison, call: call, seconds: seconds)
             state.report.sprung += 1
             if let caught {
                 state.report.measured += 1
@@ -131,7 +135,10 @@ final class FrameTraps: @unchecked Sendable {
 extension [FrameTraps] {
     /// The call that freed the frame holding `poison`, from whichever ring (the mutator's or an antagonist's) trapped it.
     func record(poison: UInt64) -> FrameTraps.Record? {
-        lazy.compactMap { $0.record(poison: poison) }.first
+        // Each ring asked once: a lazy compactMap asks twice (filter, then a force-unwrapping map), and a ring the
+        // mutator wrote to between the two answered nil the second time and crashed the vCPU's thread.
+        for traps in self { if let record = traps.record(poison: poison) { return record } }
+        return nil
     }
 }
 

@@ -239,11 +239,18 @@ final class Observations: Sendable {
         lastPublication.withLock { $0[page] = (word, now) }
     }
 
-    /// Records how long after its publication a violation under `word` on `page` was seen, if that publication
-    /// is still the page's latest (otherwise the time would belong to another one).
+    /// Records how long after its publication a violation under `word` on `page` was first seen, if that
+    /// publication is still the page's latest (otherwise the time would belong to another one). Only the first:
+    /// every later read of the same bad page is a violation too, and counting those would measure how long the
+    /// page waited for its next publication, not how soon the checker saw it.
     func noteDetection(page: Int, word: UInt64) {
         let now = MonotonicClock.now()
-        guard let publication = lastPublication.withLock({ $0[page] }), publication.word == word else { return }
+        let first = lastPublication.withLock { latest -> (word: UInt64, at: UInt64)? in
+            guard let publication = latest[page], publication.word == word else { return nil }
+            latest[page] = nil
+            return publication
+        }
+        guard let publication = first else { return }
         // The mutator notes the time just before it publishes, so a detection can come right after: never negative.
         let nanoseconds = now > publication.at ? now - publication.at : 0
         detectionLatency.withLock { _ = $0.record(nanoseconds) }
