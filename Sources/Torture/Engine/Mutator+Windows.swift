@@ -49,13 +49,6 @@ extension Mutator {
         }
     }
 
-    /// Closes every window whose deadline has passed, without waiting.
-    func closeDue() throws {
-        while let earliest, openSteps[earliest].deadline <= MonotonicClock.now() {
-            try close(at: earliest)
-        }
-    }
-
     /// The index of the open window with the earliest deadline.
     var earliest: Int? {
         openSteps.indices.min { openSteps[$0].deadline < openSteps[$1].deadline }

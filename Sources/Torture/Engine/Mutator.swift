@@ -135,7 +135,6 @@ final class Mutator: @unchecked Sendable {
                     if step.operation == .ksm { usleep(KSMTwins.pauseMicroseconds) }  // time for ksmd to merge
                 }
                 step = schedule.next()
-                try closeDue()
             } catch {
                 observations.addHarnessError("mutator: \(step.operation.rawValue) on page \(step.page): \(error)")
                 stop.store(true, ordering: .relaxed)
