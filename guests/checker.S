@@ -21,6 +21,8 @@
     .intel_syntax noprefix
     .section .rodata
     .globl guest_checker_start, guest_checker_end
+    .globl guest_checker_read, guest_checker_write_load, guest_checker_write_store
+    .globl guest_checker_read_faulted, guest_checker_write_faulted
     .code64
 guest_checker_start:
     mov r15, rsi
@@ -62,6 +64,7 @@ guest_checker_start:
     test byte ptr [r12 + 8 * GUEST_STATUS_MODE], GUEST_MODE_READ
     jz .Lwrite
     mov rax, [r13 + r10 * 8]
+guest_checker_read:
     mov rcx, [rbp]
     mov rdx, [r13 + r10 * 8]
     test rax, rax
@@ -84,8 +87,12 @@ guest_checker_start:
     sub rdx, r11
     add rdx, [r12 + 8 * GUEST_STATUS_WRITER_OFFSET]
     mov r8, [r12 + 8 * GUEST_STATUS_SEQUENCE]
-    mov rax, [rdx]
     lea rcx, [r8 - 1]
+    cmp qword ptr [r12 + 8 * GUEST_STATUS_DEFERRED_COUNT], 0
+    jne .Lwrite_lookup
+.Lwrite_load:
+guest_checker_write_load:
+    mov rax, [rdx]
     cmp rax, rcx
     je .Lstore
     test rax, rax
@@ -93,7 +100,10 @@ guest_checker_start:
     inc qword ptr [r12 + 8 * GUEST_STATUS_VIOLATIONS]
     out GUEST_PORT_READBACK, al
 .Lstore:
+guest_checker_write_store:
     mov [rdx], r8
+    cmp qword ptr [r12 + 8 * GUEST_STATUS_DEFERRED_HIT], 0
+    jne .Lwrite_resolved
 .Lnext:
     add rbp, GUEST_PAGE_SIZE
     inc r10
@@ -105,6 +115,10 @@ guest_checker_start:
     cmp qword ptr [r12 + 8 * GUEST_STATUS_HOT_ACTIVE], 0
     jne 2f
     mov rax, [r12 + 8 * GUEST_STATUS_SEQUENCE]
+    cmp qword ptr [r12 + 8 * GUEST_STATUS_DEFERRED_COUNT], 0
+    jne .Lpublish_deferred
+    mov [r12 + 8 * GUEST_STATUS_COMPLETE], rax
+.Lpublish:
     mov [r12 + 8 * GUEST_STATUS_PUBLISHED], rax
     inc qword ptr [r12 + 8 * GUEST_STATUS_SEQUENCE]
 2:  inc qword ptr [r12 + 8 * GUEST_STATUS_SWEEPS]
@@ -166,4 +180,87 @@ guest_checker_start:
     mov rdx, [r13 + r10 * 8]
     out GUEST_PORT_RECHECK, al
     jmp .Lwrite
+
+// ---- Faulting pages and the deferred-write ring (guest_abi.h) --------------------------------------------------
+// Is the word at rdx (this page's writer word) in the ring? If so, remember its entry and expect what the write
+// before the deferred one left there; rcx is the expected value, r8 the number to store.
+.Lwrite_lookup:
+    lea rax, [r12 + 8 * GUEST_STATUS_DEFERRED]
+    lea rcx, [r12 + 8 * (GUEST_STATUS_DEFERRED + 2 * GUEST_DEFERRED_SLOTS)]
+1:  cmp [rax], rdx
+    je 2f
+    add rax, 16
+    cmp rax, rcx
+    jb 1b
+    lea rcx, [r8 - 1]
+    jmp .Lwrite_load
+2:  mov [r12 + 8 * GUEST_STATUS_DEFERRED_HIT], rax
+    mov rcx, [rax + 8]
+    dec rcx
+    jmp .Lwrite_load
+
+// The deferred write is made: free its entry.
+.Lwrite_resolved:
+    mov rax, [r12 + 8 * GUEST_STATUS_DEFERRED_HIT]
+    mov qword ptr [rax], 0
+    mov qword ptr [r12 + 8 * GUEST_STATUS_DEFERRED_HIT], 0
+    dec qword ptr [r12 + 8 * GUEST_STATUS_DEFERRED_COUNT]
+    jmp .Lnext
+
+// The host resumes here when the data read (guest_checker_read) faulted: nothing was read, so nothing is
+// checked; a writer defers this page's write too (it would fault the same way).
+guest_checker_read_faulted:
+    inc qword ptr [r12 + 8 * GUEST_STATUS_SKIPPED_READS]
+    test byte ptr [r12 + 8 * GUEST_STATUS_MODE], GUEST_MODE_WRITE
+    jz .Lnext
+    cmp qword ptr [r12 + 8 * GUEST_STATUS_HOT_ACTIVE], 0
+    jne .Lnext
+    mov rdx, rbp
+    sub rdx, r11
+    add rdx, [r12 + 8 * GUEST_STATUS_WRITER_OFFSET]
+    mov qword ptr [r12 + 8 * GUEST_STATUS_DEFERRED_HIT], 0
+
+// The host resumes here when the writer's load or store (guest_checker_write_load/_store) faulted, rdx = the
+// word's address: the write is deferred. A page already in the ring keeps its entry (its first deferred number);
+// otherwise it takes a free one; with none free, the write is tried again (and faults again until the page is back).
+guest_checker_write_faulted:
+    mov qword ptr [r12 + 8 * GUEST_STATUS_DEFERRED_HIT], 0
+    lea rax, [r12 + 8 * GUEST_STATUS_DEFERRED]
+    xor ecx, ecx
+1:  cmp [rax], rdx
+    je .Lnext
+    test rcx, rcx
+    jnz 2f
+    cmp qword ptr [rax], 0
+    jne 2f
+    mov rcx, rax
+2:  add rax, 16
+    lea r8, [r12 + 8 * (GUEST_STATUS_DEFERRED + 2 * GUEST_DEFERRED_SLOTS)]
+    cmp rax, r8
+    jb 1b
+    test rcx, rcx
+    jz .Lwrite
+    mov [rcx], rdx
+    mov r8, [r12 + 8 * GUEST_STATUS_SEQUENCE]
+    mov [rcx + 8], r8
+    inc qword ptr [r12 + 8 * GUEST_STATUS_DEFERRED_COUNT]
+    inc qword ptr [r12 + 8 * GUEST_STATUS_DEFERRED_WRITES]
+    jmp .Lnext
+
+// End of a full sweep with deferred writes outstanding: publish min(this sweep's number, each entry's - 1), and
+// leave COMPLETE where it is. rax = this sweep's number.
+.Lpublish_deferred:
+    lea rcx, [r12 + 8 * GUEST_STATUS_DEFERRED]
+1:  cmp qword ptr [rcx], 0
+    je 3f
+    mov rdx, [rcx + 8]
+    dec rdx
+    cmp rdx, rax
+    jae 3f
+    mov rax, rdx
+3:  add rcx, 16
+    lea rdx, [r12 + 8 * (GUEST_STATUS_DEFERRED + 2 * GUEST_DEFERRED_SLOTS)]
+    cmp rcx, rdx
+    jb 1b
+    jmp .Lpublish
 guest_checker_end:

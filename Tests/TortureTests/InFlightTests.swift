@@ -60,6 +60,18 @@ struct InFlightRunTests {
         #expect(munmap.verdict == .pass && (munmap.windowsInFlightPeak ?? 0) > 1, "\(munmap.summary)")
     }
 
+    @Test(arguments: [Torture.Operation.munmap, .mprotect])
+    func theCheckerMovesPastPagesInMustFaultWindowsAndTheirWritesStillCount(operation: Torture.Operation) throws {
+        // Several must-fault windows open at once: the checker skips a faulting read and defers its write rather
+        // than waiting on the page, and the writes it deferred are made and verified later, lost-write free.
+        let (report, _) = try runUntil({ ($0.checks.faultingWritesDeferred ?? 0) > 0 && $0.writes.verifications > 0 }, seconds: 1) {
+            try shortRun(operation, seconds: $0) { $0.inFlight = 8 }
+        }
+        #expect(report.verdict == .pass, "\(report.summary)")
+        #expect((report.checks.faultingReadsSkipped ?? 0) > 0 && (report.checks.faultingWritesDeferred ?? 0) > 0, "\(report.summary)")
+        #expect((report.writes.published.first ?? 0) > 0 && report.writes.verifications > 0, "\(report.summary)")
+    }
+
     @Test func everyControlStillFiresWithManyWindowsInFlight() throws {
         for (injection, operation, backing) in [
             (Injection.nowrite, Torture.Operation.mix, BackingKind.memfd), (.poison, .mix, .anonymous), (.losewrite, .mprotect, .anonymous),

@@ -17,7 +17,7 @@
 #define GUEST_CODE_MAX_SIZE 0x10000
 #define GUEST_STACK_TOP_GPA 0x30000      // guests need no stack; rsp points here so a stray push stays mapped
 #define GUEST_STATUS_GPA 0x40000         // one status block per vCPU
-#define GUEST_STATUS_BLOCK_SIZE 0x100
+#define GUEST_STATUS_BLOCK_SIZE 0x200
 #define GUEST_MAX_VCPUS 256
 #define GUEST_DECOY_GPA 0x80000          // a spare frame the ptswap negative control points a guest PTE at
 #define GUEST_PAGE_TABLES_GPA 0x100000   // page tables are built upwards from here
@@ -91,6 +91,23 @@
 #define GUEST_STATUS_TOTAL_PAGES 13     // checker-private: the page count from rsi
 #define GUEST_STATUS_HOT_ACTIVE 14      // checker-private: 1 during a hot pass
 
+// Faulting pages (a must-fault window: the page is unmapped or PROT_NONE and KVM_RUN returns EFAULT). The host
+// resumes the checker at guest_checker_read_faulted or guest_checker_write_faulted instead of re-entering at the
+// faulting access, so the checker moves on rather than waiting out the window. A write it could not make goes
+// into the deferred-write ring: the word's guest address (0 = free) and the sequence number of the sweep that could
+// not write it. Until the page is written again, its word still holds that sequence number minus one (or 0),
+// which is what its next readback expects, and PUBLISHED is held to it: PUBLISHED = min(this sweep's number,
+// every deferred entry's number - 1), so "every page holds at least PUBLISHED" stays true. COMPLETE is the
+// number of the last sweep that wrote every page (no entry outstanding at its end). When the ring is full the
+// checker retries the write until the page is back.
+#define GUEST_STATUS_COMPLETE 15        // the last sequence number written to every page in one sweep
+#define GUEST_STATUS_SKIPPED_READS 16   // reads that faulted and were skipped
+#define GUEST_STATUS_DEFERRED_WRITES 17 // writes that faulted and were deferred
+#define GUEST_STATUS_DEFERRED_COUNT 18  // checker-private: entries in the ring
+#define GUEST_STATUS_DEFERRED_HIT 19    // checker-private: the ring entry of the page being written, or 0
+#define GUEST_STATUS_DEFERRED 20        // the ring: GUEST_DEFERRED_SLOTS pairs (word address, sequence number)
+#define GUEST_DEFERRED_SLOTS 8
+
 #define GUEST_MODE_READ 1
 #define GUEST_MODE_WRITE 2
 
@@ -114,6 +131,9 @@ extern const uint8_t guest_poke_start[], guest_poke_end[];
 extern const uint8_t guest_spin_start[], guest_spin_end[];
 extern const uint8_t guest_checker_start[], guest_checker_end[];
 extern const uint8_t guest_pingpong_start[], guest_pingpong_end[];
+// Where the checker's data accesses are and where the host resumes it when one faults.
+extern const uint8_t guest_checker_read[], guest_checker_write_load[], guest_checker_write_store[];
+extern const uint8_t guest_checker_read_faulted[], guest_checker_write_faulted[];
 
 struct guest_image { const uint8_t *start; const uint8_t *end; };
 static inline struct guest_image guest_image_hello(void) { return (struct guest_image){guest_hello_start, guest_hello_end}; }
@@ -122,6 +142,15 @@ static inline struct guest_image guest_image_poke(void) { return (struct guest_i
 static inline struct guest_image guest_image_spin(void) { return (struct guest_image){guest_spin_start, guest_spin_end}; }
 static inline struct guest_image guest_image_checker(void) { return (struct guest_image){guest_checker_start, guest_checker_end}; }
 static inline struct guest_image guest_image_pingpong(void) { return (struct guest_image){guest_pingpong_start, guest_pingpong_end}; }
+// Offsets from the checker's entry (GUEST_CODE_GPA) of its data accesses and of the places the host resumes it.
+struct guest_checker_fault_points { uint64_t read, write_load, write_store, read_faulted, write_faulted; };
+static inline struct guest_checker_fault_points guest_checker_fault_points(void) {
+    return (struct guest_checker_fault_points){
+        (uint64_t)(guest_checker_read - guest_checker_start), (uint64_t)(guest_checker_write_load - guest_checker_start),
+        (uint64_t)(guest_checker_write_store - guest_checker_start),
+        (uint64_t)(guest_checker_read_faulted - guest_checker_start),
+        (uint64_t)(guest_checker_write_faulted - guest_checker_start)};
+}
 #endif
 
 #endif

@@ -4,11 +4,12 @@ import KVM
 /// The dirty-tracking oracle: harvests the data slot's dirty log in rounds, as a live migration does, and checks
 /// that no guest write escaped it.
 ///
-/// Every writer sweep writes its sequence number into every page, and publishes it once the sweep is done. At round
-/// N the oracle reads each writer's publication P, then harvests B (`KVM_GET_DIRTY_LOG`, plus `KVM_CLEAR_DIRTY_LOG`
-/// in clear mode, or the vCPUs' rings and `KVM_RESET_DIRTY_RINGS`), then notes the publication Q once the harvest is
-/// done. Sweep Q + 2 can only have started after that (sweep Q + 1 may have been under way), so if P_N >= Q_{N-1} + 2,
-/// a whole sweep wrote every page between round N-1's harvest and round N's: every page must be in B_N. A page
+/// Every writer sweep writes its sequence number into every page (unless the page faulted and the write was
+/// deferred), and the checker notes the last sweep that wrote every page (COMPLETE). At round N the oracle reads
+/// each writer's COMPLETE P, then harvests B (`KVM_GET_DIRTY_LOG`, plus `KVM_CLEAR_DIRTY_LOG` in clear mode, or
+/// the vCPUs' rings and `KVM_RESET_DIRTY_RINGS`), then reads the number Q of the sweep under way once the harvest
+/// is done. Sweep Q + 1 can only have started after that, so if P_N >= Q_{N-1} + 1, a whole sweep wrote every page
+/// between round N-1's harvest and round N's: every page must be in B_N. A page
 /// that is not is a *missed dirty page*. (A rule from the words' values against the publications would be unsound:
 /// the host's own invalidations zero pages, so a word can be older than the page's last guest write.)
 ///
@@ -25,13 +26,14 @@ final class DirtyOracle: @unchecked Sendable {
     let vm: VirtualMachine
     let backing: Backing
     let observations: Observations
-    let published: (Int) -> UInt64
-    let writers: Int
+    /// The writers' status blocks: COMPLETE and SEQUENCE.
+    let writerStatus: [CheckerStatus]
+    var writers: Int { writerStatus.count }
     /// The vCPUs' dirty rings, in ring mode.
     let rings: [DirtyRing]
     private var snapshot: [UInt64]
-    /// Each writer's publication just after the previous harvest (Q).
-    private var publishedAfterHarvest: [UInt64]
+    /// Each writer's sweep under way just after the previous harvest (Q).
+    private var sweepAfterHarvest: [UInt64]
     private var lastRound: ContinuousClock.Instant = .now
     private var dropper = SeededGenerator(seed: 0xd1e7)
     private(set) var rounds = 0
@@ -42,16 +44,15 @@ final class DirtyOracle: @unchecked Sendable {
     private(set) var writtenPagesJudged = 0
 
     init(configuration: TortureConfiguration, vm: VirtualMachine, backing: Backing, observations: Observations,
-         writers: Int, rings: [DirtyRing], published: @escaping (Int) -> UInt64) {
+         writerStatus: [CheckerStatus], rings: [DirtyRing]) {
         self.rings = rings
         self.configuration = configuration
         self.vm = vm
         self.backing = backing
         self.observations = observations
-        self.writers = writers
-        self.published = published
-        self.snapshot = Array(repeating: 0, count: configuration.pages * writers)
-        self.publishedAfterHarvest = Array(repeating: 0, count: writers)
+        self.writerStatus = writerStatus
+        self.snapshot = Array(repeating: 0, count: configuration.pages * writerStatus.count)
+        self.sweepAfterHarvest = Array(repeating: 0, count: writerStatus.count)
     }
 
     /// The first harvest, before any guest runs: empties the log and takes the first snapshot.
@@ -68,7 +69,7 @@ final class DirtyOracle: @unchecked Sendable {
 
     func harvestIfDue() throws {
         guard isDue else { return }
-        let publications = (0..<writers).map(published)
+        let completed = writerStatus.map { $0.load(.complete) }
         let written = configuration.operation == .memslot ? [] : writesSinceSnapshot()
         var bitmap = try harvest()
         if configuration.injection == .dropdirty, let dropped = bitmap.dirtyPages.randomElement(using: &dropper) {
@@ -88,12 +89,12 @@ final class DirtyOracle: @unchecked Sendable {
         var judged = false
         defer { if judged { judgedRounds += 1 } }
         for writer in 0..<writers {
-            guard publications[writer] >= publishedAfterHarvest[writer] + 2 else { continue }
+            guard completed[writer] >= sweepAfterHarvest[writer] + 1 else { continue }
             judged = true
             for page in 0..<configuration.pages where !bitmap.isDirty(page) && !reported.contains(page) {
                 observations.addViolation(Violation(
                     kind: .missedDirty, vcpu: writer, page: page, word: Int(GUEST_READER_WORDS) + writer, controlBefore: 0,
-                    controlAfter: 0, window: "dirty round \(rounds)", expected: publications[writer],
+                    controlAfter: 0, window: "dirty round \(rounds)", expected: completed[writer],
                     observed: snapshot[page * writers + writer], time: observations.elapsed,
                     operationInFlight: nil, recentOperations: observations.recentOperations(page: page)))
             }
@@ -134,7 +135,7 @@ final class DirtyOracle: @unchecked Sendable {
     }
 
     private func takeSnapshot() {
-        publishedAfterHarvest = (0..<writers).map(published)
+        sweepAfterHarvest = writerStatus.map { $0.load(.sequence) }
         for page in 0..<configuration.pages {
             for writer in 0..<writers { snapshot[page * writers + writer] = backing.writerWord(page: page, writer: writer) }
         }

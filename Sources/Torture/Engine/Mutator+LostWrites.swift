@@ -16,17 +16,23 @@ extension Mutator {
         environment.writerStatus[writer].load(.published)
     }
 
+    /// The number of the writer's sweep under way: every sweep numbered higher starts after this read.
+    func sequence(writer: Int) -> UInt64 {
+        environment.writerStatus[writer].load(.sequence)
+    }
+
     func writerWords(page: Int) -> [UInt64] {
         (0..<environment.writerStatus.count).map { backing.writerWord(page: page, writer: $0) }
     }
 
     /// After a content-replacing operation, the words written before it are legitimately gone: a writer's word
-    /// must hold its number again only from the sweep after the next one (a sweep may have been under way).
+    /// must hold its number again only once the sweep after the one under way has written it. (Not from the
+    /// publication: deferred writes hold it back, so sweeps begun before the operation may publish after it.)
     func raiseFloors(_ pages: Range<Int>) {
         let writers = environment.writerStatus.count
         guard writers > 0 else { return }
         for writer in 0..<writers {
-            let next = published(writer: writer) + 2
+            let next = sequence(writer: writer) + 1
             for p in pages { floor[p * writers + writer] = next }
         }
     }

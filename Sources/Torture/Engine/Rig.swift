@@ -99,9 +99,8 @@ final class Rig {
         }
         if config.dirty != .off {
             let oracle = DirtyOracle(
-                configuration: config, vm: machine.vm, backing: backing, observations: observations, writers: status.count,
-                rings: try config.dirty == .ring ? workers.map { try $0.vcpu.dirtyRing(entries: config.ringEntries) } : [],
-                published: { [mutator] writer in mutator.published(writer: writer) })
+                configuration: config, vm: machine.vm, backing: backing, observations: observations, writerStatus: status,
+                rings: try config.dirty == .ring ? workers.map { try $0.vcpu.dirtyRing(entries: config.ringEntries) } : [])
             try oracle.start()
             mutator.dirtyOracle = oracle
         }

@@ -78,7 +78,15 @@ final class VCPUWorker: @unchecked Sendable {
                 return false
             }
         case .memoryFault:
-            observations.recordFault { (try? vcpu.registers()).map(CheckerReport.page(at:)) }
+            let registers = try? vcpu.registers()
+            observations.recordFault { registers.map(CheckerReport.page(at:)) }
+            if var registers, let resume = CheckerFaultPoints.resumption(after: registers.rip) {
+                registers.rip = resume
+                do { try vcpu.setRegisters(registers) } catch {
+                    observations.addHarnessError("vCPU \(index): resuming the checker past a faulting page: \(error)")
+                    return false
+                }
+            }
         case .dirtyRingFull:
             // As the API documents: the ring must be harvested and reset before this vCPU can run on. The
             // mutator's harvester does that every round; wait a little and re-enter.

@@ -12,6 +12,10 @@ struct CheckerStatus: @unchecked Sendable {
     /// A word of the block.
     enum Word {
         case sweeps, conclusiveGeneration, inconclusive, conclusiveZero, conclusiveKeep, violations, published
+        /// The sweep under way (its number is what it writes) and the last sweep that wrote every page.
+        case sequence, complete
+        /// Faulting pages moved past (`guest_abi.h`, "Faulting pages").
+        case skippedReads, deferredWrites
 
         var index: Int {
             switch self {
@@ -22,6 +26,10 @@ struct CheckerStatus: @unchecked Sendable {
             case .conclusiveKeep: Int(GUEST_STATUS_CONCLUSIVE_KEEP)
             case .violations: Int(GUEST_STATUS_VIOLATIONS)
             case .published: Int(GUEST_STATUS_PUBLISHED)
+            case .sequence: Int(GUEST_STATUS_SEQUENCE)
+            case .complete: Int(GUEST_STATUS_COMPLETE)
+            case .skippedReads: Int(GUEST_STATUS_SKIPPED_READS)
+            case .deferredWrites: Int(GUEST_STATUS_DEFERRED_WRITES)
             }
         }
     }
@@ -62,6 +70,9 @@ struct GuestStatus {
     var zero: UInt64
     var keep: UInt64
     var published: UInt64
+    /// Reads skipped and writes deferred because their page faulted.
+    var skippedReads: UInt64
+    var deferredWrites: UInt64
     /// Violations the guest counted (each also reported through a port exit).
     var violations: UInt64
     var conclusive: UInt64 { generation + zero + keep }
@@ -73,6 +84,8 @@ struct GuestStatus {
         zero = status.load(.conclusiveZero)
         keep = status.load(.conclusiveKeep)
         published = status.load(.published)
+        skippedReads = status.load(.skippedReads)
+        deferredWrites = status.load(.deferredWrites)
         violations = status.load(.violations)
     }
 }

@@ -118,12 +118,15 @@ struct RunAssessment {
                 sweeps: block.sweeps, exits: workers[index].exits.load(ordering: .relaxed))
         }
         let conclusive = status.reduce(0) { $0 + $1.conclusive }
-        return RunReport.CheckReport(
+        var checks = RunReport.CheckReport(
             conclusive: conclusive, conclusiveGeneration: status.reduce(0) { $0 + $1.generation },
             conclusiveZeroWindow: status.reduce(0) { $0 + $1.zero }, conclusiveKeptWindow: status.reduce(0) { $0 + $1.keep },
             inconclusive: status.reduce(0) { $0 + $1.inconclusive }, sweeps: status.reduce(0) { $0 + $1.sweeps },
             wordsReadPerPage: Int(min(status.map(\.sweeps).max() ?? 0, UInt64(GUEST_READER_WORDS))),
             conclusivePerSecond: Double(conclusive) / duration, perVCPU: perVCPU)
+        checks.faultingReadsSkipped = status.reduce(0) { $0 + $1.skippedReads }
+        checks.faultingWritesDeferred = status.reduce(0) { $0 + $1.deferredWrites }
+        return checks
     }
 
     private func counterSet(_ pair: (Statistics, Statistics)) -> RunReport.CounterSet {

@@ -70,6 +70,8 @@ extension RunReport.CheckReport {
         sum.inconclusive += other.inconclusive
         sum.sweeps += other.sweeps
         sum.perVCPU += other.perVCPU
+        if let skipped = other.faultingReadsSkipped { sum.faultingReadsSkipped = (sum.faultingReadsSkipped ?? 0) + skipped }
+        if let deferred = other.faultingWritesDeferred { sum.faultingWritesDeferred = (sum.faultingWritesDeferred ?? 0) + deferred }
         return sum
     }
 }

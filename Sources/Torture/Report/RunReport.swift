@@ -156,6 +156,10 @@ public struct RunReport: Codable, Sendable {
         public var wordsReadPerPage: Int
         public var conclusivePerSecond: Double
         public var perVCPU: [VCPUChecks]
+        /// Checks whose page faulted (a must-fault window) and that the checker moved past: reads skipped, writes
+        /// deferred to a later sweep. Nil in older reports.
+        public var faultingReadsSkipped: UInt64? = nil
+        public var faultingWritesDeferred: UInt64? = nil
     }
 
     public struct VCPUChecks: Codable, Sendable, Equatable {
