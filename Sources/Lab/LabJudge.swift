@@ -15,19 +15,7 @@ enum LabJudge {
             return row
         }
         row.kernelFindings = console.findings(of: name).map(\.finding)
-        // The final report, else the newest checkpoint that decodes: a bug that lets the guest write freed
-        // frames can corrupt the inner run's own memory, and with it the report it writes last.
-        let candidates = outcome.channel.blocks.filter { $0.name == name && $0.kind == "report" }.reversed()
-            + outcome.channel.blocks.filter { $0.name == name && $0.kind == "checkpoint" }.reversed()
-        for block in candidates {
-            guard let report = decode(block.data) else { continue }
-            row.report = report
-            // The run writes its checkpoints and its final report to one path: after a crash (a signal's exit
-            // code) what the init sent as the report is the last checkpoint.
-            let crashed = (console.ended[name] ?? 0) >= 128
-            row.reportSource = block.kind == "report" && !crashed ? "final" : "checkpoint"
-            break
-        }
+        readReport(into: &row, name: name, outcome: outcome)
         row.innerExitCode = console.ended[name]
         // Its whole output when it ended, else the last lines the init sent while it ran.
         let output = (outcome.channel.last("stdout", of: name) ?? outcome.channel.last("progress", of: name))
@@ -49,6 +37,14 @@ enum LabJudge {
         let kernelSaidSo = !row.kernelFindings.isEmpty || !(row.report?.kernelFindings.isEmpty ?? true)
         if kernelSaidSo { oracles.append("kernel-finding") }
         row.caughtBy = oracles
+        decide(&row, name: name, outcome: outcome, kernelSaidSo: kernelSaidSo)
+        return row
+    }
+
+    /// The row's verdict and reason from what was gathered: the report's verdict where it came out whole, else
+    /// what the console, the run's output and the guest's end say.
+    private static func decide(_ row: inout LabReport.Row, name: String, outcome: QEMUBoot.Outcome, kernelSaidSo: Bool) {
+        let console = outcome.console
         let finished = console.ended[name] != nil
         // The first violation as the run announced it: on the console (through /dev/kmsg), or on its stderr.
         let announcedOnConsole = console.announcements[name].flatMap(announcement)
@@ -114,7 +110,22 @@ enum LabJudge {
             }
             row.reason = row.report!.verdictReason
         }
-        return row
+    }
+
+    /// The final report, else the newest checkpoint that decodes: a bug that lets the guest write freed frames can
+    /// corrupt the inner run's own memory, and with it the report it writes last.
+    private static func readReport(into row: inout LabReport.Row, name: String, outcome: QEMUBoot.Outcome) {
+        let candidates = outcome.channel.blocks.filter { $0.name == name && $0.kind == "report" }.reversed()
+            + outcome.channel.blocks.filter { $0.name == name && $0.kind == "checkpoint" }.reversed()
+        for block in candidates {
+            guard let report = decode(block.data) else { continue }
+            row.report = report
+            // The run writes its checkpoints and its final report to one path: after a crash (a signal's exit
+            // code) what the init sent as the report is the last checkpoint.
+            let crashed = (outcome.console.ended[name] ?? 0) >= 128
+            row.reportSource = block.kind == "report" && !crashed ? "final" : "checkpoint"
+            return
+        }
     }
 
     /// The violation count of the last progress line ("  3.0/10 s  2890 ops/s  2.35e+04 checks/s  5862 violations").

@@ -80,8 +80,16 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         public var pageSize: PageSize { self == .size4K ? .size4K : .size2M }
     }
 
-    /// Checks the configuration and names the first problem with the option it came from.
+    /// Checks the configuration and names the first problem with the option it came from: each number in its
+    /// range first, then the choices that exclude each other, then what each negative control needs.
     public func validate() throws(ConfigurationError) {
+        try validateRanges()
+        try validateCombinations()
+        try validateInjection()
+    }
+
+    /// Every number in its range.
+    private func validateRanges() throws(ConfigurationError) {
         guard pages >= 1 && pages <= 1 << 22 else {
             throw ConfigurationError(.pages, problem: "\(pages) is out of range", fix: "use 1 to 4194304 pages")
         }
@@ -90,32 +98,6 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         }
         guard duration > 0 && duration <= 7 * 24 * 3600 else {
             throw ConfigurationError(.duration, problem: "\(duration) s is out of range", fix: "use a positive number of seconds, at most a week")
-        }
-        guard operation == .all || operation.applies(to: backing) else {
-            throw ConfigurationError(
-                .operation, problem: "\(operation.rawValue) does not apply to the \(backing.rawValue) backing",
-                fix: operation.fixFor(backing: backing))
-        }
-        if let change = operation.systemChange, allowSystemChanges != true {
-            throw ConfigurationError(.operation, problem: "\(operation.rawValue) \(change.what)", fix: "add --allow-system-changes (\(change.undo))")
-        }
-        if operation == .ksm && mode != .read {
-            throw ConfigurationError(.mode, problem: "KSM merges only pages that stay unchanged between its scans, and guest writers change every page every sweep", fix: "use --mode read with --op ksm")
-        }
-        if backing == .thp && pages % 512 != 0 {
-            throw ConfigurationError(.pages, problem: "the thp backing needs whole 2 MiB huge pages", fix: "use a multiple of 512 pages")
-        }
-        if injection == .losewrite && mode == .read {
-            throw ConfigurationError(.injection, problem: "losewrite discards guest writes, and --mode read makes none", fix: "use --mode write or both")
-        }
-        if dirty != .off && mode == .read {
-            throw ConfigurationError(.dirty, problem: "dirty tracking checks guest writes, and --mode read makes none", fix: "use --mode write or both")
-        }
-        if dirty != .off && [.memslot, .all].contains(operation) {
-            throw ConfigurationError(.dirty, problem: "\(operation.rawValue) replaces the data slot, and with it the dirty log", fix: "use another --op")
-        }
-        if dirty != .off && injection == .ptswap {
-            throw ConfigurationError(.injection, problem: "ptswap sends guest writes to a frame outside the data slot, which no dirty log covers", fix: "use ptswap without --dirty")
         }
         if dirty == .ring && (ringEntries < 256 || ringEntries & (ringEntries - 1) != 0) {
             throw ConfigurationError(.ringEntries, problem: "\(ringEntries) is not a power of two of at least 256", fix: "use 256, 512, 1024, …")
@@ -128,18 +110,6 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         }
         for antagonist in antagonists where antagonist.periodMicroseconds < 1 {
             throw ConfigurationError(.antagonists, problem: "\(antagonist.kind.rawValue) every \(antagonist.periodMicroseconds) µs", fix: "use a period of 1 µs or more")
-        }
-        if let owner = antagonists.first(where: { $0.kind.ownsDataSlotLog }), dirty != .off || operation == .memslot || operation == .all {
-            throw ConfigurationError(.antagonists, problem: "\(owner.kind.rawValue) changes the data slot's dirty log, which --dirty and the memslot operation also own", fix: "drop --dirty, or use another --op")
-        }
-        if antagonists.contains(where: { $0.kind == .fork }) && ![.anonymous, .thp].contains(backing) {
-            throw ConfigurationError(.antagonists, problem: "fork makes private pages copy-on-write, and the \(backing.rawValue) backing is shared", fix: "use --backing anonymous or thp")
-        }
-        if antagonists.contains(where: { $0.kind == .collapse }) && backing != .thp {
-            throw ConfigurationError(.antagonists, problem: "collapse forms huge pages, which needs the thp backing", fix: "use --backing thp")
-        }
-        if antagonists.contains(where: { $0.kind == .clearDirty }) && mode == .read {
-            throw ConfigurationError(.antagonists, problem: "clear-dirty re-protects pages the guests wrote, and --mode read writes none", fix: "use --mode write or both")
         }
         if dirtyRoundMilliseconds < 1 {
             throw ConfigurationError(.dirtyRound, problem: "\(dirtyRoundMilliseconds) is not a positive number", fix: "use 1 or more milliseconds")
@@ -155,6 +125,62 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         }
         if let traps = trapPages, traps != 0 && (traps < 4 || traps % 4 != 0 || traps > 65536) {
             throw ConfigurationError(.traps, problem: "\(traps) trap pages is not 0 or a multiple of 4 from 4 to 65536", fix: "use 0 (off), or 64")
+        }
+        // A window no check can land in tests nothing, and a run with one would still look exercised.
+        guard windowMicroseconds >= 1 && windowMicroseconds <= 1_000_000 else {
+            throw ConfigurationError(.window, problem: "\(windowMicroseconds) µs is out of range: a window no guest read can land in tests nothing", fix: "use 1 to 1000000 microseconds (default 5)")
+        }
+        guard faultWindowMicroseconds >= 1 && faultWindowMicroseconds <= 1_000_000 else {
+            throw ConfigurationError(.faultWindow, problem: "\(faultWindowMicroseconds) µs is out of range: a window no guest read can land in tests nothing", fix: "use 1 to 1000000 microseconds (default 300)")
+        }
+    }
+
+    /// Operation, backing, mode, dirty tracking and antagonists that cannot go together.
+    private func validateCombinations() throws(ConfigurationError) {
+        guard operation == .all || operation.applies(to: backing) else {
+            throw ConfigurationError(
+                .operation, problem: "\(operation.rawValue) does not apply to the \(backing.rawValue) backing",
+                fix: operation.fixFor(backing: backing))
+        }
+        if let change = operation.systemChange, allowSystemChanges != true {
+            throw ConfigurationError(.operation, problem: "\(operation.rawValue) \(change.what)", fix: "add --allow-system-changes (\(change.undo))")
+        }
+        if operation == .ksm && mode != .read {
+            throw ConfigurationError(.mode, problem: "KSM merges only pages that stay unchanged between its scans, and guest writers change every page every sweep", fix: "use --mode read with --op ksm")
+        }
+        if backing == .thp && pages % 512 != 0 {
+            throw ConfigurationError(.pages, problem: "the thp backing needs whole 2 MiB huge pages", fix: "use a multiple of 512 pages")
+        }
+        if dirty != .off && mode == .read {
+            throw ConfigurationError(.dirty, problem: "dirty tracking checks guest writes, and --mode read makes none", fix: "use --mode write or both")
+        }
+        if dirty != .off && [.memslot, .all].contains(operation) {
+            throw ConfigurationError(.dirty, problem: "\(operation.rawValue) replaces the data slot, and with it the dirty log", fix: "use another --op")
+        }
+        if let owner = antagonists.first(where: { $0.kind.ownsDataSlotLog }), dirty != .off || operation == .memslot || operation == .all {
+            throw ConfigurationError(.antagonists, problem: "\(owner.kind.rawValue) changes the data slot's dirty log, which --dirty and the memslot operation also own", fix: "drop --dirty, or use another --op")
+        }
+        if antagonists.contains(where: { $0.kind == .fork }) && ![.anonymous, .thp].contains(backing) {
+            throw ConfigurationError(.antagonists, problem: "fork makes private pages copy-on-write, and the \(backing.rawValue) backing is shared", fix: "use --backing anonymous or thp")
+        }
+        if antagonists.contains(where: { $0.kind == .collapse }) && backing != .thp {
+            throw ConfigurationError(.antagonists, problem: "collapse forms huge pages, which needs the thp backing", fix: "use --backing thp")
+        }
+        if antagonists.contains(where: { $0.kind == .clearDirty }) && mode == .read {
+            throw ConfigurationError(.antagonists, problem: "clear-dirty re-protects pages the guests wrote, and --mode read writes none", fix: "use --mode write or both")
+        }
+        if mode != .read && vcpus > Int(GUEST_MAX_WRITERS) {
+            throw ConfigurationError(.vcpus, problem: "at most \(GUEST_MAX_WRITERS) vCPUs can write", fix: "use --mode read, or fewer vCPUs")
+        }
+    }
+
+    /// What each negative control needs of the rest.
+    private func validateInjection() throws(ConfigurationError) {
+        if injection == .losewrite && mode == .read {
+            throw ConfigurationError(.injection, problem: "losewrite discards guest writes, and --mode read makes none", fix: "use --mode write or both")
+        }
+        if dirty != .off && injection == .ptswap {
+            throw ConfigurationError(.injection, problem: "ptswap sends guest writes to a frame outside the data slot, which no dirty log covers", fix: "use ptswap without --dirty")
         }
         if injection == .poison && frameTrapPages == 0 {
             throw ConfigurationError(.injection, problem: "poison serves a trap's content, and --traps 0 turns the traps off", fix: "leave --traps at its default")
@@ -174,18 +200,8 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         if injection == .dropdirty && dirty == .off {
             throw ConfigurationError(.injection, problem: "dropdirty discards harvested dirty pages, and no --dirty mode harvests any", fix: "add --dirty log or --dirty clear")
         }
-        if mode != .read && vcpus > Int(GUEST_MAX_WRITERS) {
-            throw ConfigurationError(.vcpus, problem: "at most \(GUEST_MAX_WRITERS) vCPUs can write", fix: "use --mode read, or fewer vCPUs")
-        }
         if injection == .ptswap && guestPageSize != .size4K {
             throw ConfigurationError(.injection, problem: "ptswap rewrites a 4 KiB guest page-table entry", fix: "use --guest-page-size 4k")
-        }
-        // A window no check can land in tests nothing, and a run with one would still look exercised.
-        guard windowMicroseconds >= 1 && windowMicroseconds <= 1_000_000 else {
-            throw ConfigurationError(.window, problem: "\(windowMicroseconds) µs is out of range: a window no guest read can land in tests nothing", fix: "use 1 to 1000000 microseconds (default 5)")
-        }
-        guard faultWindowMicroseconds >= 1 && faultWindowMicroseconds <= 1_000_000 else {
-            throw ConfigurationError(.faultWindow, problem: "\(faultWindowMicroseconds) µs is out of range: a window no guest read can land in tests nothing", fix: "use 1 to 1000000 microseconds (default 300)")
         }
     }
 

@@ -64,67 +64,72 @@ extension Mutator {
     /// must-read-zero or content-kept window, published and returned open (nil: the step has none, and is done).
     func finish(_ record: CallRecord, _ call: Call, slot: Int) throws -> OpenStep? {
         let (operation, page, pages) = (record.step.operation, record.step.page, record.pages)
-        let (window, failed, zeroed) = (call.window, call.failed, call.zeroed)
-        if let snapshot = record.snapshot, window == .keep { snapshot.restore() }
-        /// The step's bookkeeping (the page's history, the lost-write check, the tallies, a random page's check):
-        /// done while its window is open, time the step waits anyway.
-        func account() {
-            // The page's history first: the lost-write check below may report a violation on the page. (A guest
-            // reporting one in the window before this finds the operation as the one in flight.)
-            observations.noteOperation(operation, page: page, startedAt: record.started)
-            if let missingFlush = record.missingFlush {
-                observations.addViolation(Violation(
-                    kind: .missingFlush, vcpu: -1, page: page, word: 0, controlBefore: 0, controlAfter: 0,
-                    window: "flush probe: mapped since the checkers' last sweep", expected: missingFlush.before + 1,
-                    observed: missingFlush.after, time: observations.elapsed,
-                    operationInFlight: "\(operation.rawValue) on page \(page): remote_tlb_flush_requests \(missingFlush.before) before the call, \(missingFlush.after) after",
-                    recentOperations: observations.recentOperations(page: page)))
-            }
-            // Nothing verifies these pages between the operation and here: the floors may rise this late.
-            if window == .keep {
-                raiseFloors(zeroed)
-                verifyWrites(pages, excluding: zeroed)
-            } else if window == .zero {
-                raiseFloors(pages)
-            }
-            observations.record(
-                operation, nanoseconds: record.calls.nanoseconds,
-                flushRequests: record.calls.requests, flushes: record.calls.flushes, failed: failed)
-            verifyRandomPage(outside: pages)
-        }
-        let republish = { [self] in
-            for p in pages { writeAndPublish(page: p, into: backing.address(ofPage: p), poison: record.poison) }
-            if let child = heldChild {
-                heldChild = nil
-                let after = pageMap.frame(backing.address(ofPage: page))
-                if frameBeforeFork != 0 && after != 0 {
-                    observations.cowMeasured.wrappingIncrement(ordering: .relaxed)
-                    if after != frameBeforeFork { observations.cowBreaks.wrappingIncrement(ordering: .relaxed) }
-                }
-                child.release()
-            }
-            if operation == .ksm, let twins = environment.ksmTwins {
-                twins.copy(page: page)
-            }
-        }
-        guard let window else {
-            republish()
-            account()
+        if let snapshot = record.snapshot, call.window == .keep { snapshot.restore() }
+        guard let window = call.window else {
+            republish(record)
+            account(record, call)
             return nil
         }
-        let sampledKind: WindowKind = zeroed.contains(page) || window == .zero ? .zero : .kept
+        let sampledKind: WindowKind = call.zeroed.contains(page) || window == .zero ? .zero : .kept
         let evidence = windows.evidence(sampledKind)
         for p in pages {
-            let kind = zeroed.contains(p) ? .zero : window
+            let kind = call.zeroed.contains(p) ? .zero : window
             control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
         }
         let closes = MonotonicClock.deadline(microseconds: configuration.windowMicroseconds)
-        account()
+        account(record, call)
         return OpenStep(pages: pages, slot: slot, deadline: closes) { [self] in
             for p in pages { control.close(p) }
             windows.closed(sampledKind, of: operation, evidenceBefore: evidence)
-            republish()
+            republish(record)
             return nil
+        }
+    }
+
+    /// The step's bookkeeping (the page's history, the lost-write check, the tallies, a random page's check):
+    /// done while its window is open, time the step waits anyway.
+    private func account(_ record: CallRecord, _ call: Call) {
+        let (operation, page, pages) = (record.step.operation, record.step.page, record.pages)
+        // The page's history first: the lost-write check below may report a violation on the page. (A guest
+        // reporting one in the window before this finds the operation as the one in flight.)
+        observations.noteOperation(operation, page: page, startedAt: record.started)
+        if let missingFlush = record.missingFlush {
+            observations.addViolation(Violation(
+                kind: .missingFlush, vcpu: -1, page: page, word: 0, controlBefore: 0, controlAfter: 0,
+                window: "flush probe: mapped since the checkers' last sweep", expected: missingFlush.before + 1,
+                observed: missingFlush.after, time: observations.elapsed,
+                operationInFlight: "\(operation.rawValue) on page \(page): remote_tlb_flush_requests \(missingFlush.before) before the call, \(missingFlush.after) after",
+                recentOperations: observations.recentOperations(page: page)))
+        }
+        // Nothing verifies these pages between the operation and here: the floors may rise this late.
+        if call.window == .keep {
+            raiseFloors(call.zeroed)
+            verifyWrites(pages, excluding: call.zeroed)
+        } else if call.window == .zero {
+            raiseFloors(pages)
+        }
+        observations.record(
+            operation, nanoseconds: record.calls.nanoseconds,
+            flushRequests: record.calls.requests, flushes: record.calls.flushes, failed: call.failed)
+        verifyRandomPage(outside: pages)
+    }
+
+    /// The step's pages get their next generation; a fork-cow child is let go once its page is republished (and
+    /// whether the write moved the page to a new frame is counted), a ksm twin gets the page's new content.
+    private func republish(_ record: CallRecord) {
+        let (operation, page) = (record.step.operation, record.step.page)
+        for p in record.pages { writeAndPublish(page: p, into: backing.address(ofPage: p), poison: record.poison) }
+        if let child = heldChild {
+            heldChild = nil
+            let after = pageMap.frame(backing.address(ofPage: page))
+            if frameBeforeFork != 0 && after != 0 {
+                observations.cowMeasured.wrappingIncrement(ordering: .relaxed)
+                if after != frameBeforeFork { observations.cowBreaks.wrappingIncrement(ordering: .relaxed) }
+            }
+            child.release()
+        }
+        if operation == .ksm, let twins = environment.ksmTwins {
+            twins.copy(page: page)
         }
     }
 
@@ -233,20 +238,9 @@ extension Mutator {
             frameBeforeFork = pageMap.frame(backing.address(ofPage: page))
             window = .keep
         case .thp:
-            alternate.toggle()
-            if alternate {
-                invalidates = false  // a range already huge collapses without an invalidation
-                // A collapse copies the small pages into a huge one and frees them: a translation left on one of them
-                // would read the same content, unless a trap took its frame.
-                do { try backing.collapse(page: page); collapsed = true } catch {  // EINVAL/EAGAIN: counted and reported, not fatal
-                    failed = true
-                    lastCollapseError = (error as? HostCallError)?.errnoName ?? "\(error)"
-                }
-            } else {
-                // DONTNEED of one 4 KiB page inside a huge page splits it (the page itself comes back as zeros).
-                try backing.dontneed(page: page)
-                zeroed = page..<(page + 1)
-            }
+            (collapsed, failed) = try collapseOrSplit(page: page)
+            invalidates = !alternate  // a range already huge collapses without an invalidation; a split invalidates
+            if !alternate { zeroed = page..<(page + 1) }
             window = .keep
         case .pageout:
             try backing.advise(page: page, CHOST_MADV_PAGEOUT, name: "madvise(MADV_PAGEOUT)")
@@ -264,12 +258,7 @@ extension Mutator {
             backing.address(ofPage: page).storeBytes(of: 0, as: UInt64.self)
             window = nil
         case .aging:
-            if let reclaimed = environment.reclaim?.reclaim(bytes: Self.agingBytes) {
-                observations.reclaimedBytes.wrappingIncrement(by: UInt64(reclaimed), ordering: .relaxed)
-                movedOut = reclaimed / Int(GUEST_PAGE_SIZE)
-            } else {
-                failed = true  // nothing reclaimable this time (EAGAIN/EBUSY): counted, not fatal
-            }
+            (movedOut, failed) = age()
             window = .keep
         case .munmap, .mprotect, .mprotectReadOnly, .mremap, .truncate:
             preconditionFailure("\(operation) holds a window between its two halves (invoke)")
@@ -278,5 +267,33 @@ extension Mutator {
         }
         let freedFrames = window == .zero || collapsed ? pages.count : max(zeroed.count, movedOut)
         return Call(window: window, failed: failed, zeroed: zeroed, invalidates: invalidates && !failed, freedFrames: freedFrames)
+    }
+
+    /// thp's two halves, in turn: collapse the range into a huge page, or split it by dropping one small page (which
+    /// comes back as zeros). Returns whether a collapse happened and whether the call failed (counted, not fatal).
+    private func collapseOrSplit(page: Int) throws -> (collapsed: Bool, failed: Bool) {
+        alternate.toggle()
+        guard alternate else {
+            // DONTNEED of one 4 KiB page inside a huge page splits it.
+            try backing.dontneed(page: page)
+            return (false, false)
+        }
+        // A collapse copies the small pages into a huge one and frees them: a translation left on one of them
+        // would read the same content, unless a trap took its frame.
+        do {
+            try backing.collapse(page: page)
+            return (true, false)
+        } catch {  // EINVAL/EAGAIN: counted and reported, not fatal
+            lastCollapseError = (error as? HostCallError)?.errnoName ?? "\(error)"
+            return (false, true)
+        }
+    }
+
+    /// aging's call: the cgroup reclaims; returns the pages it moved out and whether nothing was reclaimable
+    /// (EAGAIN/EBUSY: counted, not fatal).
+    private func age() -> (movedOut: Int, failed: Bool) {
+        guard let reclaimed = environment.reclaim?.reclaim(bytes: Self.agingBytes) else { return (0, true) }
+        observations.reclaimedBytes.wrappingIncrement(by: UInt64(reclaimed), ordering: .relaxed)
+        return (reclaimed / GuestPage.size, false)
     }
 }

@@ -34,69 +34,49 @@ final class Rig {
     init(_ config: TortureConfiguration, kvm: KVMSystem, progress: ((String) -> Void)?) throws {
         self.config = config
         var ready = false
-        let startedAt = ISO8601DateFormatter().string(from: Date())
-        let host = HostFingerprint.current(kvm: kvm)
-        let otherVMs = OtherKVMUsers.find()
+        startedAt = ISO8601DateFormatter().string(from: Date())
+        host = HostFingerprint.current(kvm: kvm)
+        otherVMs = OtherKVMUsers.find()
         Observations.openAnnouncement(config.announcePath)
         if let warning = OtherKVMUsers.warning(otherVMs) { progress?("warning: " + warning) }
         let controlBytes = (config.pages * 8 + GuestPage.size - 1) / GuestPage.size * GuestPage.size
-        let machine = try GuestMachine(kvm: kvm, program: .checker, mappableBytes: UInt64(controlBytes + config.dataBytes))
-        let controlRegion = try MemoryRegion.anonymous(size: controlBytes)
+        machine = try GuestMachine(kvm: kvm, program: .checker, mappableBytes: UInt64(controlBytes + config.dataBytes))
+        controlRegion = try MemoryRegion.anonymous(size: controlBytes)
         try machine.addMemory(slot: UInt32(GUEST_CONTROL_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_CONTROL_GPA)), region: controlRegion)
-        let kernelLog = KernelLog()
-        let backing = try Backing(kind: config.backing, size: config.dataBytes)
+        kernelLog = KernelLog()
+        backing = try Backing(kind: config.backing, size: config.dataBytes)
         // ksm: ksmd on (restored when this run ends, however it ends short of SIGKILL), twins made mergeable.
         let ksmDaemon = config.operation == .ksm ? try KSMDaemon() : nil
+        self.ksmDaemon = ksmDaemon
         defer { if !ready { ksmDaemon?.restore() } }
-        let ksmScansAtStart = KSMDaemon.value("full_scans").flatMap { Int($0) }
+        ksmScansAtStart = KSMDaemon.value("full_scans").flatMap { Int($0) }
         // aging: the cgroup is set up before the first page is touched, so that the data is charged to it.
         let reclaim = config.operation == .aging ? try ReclaimCgroup() : nil
+        self.reclaim = reclaim
         defer { if !ready { reclaim?.restore() } }
-        let clearsDirtyLog = config.antagonists.contains { $0.kind == .clearDirty }
-        if config.dirty == .clear || clearsDirtyLog {
-            try machine.vm.enableCapability(.manualDirtyLogProtect, arguments: [1])  // MANUAL_PROTECT_ENABLE
-        }
-        let dataSlotFlags: MemorySlotFlags = config.dirty == .off && !clearsDirtyLog ? [] : .logDirtyPages
-        try machine.addMemory(
-            slot: UInt32(GUEST_DATA_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_DATA_GPA)), region: backing.region,
-            pageSize: config.guestPageSize.pageSize, flags: dataSlotFlags)
+        let dataSlotFlags = try Self.addDataSlot(config, machine: machine, backing: backing)
 
-        let observations = Observations()
-        let control = ControlWords(base: controlRegion.base, count: config.pages)
-        let vmStats = try? machine.vm.statistics()
-        let pageTables = machine.pageTables
-        let status = (0..<config.vcpus).map { CheckerStatus(block: machine.statusBlock(vcpu: $0)) }
+        observations = Observations()
+        vmStats = try? machine.vm.statistics()
+        status = (0..<config.vcpus).map { [machine] in CheckerStatus(block: machine.statusBlock(vcpu: $0)) }
         for (index, block) in status.enumerated() {
             block.configure(mode: config.mode, writer: index, hotPages: config.hotPages, hotRepeat: config.hotRepeat)
         }
         let frameTraps = config.frameTrapPages > 0
             && config.stepOperations.contains(where: Mutator.freesFrames.contains)
             ? try FrameTraps(pages: config.frameTrapPages) : nil
-        let mutator = Mutator(configuration: config, environment: Mutator.Environment(
-            backing: backing, control: control, observations: observations, vmStatistics: vmStats,
-            leafEntry: { page in pageTables.leafEntry(for: UInt64(GUEST_DATA_GPA) + UInt64(page * GuestPage.size)) },
-            decoy: machine.system.base + Int(GUEST_DECOY_GPA), writerStatus: config.mode == .read ? [] : status, checkerStatus: status,
-            vm: machine.vm, dataSlotFlags: dataSlotFlags, ksmTwins: config.operation == .ksm ? try KSMTwins(data: backing) : nil, reclaim: reclaim),
+        mutator = try Self.makeMutator(
+            config, machine: machine, control: ControlWords(base: controlRegion.base, count: config.pages), backing: backing,
+            observations: observations, vmStats: vmStats, status: status, dataSlotFlags: dataSlotFlags, reclaim: reclaim,
             frameTraps: frameTraps)
         mutator.publishInitialGenerations()
         let antagonistTraps = try config.antagonists.map { spec in
             config.frameTrapPages > 0 && spec.kind.freesFrames ? try FrameTraps(pages: config.frameTrapPages) : nil
         }
         if config.dirty == .ring { try machine.vm.enableDirtyRings(entries: config.ringEntries) }
-        let hugeAtStart = config.backing == .thp ? backing.anonHugePagesKB() : nil
-
-        // About a dozen heartbeats a second at full speed; each costs one exit round trip.
-        let heartbeatSweeps = UInt64(max(1, (1 << 24) / config.pages))
-        var workers: [VCPUWorker] = []
-        for index in 0..<config.vcpus {
-            let vcpu = try machine.createVCPU(
-                id: index, arguments: CheckerStatus.entryArguments(vcpu: index, pages: config.pages, heartbeatSweeps: heartbeatSweeps),
-                kick: VCPUWorker.kickSignal)
-            workers.append(VCPUWorker(
-                index: index, vcpu: vcpu, observations: observations,
-                dataRange: UInt64(GUEST_DATA_GPA)..<(UInt64(GUEST_DATA_GPA) + UInt64(config.dataBytes)), dataHost: backing.region.base,
-                frameTraps: ([frameTraps] + antagonistTraps).compactMap { $0 }))
-        }
+        hugeAtStart = config.backing == .thp ? backing.anonHugePagesKB() : nil
+        workers = try Self.makeWorkers(
+            config, machine: machine, observations: observations, backing: backing, frameTraps: ([frameTraps] + antagonistTraps).compactMap { $0 })
         if config.dirty != .off {
             let oracle = DirtyOracle(
                 configuration: config, vm: machine.vm, backing: backing, observations: observations, writerStatus: status,
@@ -104,41 +84,63 @@ final class Rig {
             try oracle.start()
             mutator.dirtyOracle = oracle
         }
-        let vcpuStats = workers.map { try? $0.vcpu.statistics() }
-        let vmBefore = (try? vmStats?.read()) ?? Statistics()
-        let vcpuBefore = vcpuStats.map { (try? $0?.read()) ?? Statistics() }
-
-        let placement = Placement(vcpus: config.vcpus, pin: config.pin)
+        vcpuStats = workers.map { try? $0.vcpu.statistics() }
+        vmBefore = (try? vmStats?.read()) ?? Statistics()
+        vcpuBefore = vcpuStats.map { (try? $0?.read()) ?? Statistics() }
+        placement = Placement(vcpus: config.vcpus, pin: config.pin)
         // Antagonists share the mutator's CPU: every flush they cause must reach the vCPUs elsewhere. Made before
         // the mutator starts: what they map must not land in a hole a munmap step leaves in the data.
         let antagonistContext = Antagonist.Context(
             vm: machine.vm, backing: backing, dataPages: config.mappedPages, targetPages: config.hotPages > 0 ? config.hotPages : config.pages,
             workers: workers, statistics: vmStats, observations: observations)
-        let antagonists = config.antagonists.enumerated().map { index, spec in
+        antagonists = config.antagonists.enumerated().map { index, spec in
             Antagonist(spec: spec, index: index, seed: config.seed, context: antagonistContext, frameTraps: antagonistTraps[index])
         }
-        self.startedAt = startedAt
-        self.host = host
-        self.otherVMs = otherVMs
-        self.machine = machine
-        self.controlRegion = controlRegion
-        self.kernelLog = kernelLog
-        self.backing = backing
-        self.ksmDaemon = ksmDaemon
-        self.ksmScansAtStart = ksmScansAtStart
-        self.reclaim = reclaim
-        self.observations = observations
-        self.vmStats = vmStats
-        self.status = status
-        self.mutator = mutator
-        self.workers = workers
-        self.antagonists = antagonists
-        self.hugeAtStart = hugeAtStart
-        self.vcpuStats = vcpuStats
-        self.vmBefore = vmBefore
-        self.vcpuBefore = vcpuBefore
-        self.placement = placement
         ready = true
+    }
+
+    /// Registers the data slot on the backing under test, logging dirty pages when an oracle or antagonist harvests
+    /// them (with manual protection for `--dirty clear` and clear-dirty); returns the slot's flags.
+    private static func addDataSlot(_ config: TortureConfiguration, machine: GuestMachine, backing: Backing) throws -> MemorySlotFlags {
+        let clearsDirtyLog = config.antagonists.contains { $0.kind == .clearDirty }
+        if config.dirty == .clear || clearsDirtyLog {
+            try machine.vm.enableCapability(.manualDirtyLogProtect, arguments: [1])  // MANUAL_PROTECT_ENABLE
+        }
+        let flags: MemorySlotFlags = config.dirty == .off && !clearsDirtyLog ? [] : .logDirtyPages
+        try machine.addMemory(
+            slot: UInt32(GUEST_DATA_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_DATA_GPA)), region: backing.region,
+            pageSize: config.guestPageSize.pageSize, flags: flags)
+        return flags
+    }
+
+    private static func makeMutator(
+        _ config: TortureConfiguration, machine: GuestMachine, control: ControlWords, backing: Backing, observations: Observations,
+        vmStats: StatisticsReader?, status: [CheckerStatus], dataSlotFlags: MemorySlotFlags, reclaim: ReclaimCgroup?, frameTraps: FrameTraps?
+    ) throws -> Mutator {
+        let pageTables = machine.pageTables
+        return Mutator(configuration: config, environment: Mutator.Environment(
+            backing: backing, control: control, observations: observations, vmStatistics: vmStats,
+            leafEntry: { page in pageTables.leafEntry(for: UInt64(GUEST_DATA_GPA) + UInt64(page * GuestPage.size)) },
+            decoy: machine.system.base + Int(GUEST_DECOY_GPA), writerStatus: config.mode == .read ? [] : status, checkerStatus: status,
+            vm: machine.vm, dataSlotFlags: dataSlotFlags, ksmTwins: config.operation == .ksm ? try KSMTwins(data: backing) : nil, reclaim: reclaim),
+            frameTraps: frameTraps)
+    }
+
+    /// One checker vCPU per `config.vcpus`, each with its worker.
+    private static func makeWorkers(
+        _ config: TortureConfiguration, machine: GuestMachine, observations: Observations, backing: Backing, frameTraps: [FrameTraps]
+    ) throws -> [VCPUWorker] {
+        // About a dozen heartbeats a second at full speed; each costs one exit round trip.
+        let heartbeatSweeps = UInt64(max(1, (1 << 24) / config.pages))
+        return try (0..<config.vcpus).map { index in
+            let vcpu = try machine.createVCPU(
+                id: index, arguments: CheckerStatus.entryArguments(vcpu: index, pages: config.pages, heartbeatSweeps: heartbeatSweeps),
+                kick: VCPUWorker.kickSignal)
+            return VCPUWorker(
+                index: index, vcpu: vcpu, observations: observations,
+                dataRange: UInt64(GUEST_DATA_GPA)..<(UInt64(GUEST_DATA_GPA) + UInt64(config.dataBytes)), dataHost: backing.region.base,
+                frameTraps: frameTraps)
+        }
     }
 
     /// Sets back what the run changed on the host (ksmd's settings, the reclaim cgroup).

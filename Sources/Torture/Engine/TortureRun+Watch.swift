@@ -11,8 +11,7 @@ extension TortureRun {
         let flushCounter = rig.vmStats?.counters(["remote_tlb_flush"])
         let flushBase = (try? flushCounter?.read().first) ?? 0
         var timeline: [RunReport.TimelineSample] = []
-        var lastProgress = workers.map { _ in (UInt64(0), UInt64(0)) }
-        var stalledSince: [Double?] = workers.map { _ in nil }
+        var stalls = StallWatch(workers: workers, status: status)
         var nextSample = 1.0
         var nextCheckpoint = checkpointInterval ?? .infinity
         var checkpointedViolation = false
@@ -21,21 +20,7 @@ extension TortureRun {
             && observations.harnessErrors.withLock({ $0.isEmpty }) {
             usleep(20_000)
             let now = observations.elapsed
-            for (index, worker) in workers.enumerated() {
-                let progressMark = (status[index].load(.sweeps), worker.exits.load(ordering: .relaxed))
-                if progressMark != lastProgress[index] {
-                    lastProgress[index] = progressMark
-                    stalledSince[index] = nil
-                } else if let since = stalledSince[index] {
-                    if now - since > Self.stallSeconds {
-                        worker.stallKick.store(true, ordering: .relaxed)
-                        worker.vcpu.requestExit()
-                        stalledSince[index] = now
-                    }
-                } else {
-                    stalledSince[index] = now
-                }
-            }
+            stalls.kickStalled(now: now, after: Self.stallSeconds)
             // Also at the first violation: a kernel bug that lets the guest write freed frames can corrupt this
             // process soon after, and the evidence must be out before that.
             let violated = observations.violationCount.load(ordering: .relaxed) > 0
@@ -56,22 +41,58 @@ extension TortureRun {
             }
             if now >= nextSample {
                 nextSample += 1
-                let checks = status.reduce(0) { $0 + $1.conclusive }
                 let sample = RunReport.TimelineSample(
                     second: now, operations: observations.tallies.withLock { $0.values.reduce(0) { $0 + $1.count } },
-                    conclusiveChecks: checks, remoteTLBFlushes: ((try? flushCounter?.read().first) ?? 0) &- flushBase,
+                    conclusiveChecks: status.reduce(0) { $0 + $1.conclusive },
+                    remoteTLBFlushes: ((try? flushCounter?.read().first) ?? 0) &- flushBase,
                     efaults: observations.efaults.load(ordering: .relaxed), residentKB: ProcessMemory.residentKB())
-                let previous = timeline.last
+                report(sample, after: timeline.last, of: config.duration, violations: observations.violationCount.load(ordering: .relaxed))
                 timeline.append(sample)
-                if let progress {
-                    let span = sample.second - (previous?.second ?? 0)
-                    let ops = Double(sample.operations - (previous?.operations ?? 0)) / span
-                    let rate = Double(sample.conclusiveChecks - (previous?.conclusiveChecks ?? 0)) / span
-                    let violations = observations.violationCount.load(ordering: .relaxed)
-                    progress(String(format: "%5.1f/%.0f s  %8.0f ops/s  %10.3g checks/s  %d violations", now, config.duration, ops, rate, violations))
-                }
             }
         }
         return timeline
+    }
+
+    /// The progress line of a timeline sample: rates since the previous one.
+    private func report(_ sample: RunReport.TimelineSample, after previous: RunReport.TimelineSample?, of duration: Double, violations: UInt64) {
+        guard let progress else { return }
+        let span = sample.second - (previous?.second ?? 0)
+        let ops = Double(sample.operations - (previous?.operations ?? 0)) / span
+        let rate = Double(sample.conclusiveChecks - (previous?.conclusiveChecks ?? 0)) / span
+        progress(String(format: "%5.1f/%.0f s  %8.0f ops/s  %10.3g checks/s  %d violations", sample.second, duration, ops, rate, violations))
+    }
+}
+
+/// The watchdog's view of each vCPU: one whose sweeps and exits have not moved for a while is kicked, and says
+/// where it was (a harness error) when it leaves the guest.
+struct StallWatch {
+    let workers: [VCPUWorker]
+    let status: [CheckerStatus]
+    private var lastProgress: [(sweeps: UInt64, exits: UInt64)]
+    private var stalledSince: [Double?]
+
+    init(workers: [VCPUWorker], status: [CheckerStatus]) {
+        self.workers = workers
+        self.status = status
+        lastProgress = workers.map { _ in (0, 0) }
+        stalledSince = workers.map { _ in nil }
+    }
+
+    mutating func kickStalled(now: Double, after seconds: Double) {
+        for (index, worker) in workers.enumerated() {
+            let progressMark = (sweeps: status[index].load(.sweeps), exits: worker.exits.load(ordering: .relaxed))
+            if progressMark != lastProgress[index] {
+                lastProgress[index] = progressMark
+                stalledSince[index] = nil
+            } else if let since = stalledSince[index] {
+                if now - since > seconds {
+                    worker.stallKick.store(true, ordering: .relaxed)
+                    worker.vcpu.requestExit()
+                    stalledSince[index] = now
+                }
+            } else {
+                stalledSince[index] = now
+            }
+        }
     }
 }
