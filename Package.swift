@@ -31,21 +31,27 @@ let package = Package(
         .target(
             name: "Torture",
             dependencies: [
-                "KVM", "CKVM", "CHost", "Guests", "GuestRuntime", "Baseline", .product(name: "Atomics", package: "swift-atomics"),
+                "KVM", "CKVM", "CHost", "Guests", "GuestRuntime", .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
+        ),
+        // The bench: the engine's steps against the C reference loops, throughput and detection figures, targets.
+        .target(
+            name: "Bench",
+            dependencies: ["Torture", "KVM", "CKVM", "CHost", "Guests", "GuestRuntime", "Baseline", .product(name: "Atomics", package: "swift-atomics")]
         ),
         // The kernel bug lab: QEMU, a distribution kernel and rebuilt KVM modules around the torture.
         .target(name: "Lab", dependencies: ["Torture"]),
         .executableTarget(
             name: "mmutorture",
-            dependencies: ["Torture", "KVM", "Lab", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Torture", "Bench", "KVM", "Lab", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The tests' one gate on the real device (skip with the reason, or fail under MMUTORTURE_REQUIRE_KVM=1).
         .target(name: "TestSupport", dependencies: ["KVM"], path: "Tests/TestSupport"),
         .testTarget(name: "KVMTests", dependencies: ["KVM", "Guests", "GuestRuntime", "CKVM", "TestSupport"]),
         .testTarget(name: "TortureTests", dependencies: ["Torture", "KVM", "Guests", "GuestRuntime", "TestSupport"]),
-        .testTarget(name: "mmutortureTests", dependencies: ["Torture", "KVM", "TestSupport"]),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "Torture", "TestSupport"]),
+        .testTarget(name: "mmutortureTests", dependencies: ["Torture", "Bench", "KVM", "TestSupport"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Torture"], exclude: ["Fixtures"]),
     ]
 )

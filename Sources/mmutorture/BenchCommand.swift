@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Bench
 import Torture
 
 extension Benchmark.Section: ExpressibleByArgument {}

@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 import KVM
+import Bench
 import Torture
 
 /// End-to-end runs of the built `mmutorture` binary, the way a user or CI runs it.

@@ -1,11 +1,11 @@
 extension Duration {
     /// The duration in seconds, as a floating-point number (for rates and reports).
-    var seconds: Double {
+    package var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 
     /// The duration in whole nanoseconds (for latency histograms).
-    var nanoseconds: UInt64 {
+    package var nanoseconds: UInt64 {
         UInt64(components.seconds) * 1_000_000_000 + UInt64(components.attoseconds / 1_000_000_000)
     }
 }

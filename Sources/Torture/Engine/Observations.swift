@@ -216,7 +216,6 @@ final class Observations: Sendable {
     let cowBreaks = ManagedAtomic<UInt64>(0)
     /// ksm: republications that found their page merged by ksmd.
     let ksmMergedRepublications = ManagedAtomic<UInt64>(0)
-    /// Benchmark runs: the mutator's paired engine / C-baseline slices.
     static let storedViolations = 1000
 
     func completeRecheck(vcpu: Int, page: Int, survived: Bool, observed: UInt64) {

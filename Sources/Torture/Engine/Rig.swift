@@ -157,13 +157,13 @@ final class Rig {
     }
 
     /// Starts the vCPUs, then the mutator (its own loop, or `driver`), then the antagonists, each on its CPU.
-    func start(driver: (@Sendable (Mutator) -> Void)?) throws -> Threads {
+    func start(driver: (@Sendable (MutatorDriving) -> Void)?) throws -> Threads {
         var threads: [OSThread] = []
         for worker in workers {
             threads.append(try OSThread(name: "vcpu-\(worker.index)", cpu: placement.vcpuCPUs[worker.index]) { worker.run() })
         }
         let mutatorThread = try OSThread(name: "mutator", cpu: placement.mutatorCPU) { [mutator] in
-            if let driver { driver(mutator) } else { mutator.run() }
+            if let driver { driver(MutatorDriving(mutator: mutator)) } else { mutator.run() }
         }
         let antagonistThreads = try antagonists.enumerated().map { index, antagonist in
             try OSThread(name: "antagonist-\(index)", cpu: placement.mutatorCPU) { antagonist.run() }

@@ -18,7 +18,7 @@ public struct TortureRun {
     public var checkpointInterval: Double?
     /// Drives the mutator's thread instead of its own loop, until the run stops it (the bench alternates engine
     /// steps with its C loop's this way). The run's windows and in-flight peak are then not reported.
-    var mutatorDriver: (@Sendable (Mutator) -> Void)?
+    package var mutatorDriver: (@Sendable (MutatorDriving) -> Void)?
 
     public init(configuration: TortureConfiguration) {
         self.configuration = configuration

@@ -2,7 +2,7 @@ import Atomics
 import Guests
 
 /// The kinds of window the mutator opens, as the report names them.
-enum WindowKind: String, CaseIterable, Sendable {
+package enum WindowKind: String, CaseIterable, Sendable {
     case zero = "must-read-zero"
     case kept = "content-kept"
     case fault = "must-fault"

@@ -10,7 +10,7 @@ import KVM
 ///
 /// vCPUs never run on Swift's cooperative pool: `KVM_RUN` blocks for as long as the guest runs. (The kernel
 /// selftests' memstress and Firecracker's `VcpuHandle` give each vCPU its own thread the same way.)
-final class OSThread: @unchecked Sendable {
+package final class OSThread: @unchecked Sendable {
     // @unchecked: `finished` is a semaphore; `pinError` is written by the thread before it signals `started`.
     let name: String
     private let finished = DispatchSemaphore(value: 0)
@@ -19,7 +19,7 @@ final class OSThread: @unchecked Sendable {
     private var thread: Thread?
 
     /// Starts `body` on a new thread named `name` (at most 15 characters reach the kernel), pinned to `cpu`.
-    init(name: String, cpu: Int?, body: @escaping @Sendable () -> Void) throws {
+    package init(name: String, cpu: Int?, body: @escaping @Sendable () -> Void) throws {
         self.name = name
         let thread = Thread { [self] in
             name.withCString { _ = chost_name_current_thread($0) }
@@ -39,7 +39,7 @@ final class OSThread: @unchecked Sendable {
     }
 
     /// Waits up to `timeout` seconds for the thread to finish; false if it did not.
-    func join(timeout: Double) -> Bool {
+    package func join(timeout: Double) -> Bool {
         finished.wait(timeout: .now() + timeout) == .success
     }
 }
@@ -52,7 +52,7 @@ public struct Placement: Codable, Sendable, Equatable {
     public var vcpuCPUs: [Int?]
     public var note: String?
 
-    init(vcpus: Int, pin: Bool) {
+    package init(vcpus: Int, pin: Bool) {
         var allowed = CPU_SETSIZE_list()
         if !pin || allowed.count < 2 {
             pinned = false

@@ -3,9 +3,9 @@ import Glibc
 #endif
 
 /// The harness's own memory, from /proc/self/statm.
-enum ProcessMemory {
+package enum ProcessMemory {
     /// Resident set size in KiB, or nil where /proc is unreadable.
-    static func residentKB() -> Int? {
+    package static func residentKB() -> Int? {
         guard let statm = ProcFile.read("/proc/self/statm") else { return nil }
         let fields = statm.split(separator: " ")
         guard fields.count > 1, let pages = Int(fields[1]) else { return nil }

@@ -15,7 +15,7 @@ extension BinaryInteger {
 
 extension String {
     /// The string left-aligned in a column `width` characters wide.
-    func padded(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+    package func padded(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
     /// The string right-aligned in a column `width` characters wide.
-    func rightAligned(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+    package func rightAligned(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }

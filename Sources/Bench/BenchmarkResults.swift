@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Torture
 import Baseline
 import Foundation
 import GuestRuntime

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Torture
 import Baseline
 import Foundation
 import GuestRuntime
@@ -35,92 +36,107 @@ public struct Benchmark {
             log("exit round trip: Swift vs C")
             results.exitRoundTrip = try exitRoundTrip(kvm: kvm)
         }
-        if sections.contains(.mutator) {
-            var steps: [String: Comparison] = [:], floor: [String: Comparison] = [:]
-            for (operation, backing) in [(Operation.dontneed, BackingKind.anonymous), (.mprotect, .anonymous), (.punch, .memfd)] {
-                log("mutator steps: \(operation.rawValue), engine vs C in paired slices")
-                steps[operation.rawValue] = try mutatorComparison(operation, backing: backing, againstItself: false)
-                log("mutator steps: \(operation.rawValue), C vs C in the same slices (the method's noise floor)")
-                floor[operation.rawValue] = try mutatorComparison(operation, backing: backing, againstItself: true)
-            }
-            results.mutatorSteps = steps
-            results.mutatorNoiseFloor = floor
-        }
-        if sections.contains(.checks) {
-            var checks: [String: Double] = [:]
-            for operation in [Operation.none, .dontneed] {
-                for vcpus in [1, 2] {
-                    log("checks: \(operation.rawValue), \(vcpus) vCPU(s)")
-                    checks["\(operation.rawValue), \(vcpus) vCPU\(vcpus > 1 ? "s" : "")"] = try torture(operation, vcpus: vcpus).checks.conclusivePerSecond
-                }
-            }
-            results.checksPerSecond = checks
-        }
+        if sections.contains(.mutator) { (results.mutatorSteps, results.mutatorNoiseFloor) = try measureMutatorSteps() }
+        if sections.contains(.checks) { results.checksPerSecond = try measureChecks() }
         if sections.contains(.latency) {
             log("detection latency: nowrite")
             results.detectionLatencyMicroseconds = try torture(.dontneed, injection: .nowrite).detectionLatencyMicroseconds ?? [:]
         }
         if sections.contains(.setup) {
-            var setup: [Setup] = []
-            for size in setupSizesGiB {
+            results.setup = try setupSizesGiB.map { size in
                 log("setup: \(size) GiB")
-                setup.append(try setupCost(kvm: kvm, gibibytes: size))
+                return try setupCost(kvm: kvm, gibibytes: size)
             }
-            results.setup = setup
         }
-        if sections.contains(.early) {
-            var catchRates: [String: Double] = [:]
-            for (name, hot, antagonists) in Self.earlySetups {
-                log("early catch rate: \(name)")
-                let report = try torture(.dontneed, injection: .early, hot: hot, antagonists: antagonists)
-                catchRates[name] = report.publications > 0 ? Double(report.caughtPublications) / Double(report.publications) : 0
-            }
-            results.earlyCatchRate = catchRates
-        }
-        if sections.contains(.evidence) {
-            log("evidence: dontneed with and without recycled-frame traps")
-            let trapped = try torture(.dontneed)
-            let plain = try torture(.dontneed, traps: 0)
-            let zero = trapped.windows?[WindowKind.zero.rawValue] ?? .init()
-            let rate = { (report: RunReport) in report.operations.first { $0.name == "dontneed" }?.perSecond ?? 0 }
-            results.evidence = Evidence(
-                zeroWindowsOpened: zero.opened, zeroWindowsSampled: zero.sampled, zeroWindowSampledFraction: zero.sampledFraction,
-                trapRecycleRate: trapped.traps?.recycleRate, trapsMeasured: trapped.traps?.measured ?? 0,
-                opsPerSecondWithTraps: rate(trapped), opsPerSecondWithoutTraps: rate(plain))
-        }
-        if sections.contains(.inflight) {
-            var runs: [InFlightRun] = []
-            let standard = TortureConfiguration.defaultInFlight
-            func measure(_ operation: Operation, _ windows: Int) throws {
-                log("windows in flight: \(operation.rawValue), --in-flight \(windows), --mode both")
-                let report = try torture(operation, mode: .both, inFlight: windows)
-                let steps = report.operations.filter { $0.name != Operation.none.rawValue }.reduce(0) { $0 + $1.count }
-                runs.append(InFlightRun(
-                    operation: operation.rawValue, inFlight: windows, opsPerSecond: Double(steps) / report.durationSeconds,
-                    windowsSampledPerSecond: (report.windows ?? [:]).mapValues { Double($0.sampled) / report.durationSeconds },
-                    verdict: report.verdict))
-            }
-            // Each operation at both settings one after the other, so that a drift of the host hits both.
-            for operation in Self.inFlightOperations where operation != .mix {
-                for windows in [1, standard] { try measure(operation, windows) }
-            }
-            // The targets' three runs, in rounds, each round's runs side by side: a ratio of two runs 5 s apart
-            // scatters by ±10% on a nested host, and a window kind sampled a few times a second needs the sum.
-            for _ in 0..<Self.inFlightRounds {
-                for (operation, windows) in [(Operation.dontneed, standard), (.mix, standard), (.mix, 1)] { try measure(operation, windows) }
-            }
-            results.inFlight = runs
-        }
-        if sections.contains(.scale) {
-            log("64 vCPUs")
-            let many = try torture(.dontneed, vcpus: 64)
-            let fewest = many.checks.perVCPU.map(\.conclusive).min() ?? 0
-            results.manyVCPUs = ManyVCPUs(
-                vcpus: 64, hostCPUs: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), everyVCPUChecked: fewest > 0,
-                fewestChecksOfAVCPU: fewest, verdict: many.verdict)
-        }
+        if sections.contains(.early) { results.earlyCatchRate = try measureEarlyCatchRates() }
+        if sections.contains(.evidence) { results.evidence = try measureEvidence() }
+        if sections.contains(.inflight) { results.inFlight = try measureInFlight() }
+        if sections.contains(.scale) { results.manyVCPUs = try measureManyVCPUs() }
         results.targets = results.judgeTargets()
         return results
+    }
+
+    /// The engine's steps against the C loop's, and the C loop against itself (the method's noise floor).
+    private func measureMutatorSteps() throws -> (steps: [String: Comparison], floor: [String: Comparison]) {
+        var steps: [String: Comparison] = [:], floor: [String: Comparison] = [:]
+        for (operation, backing) in [(Operation.dontneed, BackingKind.anonymous), (.mprotect, .anonymous), (.punch, .memfd)] {
+            log("mutator steps: \(operation.rawValue), engine vs C in paired slices")
+            steps[operation.rawValue] = try mutatorComparison(operation, backing: backing, againstItself: false)
+            log("mutator steps: \(operation.rawValue), C vs C in the same slices (the method's noise floor)")
+            floor[operation.rawValue] = try mutatorComparison(operation, backing: backing, againstItself: true)
+        }
+        return (steps, floor)
+    }
+
+    /// Conclusive checks per second, idle and under dontneed, with one and two vCPUs.
+    private func measureChecks() throws -> [String: Double] {
+        var checks: [String: Double] = [:]
+        for operation in [Operation.none, .dontneed] {
+            for vcpus in [1, 2] {
+                log("checks: \(operation.rawValue), \(vcpus) vCPU(s)")
+                checks["\(operation.rawValue), \(vcpus) vCPU\(vcpus > 1 ? "s" : "")"] = try torture(operation, vcpus: vcpus).checks.conclusivePerSecond
+            }
+        }
+        return checks
+    }
+
+    /// The early control's catch rate (publications caught / made) in each of its setups.
+    private func measureEarlyCatchRates() throws -> [String: Double] {
+        var catchRates: [String: Double] = [:]
+        for (name, hot, antagonists) in Self.earlySetups {
+            log("early catch rate: \(name)")
+            let report = try torture(.dontneed, injection: .early, hot: hot, antagonists: antagonists)
+            catchRates[name] = report.publications > 0 ? Double(report.caughtPublications) / Double(report.publications) : 0
+        }
+        return catchRates
+    }
+
+    /// dontneed with and without recycled-frame traps: windows sampled, frames the traps took, and what they cost.
+    private func measureEvidence() throws -> Evidence {
+        log("evidence: dontneed with and without recycled-frame traps")
+        let trapped = try torture(.dontneed)
+        let plain = try torture(.dontneed, traps: 0)
+        let zero = trapped.windows?[WindowKind.zero.rawValue] ?? .init()
+        let rate = { (report: RunReport) in report.operations.first { $0.name == "dontneed" }?.perSecond ?? 0 }
+        return Evidence(
+            zeroWindowsOpened: zero.opened, zeroWindowsSampled: zero.sampled, zeroWindowSampledFraction: zero.sampledFraction,
+            trapRecycleRate: trapped.traps?.recycleRate, trapsMeasured: trapped.traps?.measured ?? 0,
+            opsPerSecondWithTraps: rate(trapped), opsPerSecondWithoutTraps: rate(plain))
+    }
+
+    /// Each in-flight operation at 1 and at the default, then the targets' rounds.
+    private func measureInFlight() throws -> [InFlightRun] {
+        var runs: [InFlightRun] = []
+        let standard = TortureConfiguration.defaultInFlight
+        func measure(_ operation: Operation, _ windows: Int) throws {
+            log("windows in flight: \(operation.rawValue), --in-flight \(windows), --mode both")
+            let report = try torture(operation, mode: .both, inFlight: windows)
+            let steps = report.operations.filter { $0.name != Operation.none.rawValue }.reduce(0) { $0 + $1.count }
+            runs.append(InFlightRun(
+                operation: operation.rawValue, inFlight: windows, opsPerSecond: Double(steps) / report.durationSeconds,
+                windowsSampledPerSecond: (report.windows ?? [:]).mapValues { Double($0.sampled) / report.durationSeconds },
+                verdict: report.verdict))
+        }
+        // Each operation at both settings one after the other, so that a drift of the host hits both.
+        for operation in Self.inFlightOperations where operation != .mix {
+            for windows in [1, standard] { try measure(operation, windows) }
+        }
+        // The targets' three runs, in rounds, each round's runs side by side: a ratio of two runs 5 s apart
+        // scatters by ±10% on a nested host, and a window kind sampled a few times a second needs the sum.
+        for _ in 0..<Self.inFlightRounds {
+            for (operation, windows) in [(Operation.dontneed, standard), (.mix, standard), (.mix, 1)] { try measure(operation, windows) }
+        }
+        return runs
+    }
+
+    /// 64 vCPUs on this host's CPUs: every one must check.
+    private func measureManyVCPUs() throws -> ManyVCPUs {
+        log("64 vCPUs")
+        let many = try torture(.dontneed, vcpus: 64)
+        let fewest = many.checks.perVCPU.map(\.conclusive).min() ?? 0
+        return ManyVCPUs(
+            vcpus: 64, hostCPUs: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), everyVCPUChecked: fewest > 0,
+            fewestChecksOfAVCPU: fewest, verdict: many.verdict)
     }
 
     /// Paired slices of the engine's steps and the C loop's (or, `againstItself`, the C loop's in both).
@@ -226,3 +242,6 @@ public struct Benchmark {
             residentGrowthKB: growth)
     }
 }
+
+/// The engine's operations (not Foundation's `Operation`).
+typealias Operation = Torture.Operation

@@ -1,3 +1,4 @@
+import Torture
 import Baseline
 import Foundation
 import Synchronization
@@ -37,48 +38,46 @@ final class MutatorComparison: Sendable {
     }
 
     /// The mutator thread's body: alternating slices until the run asks the mutator to stop.
-    func drive(_ mutator: Mutator) {
+    func drive(_ mutator: MutatorDriving) {
         let configuration = mutator.configuration
-        let observations = mutator.environment.observations
         let operation: baseline_operation
         switch configuration.operation {
         case .dontneed: operation = BASELINE_DONTNEED
         case .mprotect: operation = BASELINE_MPROTECT
         case .punch: operation = BASELINE_PUNCH
         default:
-            observations.addHarnessError("the C baseline implements dontneed, mprotect and punch, not \(configuration.operation.rawValue)")
+            mutator.fail("the C baseline implements dontneed, mprotect and punch, not \(configuration.operation.rawValue)")
             return
         }
         guard let span = mutator.flushCounterSpan else {
-            observations.addHarnessError("the C baseline needs the VM's statistics")
+            mutator.fail("the C baseline needs the VM's statistics")
             return
         }
-        let backing = mutator.environment.backing
         var state = baseline_mutator(
-            control: mutator.environment.control.base, data: backing.region.base.assumingMemoryBound(to: UInt8.self),
-            pages: UInt64(configuration.pages), memfd: backing.fd, stats_fd: span.fileDescriptor, stats_offset: Int64(span.offset),
+            control: mutator.controlWords, data: mutator.data.assumingMemoryBound(to: UInt8.self),
+            pages: UInt64(configuration.pages), memfd: mutator.memfd, stats_fd: span.fileDescriptor, stats_offset: Int64(span.offset),
             stats_length: Int64(span.length), seed: configuration.seed ^ 0xc0de, window_us: UInt64(configuration.windowMicroseconds),
             fault_window_us: UInt64(configuration.faultWindowMicroseconds), operation: operation, first_counter: 1 << 40)
         let slice = Duration.milliseconds(Self.sliceMilliseconds)
         var pairs = 0
-        while !mutator.stop.load(ordering: .relaxed) {
+        while !mutator.isStopped {
             var round = Round()
             for engineTurn in pairs % 2 == 0 ? [true, false] : [false, true] {
                 let started = ContinuousClock.now
                 var steps = 0
                 // Both sides step in batches of the same size and read the clock only between batches.
-                while ContinuousClock.now - started < slice && !mutator.stop.load(ordering: .relaxed) {
+                while ContinuousClock.now - started < slice && !mutator.isStopped {
                     if engineTurn && !againstItself {
                         do {
-                            for _ in 0..<Self.batch { try mutator.performNextStep() }
+                            for _ in 0..<Self.batch { try mutator.step() }
                         } catch {
-                            observations.addHarnessError("mutator: \(configuration.operation.rawValue): \(error)")
+                            mutator.fail("mutator: \(configuration.operation.rawValue): \(error)")
                             return
                         }
                     } else {
                         let nanoseconds = baseline_mutator_run(&state, UInt64(Self.batch))
                         guard nanoseconds >= 0 else {
-                            observations.addHarnessError("C baseline: errno \(-nanoseconds)")
+                            mutator.fail("C baseline: errno \(-nanoseconds)")
                             return
                         }
                     }
@@ -92,7 +91,7 @@ final class MutatorComparison: Sendable {
                     mutator.adoptPublishedGenerations()  // the C loop published its own generations
                 }
             }
-            if !mutator.stop.load(ordering: .relaxed) { rounds.withLock { $0.append(round) } }
+            if !mutator.isStopped { rounds.withLock { $0.append(round) } }
             pairs += 1
         }
     }

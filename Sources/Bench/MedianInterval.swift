@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Torture
 
 /// The median of a sample with a distribution-free 95% confidence interval for it.
 ///

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import KVM
+@testable import Bench
 @testable import Torture
 
 /// The bench judges its Swift/C targets on the median ratio's 95% interval: the interval must be the sign-test one,

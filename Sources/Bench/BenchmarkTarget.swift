@@ -1,3 +1,4 @@
+import Torture
 import Foundation
 
 /// One of the project's performance targets (BENCHMARKS.md), judged on one bench run.
