@@ -24,6 +24,22 @@
     .globl guest_checker_read, guest_checker_write_load, guest_checker_write_store
     .globl guest_checker_read_faulted, guest_checker_write_faulted
     .code64
+
+// Jumps to `skip` unless this sweep writes: write mode, in a full sweep (not a hot pass).
+.macro unless_writing skip
+    test byte ptr [r12 + 8 * GUEST_STATUS_MODE], GUEST_MODE_WRITE
+    jz \skip
+    cmp qword ptr [r12 + 8 * GUEST_STATUS_HOT_ACTIVE], 0
+    jne \skip
+.endm
+
+// rdx = the address of this vCPU's writer word in page r10 (rbp is the word this sweep checks there).
+.macro writer_word_address
+    mov rdx, rbp
+    sub rdx, r11
+    add rdx, [r12 + 8 * GUEST_STATUS_WRITER_OFFSET]
+.endm
+
 guest_checker_start:
     mov r15, rsi
     mov [r8 + 8 * GUEST_STATUS_TOTAL_PAGES], rsi
@@ -79,13 +95,8 @@ guest_checker_read:
     jne .Lviolation_generation
     inc rbx
 .Lwrite:
-    test byte ptr [r12 + 8 * GUEST_STATUS_MODE], GUEST_MODE_WRITE
-    jz .Lnext
-    cmp qword ptr [r12 + 8 * GUEST_STATUS_HOT_ACTIVE], 0
-    jne .Lnext
-    mov rdx, rbp
-    sub rdx, r11
-    add rdx, [r12 + 8 * GUEST_STATUS_WRITER_OFFSET]
+    unless_writing .Lnext
+    writer_word_address
     mov r8, [r12 + 8 * GUEST_STATUS_SEQUENCE]
     lea rcx, [r8 - 1]
     cmp qword ptr [r12 + 8 * GUEST_STATUS_DEFERRED_COUNT], 0
@@ -110,10 +121,7 @@ guest_checker_write_store:
     cmp r10, r15
     jb .Lpage
 .Lend_of_sweep:
-    test byte ptr [r12 + 8 * GUEST_STATUS_MODE], GUEST_MODE_WRITE
-    jz 2f
-    cmp qword ptr [r12 + 8 * GUEST_STATUS_HOT_ACTIVE], 0
-    jne 2f
+    unless_writing 2f
     mov rax, [r12 + 8 * GUEST_STATUS_SEQUENCE]
     cmp qword ptr [r12 + 8 * GUEST_STATUS_DEFERRED_COUNT], 0
     jne .Lpublish_deferred
@@ -211,14 +219,8 @@ guest_checker_write_store:
 // checked; a writer defers this page's write too (it would fault the same way).
 guest_checker_read_faulted:
     inc qword ptr [r12 + 8 * GUEST_STATUS_SKIPPED_READS]
-    test byte ptr [r12 + 8 * GUEST_STATUS_MODE], GUEST_MODE_WRITE
-    jz .Lnext
-    cmp qword ptr [r12 + 8 * GUEST_STATUS_HOT_ACTIVE], 0
-    jne .Lnext
-    mov rdx, rbp
-    sub rdx, r11
-    add rdx, [r12 + 8 * GUEST_STATUS_WRITER_OFFSET]
-    mov qword ptr [r12 + 8 * GUEST_STATUS_DEFERRED_HIT], 0
+    unless_writing .Lnext
+    writer_word_address
 
 // The host resumes here when the writer's load or store (guest_checker_write_load/_store) faulted, rdx = the
 // word's address: the write is deferred. A page already in the ring keeps its entry (its first deferred number);

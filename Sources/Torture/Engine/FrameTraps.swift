@@ -43,9 +43,9 @@ final class FrameTraps: @unchecked Sendable {
     private var next = 0
     private var stepsUntilMeasure = 0
     private let pagemap = PageMap()
-    /// The last ``history`` traps' records and the counts, read by the report and by vCPU threads (to name a poison
-    /// value's step) while the mutator updates them: one lock per trap.
-    private let state: Mutex<(records: [Record?], report: RunReport.TrapReport)>
+    /// The last ``history`` traps' records (and where each poison's lies), and the counts, read by the report and by
+    /// vCPU threads (to name a poison value's step) while the mutator updates them: one lock per trap, held briefly.
+    private let state: Mutex<(records: [Record?], slotOfPoison: [UInt64: Int], report: RunReport.TrapReport)>
     /// How many sprung traps' records are kept: far more than the ring has pages, because a frame stays poisoned
     /// after its trap page is reused, and a checker busy with other violations may name it milliseconds later
     /// (at 70,000 steps a second a 64-page ring turns over in about a millisecond).
@@ -65,7 +65,7 @@ final class FrameTraps: @unchecked Sendable {
         _ = madvise(base, length, MADV_NOHUGEPAGE)
         var report = RunReport.TrapReport()
         report.ringPages = pages
-        state = Mutex((Array(repeating: nil, count: max(pages, Self.history)), report))
+        state = Mutex((Array(repeating: nil, count: max(pages, Self.history)), [:], report))
     }
 
     deinit {
@@ -99,7 +99,10 @@ final class FrameTraps: @unchecked Sendable {
             _ = madvise(trap(next), quarter * Int(GUEST_PAGE_SIZE), MADV_DONTNEED)
         }
         state.withLock { state in
-            state.records[state.report.sprung % state.records.count] = Record(poison: poison, call: call, seconds: seconds)
+            let slot = state.report.sprung % state.records.count
+            if let evicted = state.records[slot] { state.slotOfPoison[evicted.poison] = nil }
+            state.records[slot] = Record(poison: poison, call: call, seconds: seconds)
+            state.slotOfPoison[poison] = slot
             state.report.sprung += 1
             if let caught {
                 state.report.measured += 1
@@ -128,7 +131,7 @@ final class FrameTraps: @unchecked Sendable {
 
     /// The step that wrote `poison`, if it is still in the ring.
     func record(poison: UInt64) -> Record? {
-        state.withLock { $0.records.first { $0?.poison == poison } ?? nil }
+        state.withLock { state in state.slotOfPoison[poison].flatMap { state.records[$0] } }
     }
 }
 

@@ -77,13 +77,7 @@ final class Rig {
         hugeAtStart = config.backing == .thp ? backing.anonHugePagesKB() : nil
         workers = try Self.makeWorkers(
             config, machine: machine, observations: observations, backing: backing, frameTraps: ([frameTraps] + antagonistTraps).compactMap { $0 })
-        if config.dirty != .off {
-            let oracle = DirtyOracle(
-                configuration: config, vm: machine.vm, backing: backing, observations: observations, writerStatus: status,
-                rings: try config.dirty == .ring ? workers.map { try $0.vcpu.dirtyRing(entries: config.ringEntries) } : [])
-            try oracle.start()
-            mutator.dirtyOracle = oracle
-        }
+        mutator.dirtyOracle = try Self.makeDirtyOracle(config, machine: machine, backing: backing, observations: observations, status: status, workers: workers)
         vcpuStats = workers.map { try? $0.vcpu.statistics() }
         vmBefore = (try? vmStats?.read()) ?? Statistics()
         vcpuBefore = vcpuStats.map { (try? $0?.read()) ?? Statistics() }
@@ -97,6 +91,19 @@ final class Rig {
             Antagonist(spec: spec, index: index, seed: config.seed, context: antagonistContext, frameTraps: antagonistTraps[index])
         }
         ready = true
+    }
+
+    /// The dirty-log oracle, its first harvest made (nil with `--dirty off`).
+    private static func makeDirtyOracle(
+        _ config: TortureConfiguration, machine: GuestMachine, backing: Backing, observations: Observations, status: [CheckerStatus],
+        workers: [VCPUWorker]
+    ) throws -> DirtyOracle? {
+        guard config.dirty != .off else { return nil }
+        let oracle = DirtyOracle(
+            configuration: config, vm: machine.vm, backing: backing, observations: observations, writerStatus: status,
+            rings: try config.dirty == .ring ? workers.map { try $0.vcpu.dirtyRing(entries: config.ringEntries) } : [])
+        try oracle.start()
+        return oracle
     }
 
     /// Registers the data slot on the backing under test, logging dirty pages when an oracle or antagonist harvests
