@@ -65,15 +65,7 @@ enum LabJudge {
                   reason: "the run announced its first violation on the console, then the guest \(finished ? "ran on" : "died (\(outcome.ended))")"
                     + (row.kernelFindings.first.map { ": \($0.title)" } ?? "") + ": \(first.line)")
         case (_, true) where console.overdue.contains(name):
-            // The guest lived on, but the run did not end: a thread asleep in the kernel (D) or a kernel report
-            // says the kernel held it; otherwise nothing shows the kernel at fault, and the hang is the harness's.
-            let blocked = (row.hungThreads ?? []).filter { $0.hasPrefix("== thread") && $0.contains(" state D ") }
-            row.verdict = blocked.isEmpty && !kernelSaidSo ? .harnessError : .kernelBug
-            if row.verdict == .kernelBug { row.caughtBy.append("run-hang") }
-            row.reason = "the inner run hung: still running long past its duration when the guest's watchdog dumped and killed it"
-                + (blocked.isEmpty ? "" : "; blocked in the kernel: " + blocked.map { String($0.dropFirst("== thread ".count)) }.joined(separator: "; "))
-                + (row.kernelFindings.first.map { "; kernel: \($0.title)" } ?? "")
-                + (row.verdict == .harnessError ? "; no thread was blocked in the kernel (its threads' stacks are in the row)" : "")
+            judgeHang(&row, kernelSaidSo: kernelSaidSo)
         case (_, false):
             row.verdict = .kernelBug
             row.reason = "the guest \(outcome.ended == "watchdog" ? "hung (stopped by the lab's watchdog)" : "died (\(outcome.ended))") during this workload"
@@ -110,6 +102,18 @@ enum LabJudge {
             }
             row.reason = row.report!.verdictReason
         }
+    }
+
+    /// The guest lived on, but the run did not end: a thread asleep in the kernel (D) or a kernel report says the
+    /// kernel held it; otherwise nothing shows the kernel at fault, and the hang is the harness's.
+    private static func judgeHang(_ row: inout LabReport.Row, kernelSaidSo: Bool) {
+        let blocked = (row.hungThreads ?? []).filter { $0.hasPrefix("== thread") && $0.contains(" state D ") }
+        row.verdict = blocked.isEmpty && !kernelSaidSo ? .harnessError : .kernelBug
+        if row.verdict == .kernelBug { row.caughtBy.append("run-hang") }
+        row.reason = "the inner run hung: still running long past its duration when the guest's watchdog dumped and killed it"
+            + (blocked.isEmpty ? "" : "; blocked in the kernel: " + blocked.map { String($0.dropFirst("== thread ".count)) }.joined(separator: "; "))
+            + (row.kernelFindings.first.map { "; kernel: \($0.title)" } ?? "")
+            + (row.verdict == .harnessError ? "; no thread was blocked in the kernel (its threads' stacks are in the row)" : "")
     }
 
     /// The final report, else the newest checkpoint that decodes: a bug that lets the guest write freed frames can
