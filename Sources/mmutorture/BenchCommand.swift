@@ -3,6 +3,7 @@ import Foundation
 import Bench
 import Torture
 
+// `mmutorture bench`: which sections, how long, where the results go; the table and the targets printed.
 extension Benchmark.Section: ExpressibleByArgument {}
 
 /// `mmutorture bench`: throughput, Swift/C ratios, detection latency, setup cost, scale.

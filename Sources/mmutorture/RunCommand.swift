@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Torture
 
+// `mmutorture run`: its options (flags named by the Setting table), their merge over a scenario and a profile, the run.
 extension Torture.Operation: ExpressibleByArgument {}
 extension BackingKind: ExpressibleByArgument {}
 extension Injection: ExpressibleByArgument {}

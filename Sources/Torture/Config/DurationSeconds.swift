@@ -1,3 +1,4 @@
+// Durations as the reports and rates want them: seconds as a Double, whole nanoseconds.
 extension Duration {
     /// The duration in seconds, as a floating-point number (for rates and reports).
     package var seconds: Double {

@@ -1,5 +1,6 @@
 import Foundation
 
+// The report as the terminal shows it: the summary `run` prints and `report show` prints again.
 extension RunReport {
     /// The human summary printed at the end of a run (and by `report show`).
     public var summary: String {
