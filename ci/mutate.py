@@ -33,6 +33,8 @@ MUTANTS = {
         "the checker publishes a sweep's number though a write of it was deferred (the page holds an older one)"),
     "guest-deferred-expect": ("guests/checker.S", "    dec rcx\n    jmp .Lwrite_load\n", "    lea rcx, [r8 - 1]\n    jmp .Lwrite_load\n",
         "a deferred page's readback expects the last sweep's number, not the one written before the deferral"),
+    "guest-complete-never": ("guests/checker.S", "    mov [r12 + 8 * GUEST_STATUS_COMPLETE], rax\n", "    nop\n",
+        "the checker never says a sweep wrote every page, so the dirty oracle's whole-sweep rule never judges"),
     "host-fault-resume-off": ("Sources/Torture/Engine/VCPUWorker.swift",
         "if var registers, let resume = CheckerFaultPoints.resumption(after: registers.rip) {",
         "if var registers, let resume = CheckerFaultPoints.resumption(after: registers.rip), registers.rip == 0 {",
