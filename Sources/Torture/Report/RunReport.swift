@@ -138,7 +138,8 @@ public struct RunReport: Codable, Sendable {
 
     public struct WriteReport: Codable, Sendable, Equatable {
         public var mode: String
-        /// Per writer vCPU: the last sequence number it wrote to every page.
+        /// Per writer vCPU: the sequence number every page holds at least (its last sweep's, unless a write it
+        /// deferred on a faulting page holds it back).
         public var published: [UInt64]
         /// Host reads of a writer's word checked against its publication.
         public var verifications: UInt64
