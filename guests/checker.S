@@ -40,6 +40,12 @@
     add rdx, [r12 + 8 * GUEST_STATUS_WRITER_OFFSET]
 .endm
 
+// \cursor = the deferred-write ring's first entry, \end = just past its last (guest_abi.h, "Faulting pages").
+.macro ring_bounds cursor, end
+    lea \cursor, [r12 + 8 * GUEST_STATUS_DEFERRED]
+    lea \end, [r12 + 8 * (GUEST_STATUS_DEFERRED + 2 * GUEST_DEFERRED_SLOTS)]
+.endm
+
 guest_checker_start:
     mov r15, rsi
     mov [r8 + 8 * GUEST_STATUS_TOTAL_PAGES], rsi
@@ -193,8 +199,7 @@ guest_checker_write_store:
 // Is the word at rdx (this page's writer word) in the ring? If so, remember its entry and expect what the write
 // before the deferred one left there; rcx is the expected value, r8 the number to store.
 .Lwrite_lookup:
-    lea rax, [r12 + 8 * GUEST_STATUS_DEFERRED]
-    lea rcx, [r12 + 8 * (GUEST_STATUS_DEFERRED + 2 * GUEST_DEFERRED_SLOTS)]
+    ring_bounds rax, rcx
 1:  cmp [rax], rdx
     je 2f
     add rax, 16
@@ -227,7 +232,7 @@ guest_checker_read_faulted:
 // otherwise it takes a free one; with none free, the write is tried again (and faults again until the page is back).
 guest_checker_write_faulted:
     mov qword ptr [r12 + 8 * GUEST_STATUS_DEFERRED_HIT], 0
-    lea rax, [r12 + 8 * GUEST_STATUS_DEFERRED]
+    ring_bounds rax, r8
     xor ecx, ecx
 1:  cmp [rax], rdx
     je .Lnext
@@ -237,7 +242,6 @@ guest_checker_write_faulted:
     jne 2f
     mov rcx, rax
 2:  add rax, 16
-    lea r8, [r12 + 8 * (GUEST_STATUS_DEFERRED + 2 * GUEST_DEFERRED_SLOTS)]
     cmp rax, r8
     jb 1b
     test rcx, rcx
@@ -252,7 +256,7 @@ guest_checker_write_faulted:
 // End of a full sweep with deferred writes outstanding: publish min(this sweep's number, each entry's - 1), and
 // leave COMPLETE where it is. rax = this sweep's number.
 .Lpublish_deferred:
-    lea rcx, [r12 + 8 * GUEST_STATUS_DEFERRED]
+    ring_bounds rcx, r8
 1:  cmp qword ptr [rcx], 0
     je 3f
     mov rdx, [rcx + 8]
@@ -261,8 +265,7 @@ guest_checker_write_faulted:
     jae 3f
     mov rax, rdx
 3:  add rcx, 16
-    lea rdx, [r12 + 8 * (GUEST_STATUS_DEFERRED + 2 * GUEST_DEFERRED_SLOTS)]
-    cmp rcx, rdx
+    cmp rcx, r8
     jb 1b
     jmp .Lpublish
 guest_checker_end:

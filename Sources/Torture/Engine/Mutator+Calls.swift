@@ -238,9 +238,10 @@ extension Mutator {
             frameBeforeFork = pageMap.frame(backing.address(ofPage: page))
             window = .keep
         case .thp:
-            (collapsed, failed) = try collapseOrSplit(page: page)
-            invalidates = !alternate  // a range already huge collapses without an invalidation; a split invalidates
-            if !alternate { zeroed = page..<(page + 1) }
+            let half = try collapseOrSplit(page: page)
+            (collapsed, failed) = (half.collapsed, half.failed)
+            invalidates = !half.collapsing  // a range already huge collapses without an invalidation; a split invalidates
+            if !half.collapsing { zeroed = page..<(page + 1) }
             window = .keep
         case .pageout:
             try backing.advise(page: page, CHOST_MADV_PAGEOUT, name: "madvise(MADV_PAGEOUT)")
@@ -270,22 +271,23 @@ extension Mutator {
     }
 
     /// thp's two halves, in turn: collapse the range into a huge page, or split it by dropping one small page (which
-    /// comes back as zeros). Returns whether a collapse happened and whether the call failed (counted, not fatal).
-    private func collapseOrSplit(page: Int) throws -> (collapsed: Bool, failed: Bool) {
+    /// comes back as zeros). Returns which half this was, whether a collapse happened and whether the call failed
+    /// (counted, not fatal).
+    private func collapseOrSplit(page: Int) throws -> (collapsing: Bool, collapsed: Bool, failed: Bool) {
         alternate.toggle()
         guard alternate else {
             // DONTNEED of one 4 KiB page inside a huge page splits it.
             try backing.dontneed(page: page)
-            return (false, false)
+            return (false, false, false)
         }
         // A collapse copies the small pages into a huge one and frees them: a translation left on one of them
         // would read the same content, unless a trap took its frame.
         do {
             try backing.collapse(page: page)
-            return (true, false)
+            return (true, true, false)
         } catch {  // EINVAL/EAGAIN: counted and reported, not fatal
             lastCollapseError = (error as? HostCallError)?.errnoName ?? "\(error)"
-            return (false, true)
+            return (true, false, true)
         }
     }
 
