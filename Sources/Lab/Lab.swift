@@ -80,29 +80,8 @@ public struct Lab {
             if builtModules[variant.name] == nil {
                 builtModules[variant.name] = try build(variant, version: version, source: source, headers: headers)
             }
-            var pending = Array(group.indices)
-            var boots = 0
-            while !pending.isEmpty && boots < group.count && !StopRequest.isRequested {
-                boots += 1
-                let cells = pending.map { group[$0] }
-                progress("lab: boot \(variant.name) on \(group[0].mmu): \(cells.map(\.runName).joined(separator: ", "))")
-                let outcome = try boot(cells, modules: builtModules[variant.name]!, base: base, image: image, work: work)
-                report.boots.append(LabReport.Boot(
-                    variant: variant.name, mmu: group[0].mmu, workloads: cells.map(\.runName), seconds: outcome.seconds,
-                    ended: outcome.ended, consoleTail: outcome.ended == "poweroff" ? [] : outcome.console.tail(40),
-                    markers: outcome.console.lines.filter { $0.contains("mmutorture") },
-                    hangState: outcome.hangState.isEmpty ? nil : outcome.hangState))
-                var stillPending: [Int] = []
-                for index in pending {
-                    let cell = group[index]
-                    let row = LabJudge.row(report.rows[rowIndex + index], cell: cell, outcome: outcome)
-                    report.rows[rowIndex + index] = row
-                    if row.verdict == .notRun && outcome.ended != "interrupted" { stillPending.append(index) }
-                }
-                checkpoint(report)
-                // A boot that ran nothing is not retried: the next would die the same way.
-                if stillPending.count == pending.count { break }
-                pending = stillPending
+            try LabGroupBoots(cells: group, firstRow: rowIndex, progress: progress, checkpoint: checkpoint).run(into: &report) { cells in
+                try boot(cells, modules: builtModules[variant.name]!, base: base, image: image, work: work)
             }
             rowIndex += group.count
         }

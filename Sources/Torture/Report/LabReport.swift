@@ -130,6 +130,9 @@ public struct LabReport: Codable, Sendable {
         public var markers: [String]
         /// For a hung guest: where each CPU was and the kernel's backtraces when asked (absent in older reports).
         public var hangState: [String]?
+        /// True when this boot hung before its first workload started and the lab booted the same workloads
+        /// again (absent otherwise, and in older reports).
+        public var bootedAgain: Bool?
         public init(variant: String, mmu: String, workloads: [String], seconds: Double, ended: String, consoleTail: [String], markers: [String],
                     hangState: [String]? = nil) {
             self.variant = variant
@@ -204,7 +207,8 @@ extension LabReport {
         }
         for boot in boots where !(boot.hangState ?? []).isEmpty {
             lines.append("")
-            lines.append("a boot of \(boot.variant) on \(boot.mmu) hung; when the lab's watchdog stopped it:")
+            lines.append("a boot of \(boot.variant) on \(boot.mmu) hung"
+                + (boot.bootedAgain == true ? " before its first workload started, and was booted again" : "") + "; when the lab's watchdog stopped it:")
             lines += boot.hangState!.prefix(6).map { "    " + $0 }
         }
         lines.append("")
