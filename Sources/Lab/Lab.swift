@@ -48,11 +48,11 @@ public struct Lab {
 
     public func run() throws -> LabReport {
         let c = configuration
+        try Self.makeDirectory(c.cacheDirectory, what: "the lab's cache directory", fix: "give one you can write with --cache DIR")
         _ = try QEMUBoot.requireQEMU()
         let matrix = LabMatrix(variants: c.variants, mmus: c.mmus, workloads: c.workloads, seeds: c.seeds)
             .shard(c.shard.index, of: c.shard.count)
         progress("lab: \(matrix.cells.count) runs (shard \(c.shard.index)/\(c.shard.count)), \(c.seconds) s each, QEMU \(c.accel)")
-        try FileManager.default.createDirectory(atPath: c.cacheDirectory, withIntermediateDirectories: true)
         let kernel = LabProcess.keyValues(try c.assets.run("fetch.sh", [c.cacheDirectory]))
         guard let version = kernel["version"], let abi = kernel["abi"], let image = kernel["kernel"], let headers = kernel["headers"],
               let modules = kernel["modules"], let source = kernel["source"] else {
@@ -75,7 +75,7 @@ public struct Lab {
         }
         var builtModules: [String: String] = [:]
         var rowIndex = 0
-        for group in matrix.groups {
+        for group in matrix.groups where !StopRequest.isRequested {
             let variant = group[0].variant
             if builtModules[variant.name] == nil {
                 builtModules[variant.name] = try build(variant, version: version, source: source, headers: headers)
@@ -85,7 +85,25 @@ public struct Lab {
             }
             rowIndex += group.count
         }
+        if StopRequest.isRequested { report.interruptedBy = StopRequest.signalName ?? "a stop request" }
         return report
+    }
+
+    /// `mkdir -p`, with the component that could not be made and why (a Foundation error names neither).
+    static func makeDirectory(_ path: String, what: String, fix: String) throws {
+        var made = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            made += "/" + component
+            var status = stat()
+            if stat(made, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR { continue }
+            if mkdir(made, 0o755) != 0 {
+                let reason = errno == EEXIST ? "it is there and is not a directory" : String(cString: strerror(errno))
+                throw LabError.cannotCreate("\(what) \(path) cannot be created: \(made): \(reason); \(fix)")
+            }
+        }
+        guard access(path, W_OK) == 0 else {
+            throw LabError.cannotCreate("\(what) \(path) is not writable (\(String(cString: strerror(errno)))); \(fix)")
+        }
     }
 
     /// The arguments of the inner `mmutorture run` for a cell.

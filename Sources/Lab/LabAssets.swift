@@ -92,6 +92,8 @@ public enum LabError: Error, CustomStringConvertible {
     case badInput(String)
     case unavailable(String)
     case failed(String)
+    /// A file or directory the lab must write cannot be made.
+    case cannotCreate(String)
 
     public var exitCode: Int32 {
         switch self {
@@ -99,12 +101,13 @@ public enum LabError: Error, CustomStringConvertible {
         case .badInput: ExitStatus.dataError.rawValue
         case .unavailable: ExitStatus.unavailable.rawValue
         case .failed: ExitStatus.software.rawValue
+        case .cannotCreate: ExitStatus.cannotCreate.rawValue
         }
     }
 
     public var description: String {
         switch self {
-        case .usage(let text), .badInput(let text), .unavailable(let text), .failed(let text): text
+        case .usage(let text), .badInput(let text), .unavailable(let text), .failed(let text), .cannotCreate(let text): text
         }
     }
 }

@@ -147,7 +147,6 @@ struct LabCommand: ParsableCommand {
             throw ExitCode(ExitStatus.cannotCreate.rawValue)
         }
         print("report: \(report)")
-        if StopRequest.isRequested { throw ExitCode(ExitStatus.interrupted(by: SIGINT)) }
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }
 }

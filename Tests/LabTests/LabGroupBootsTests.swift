@@ -45,6 +45,18 @@ import Torture
         #expect(report.exitCode == ExitStatus.software.rawValue)
     }
 
+    @Test func anInterruptedLabSaysSoAndExitsWithTheSignalNotAVerdict() {
+        var (report, _) = Self.boots([Self.hungBeforeWork, Self.hungBeforeWork])
+        #expect(report.exitCode == ExitStatus.software.rawValue)
+        report.interruptedBy = "SIGTERM"
+        #expect(report.exitCode == 143)
+        #expect(report.summary.hasSuffix("lab interrupted by SIGTERM: 1 of 1 runs did not run; what ran is above, and proves nothing of what did not (exit 143)"), "\(report.summary)")
+        #expect(!report.summary.contains("lab exit"))
+        #expect(report.summary.contains("FAIL stock on shadow: not judged: 1 of 1 runs ended in a harness error or did not run"), "not 'NOT clean': no run showed a bug")
+        let merged = LabReport.merging([Self.boots([Self.diedInWork]).report, report])
+        #expect(merged?.interruptedBy == "SIGTERM" && merged?.exitCode == 143, "a merge of slices, one interrupted, is interrupted")
+    }
+
     @Test func aBootWhoseInitReportedAFailedStepIsNotBootedAgain() {
         let fatal = QEMUBoot.Outcome(console: ConsoleLog(Self.loaded + "[    3.1] mmutorture-lab: FATAL insmod kvm-amd.ko npt=0 failed\r\n"),
                                      channel: SerialChannel(""), ended: "watchdog", seconds: 200)

@@ -34,6 +34,19 @@ import Testing
         #expect(unknown.stderr.contains("known: all, mutants, stock, none, dirty-log-no-flush"))
     }
 
+    @Test func aCacheDirectoryThatCannotBeMadeIsRefusedWithExit73NamingWhy() throws {
+        let notADirectory = FileManager.default.temporaryDirectory.appendingPathComponent("lab-cache-file-\(UUID().uuidString)")
+        try Data("x".utf8).write(to: notADirectory)
+        defer { try? FileManager.default.removeItem(at: notADirectory) }
+        for (cache, why) in [("/proc/no-such/cache", "/proc/no-such: No such file or directory"),
+                             (notADirectory.path + "/cache", notADirectory.path + ": it is there and is not a directory")] {
+            let result = try invoke(["lab", "--variants", "stock", "--cache", cache])
+            #expect(result.status == 73, "\(cache): \(result.stderr)")
+            #expect(result.stderr.contains("the lab's cache directory \(cache) cannot be created: \(why); give one you can write with --cache DIR"), "\(result.stderr)")
+            #expect(!result.stderr.contains("Error Domain"), "no raw Foundation error")
+        }
+    }
+
     @Test func theMarkerFixtureIsAUnifiedDiffOfKVM() throws {
         let text = try String(contentsOf: fixtures.appendingPathComponent("marker.patch"), encoding: .utf8)
         #expect(text.contains("+++ b/virt/kvm/kvm_main.c"))

@@ -35,8 +35,16 @@ public enum StopRequest {
 
     /// The name of the signal that asked for the stop ("SIGINT"), if one did.
     public static var signalName: String? {
-        signal.map { [SIGINT: "SIGINT", SIGTERM: "SIGTERM", SIGHUP: "SIGHUP", SIGQUIT: "SIGQUIT"][$0] ?? "signal \($0)" }
+        signal.map { number in names.first { $0.number == number }?.name ?? "signal \(number)" }
     }
+
+    /// The exit code of a run stopped by the signal named `name` (128 + its number; SIGINT's for a stop no
+    /// signal asked for).
+    public static func exitCode(stoppedBy name: String) -> Int32 {
+        ExitStatus.interrupted(by: names.first { $0.name == name }?.number ?? SIGINT)
+    }
+
+    private static let names: [(number: Int32, name: String)] = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"), (SIGHUP, "SIGHUP"), (SIGQUIT, "SIGQUIT")]
 
     public static var isRequested: Bool { flag.load(ordering: .relaxed) }
     /// The signal that asked for the stop, if one did.

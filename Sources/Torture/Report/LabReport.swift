@@ -18,6 +18,8 @@ public struct LabReport: Codable, Sendable {
     public var variants: [VariantInfo]
     public var rows: [Row]
     public var boots: [Boot]
+    /// The signal that stopped the lab before its matrix was done ("SIGINT"); absent when it ran to the end.
+    public var interruptedBy: String?
 
     public init(kernelVersion: String, kernelABI: String, accel: String, secondsPerWorkload: Double, startedAt: String,
                 variants: [VariantInfo], rows: [Row] = [], boots: [Boot] = []) {
@@ -156,6 +158,8 @@ extension LabReport {
         public var expectation: Expectation
         public var rows: Int
         public var catches: Int
+        /// Rows with no verdict on the kernel: a harness error, or a workload that did not run.
+        public var unjudged: Int
         public var met: Bool
         public var caughtBy: [String]
     }
@@ -168,10 +172,11 @@ extension LabReport {
             let group = rows.filter { $0.variant == row.variant && $0.mmu == row.mmu }
             let expectation = variants.first { $0.name == row.variant }?.expectation ?? .clean
             let catches = group.filter(\.verdict.isCatch).count
-            let broken = group.contains { $0.verdict.isCatch || $0.verdict == .harnessError || $0.verdict == .notRun }
+            let unjudged = group.filter { $0.verdict == .harnessError || $0.verdict == .notRun }.count
+            let broken = catches > 0 || unjudged > 0
             let oracles = Array(Set(group.flatMap(\.caughtBy))).sorted()
             outcomes.append(Outcome(
-                variant: row.variant, mmu: row.mmu, expectation: expectation, rows: group.count, catches: catches,
+                variant: row.variant, mmu: row.mmu, expectation: expectation, rows: group.count, catches: catches, unjudged: unjudged,
                 met: expectation == .caught ? catches > 0 : !broken, caughtBy: oracles))
         }
         return outcomes
@@ -181,6 +186,7 @@ extension LabReport {
     /// violation or kernel finding; 3 when a mutant went uncaught (the harness missed a real bug); 70 when a
     /// row could not be judged (harness error, or a workload that never ran).
     public var exitCode: Int32 {
+        if let interruptedBy { return StopRequest.exitCode(stoppedBy: interruptedBy) }
         if rows.contains(where: { row in
             variants.first { $0.name == row.variant }?.expectation != .caught && row.verdict.isCatch
         }) { return ExitStatus.violation.rawValue }
@@ -215,11 +221,18 @@ extension LabReport {
         for outcome in outcomes {
             let what = outcome.expectation == .caught
                 ? "caught in \(outcome.catches) of \(outcome.rows) runs\(outcome.caughtBy.isEmpty ? "" : " (\(outcome.caughtBy.joined(separator: ", ")))")"
-                : (outcome.met ? "clean in \(outcome.rows) runs" : "NOT clean: \(outcome.catches) of \(outcome.rows) runs show a bug")
+                : outcome.met ? "clean in \(outcome.rows) runs"
+                : outcome.catches > 0 ? "NOT clean: \(outcome.catches) of \(outcome.rows) runs show a bug"
+                : "not judged: \(outcome.unjudged) of \(outcome.rows) runs ended in a harness error or did not run"
             lines.append("\(outcome.met ? "ok  " : "FAIL") \(outcome.variant) on \(outcome.mmu): \(what)")
         }
         lines.append("")
-        lines.append("lab exit \(exitCode)")
+        if let interruptedBy {
+            let unrun = rows.filter { $0.verdict == .notRun }.count
+            lines.append("lab interrupted by \(interruptedBy): \(unrun) of \(rows.count) runs did not run; what ran is above, and proves nothing of what did not (exit \(exitCode))")
+        } else {
+            lines.append("lab exit \(exitCode)")
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -231,6 +244,7 @@ extension LabReport {
         for report in reports.dropFirst() {
             total.rows += report.rows
             total.boots += report.boots
+            total.interruptedBy = total.interruptedBy ?? report.interruptedBy
             for variant in report.variants where !total.variants.contains(where: { $0.name == variant.name }) {
                 total.variants.append(variant)
             }
