@@ -5,6 +5,10 @@
 # Usage: build-variant.sh SOURCE HEADERS NAME PATCH|- OUT
 set -euo pipefail
 source=$1 headers=$2 name=$3 patchfile=$4 out=$5
+# Labs sharing a cache build a variant one at a time: the second finds the first's modules ready.
+mkdir -p "$(dirname "$out")"
+exec 9> "$out.lock"
+flock -n 9 || { echo "lab: waiting for another lab building $name" >&2; flock 9; }
 [ -e "$out/.ready" ] && exit 0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

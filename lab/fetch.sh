@@ -12,6 +12,7 @@ need make make
 need gcc-12 gcc-12
 need xz xz-utils
 need patch patch
+need flock util-linux
 
 # The distribution's kernel flavour as the archive offers it today (it moves with security updates).
 abi=${MMUTORTURE_LAB_KERNEL:-$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}' | sed 's/^linux-image-//')}
@@ -26,6 +27,10 @@ common=${abi%-$flavour}-common
 [ -n "$version" ] && [ "$version" != "(none)" ] || { echo "lab: no candidate version of linux-image-$abi (run: apt-get update)" >&2; exit 69; }
 
 root=$cache/kernel/$version
+# Labs sharing a cache (shards run side by side) fetch one at a time: the second finds the first's copy ready.
+mkdir -p "$cache/kernel"
+exec 9> "$cache/kernel/.lock"
+flock -n 9 || { say "waiting for another lab fetching into $cache"; flock 9; }
 if [ ! -e "$root/.ready" ]; then
     rm -rf "$root"
     mkdir -p "$root/debs" "$root/root" "$root/src"
