@@ -94,6 +94,22 @@ struct ScenarioParsingTests {
         #expect(error.exitCode == 65)
     }
 
+    @Test func aDirectoryOrAFIFOIsNamedForWhatItIsAndNeverOpened() throws {
+        let fifo = FileManager.default.temporaryDirectory.appendingPathComponent("scenario-fifo-\(getpid())").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        for (path, words) in [("/", "cannot be read: it is a directory, not a scenario file"),
+                              (fifo, "cannot be read: it is not a regular file (a device, FIFO or socket), not a scenario file")] {
+            do {
+                _ = try Scenario.load(path: path)
+                Issue.record("\(path) loaded")
+            } catch {
+                #expect(error.exitCode == 66 && error.description.contains(words), "\(error)")
+                #expect(!error.description.contains("NSCocoaErrorDomain") && !error.description.contains("permission"), "\(error)")
+            }
+        }
+    }
+
     @Test func aMissingFileSaysSoWithItsOwnExitCode() {
         #expect(throws: ScenarioError.self) { try Scenario.load(path: "/nonexistent/scenario.json") }
         do { _ = try Scenario.load(path: "/nonexistent/scenario.json") } catch {

@@ -24,15 +24,9 @@ public enum ReportFile: Sendable {
 
     /// Reads and checks a report file: readable, JSON, an mmutorture report, of a schema version this tool reads.
     public static func read(from path: String) throws -> ReportFile {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ReportError(path: path, problem: "does not exist")
-        }
-        guard !isDirectory.boolValue else { throw ReportError(path: path, problem: "is a directory, not a report file") }
+        if let problem = ReadableFile.problem(path, document: "report file") { throw ReportError(path: path, problem: problem) }
         guard let data = FileManager.default.contents(atPath: path) else {
-            // Say the reason there is, not one assumed.
-            let reason = access(path, R_OK) != 0 ? String(cString: strerror(errno)) : "not a regular file"
-            throw ReportError(path: path, problem: "cannot be read (\(reason))")
+            throw ReportError(path: path, problem: "cannot be read: \(String(cString: strerror(errno)))")
         }
         guard let parsed = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw ReportError(path: path, problem: "is not JSON (or is truncated)")
