@@ -11,7 +11,8 @@ enum LabJudge {
         let console = outcome.console
         guard console.started.contains(name) else {
             row.reason = console.fatalMessages.first.map { "the guest could not run workloads: \($0)" }
-                ?? (outcome.ended == "interrupted" ? "interrupted before it started" : "the guest ended (\(outcome.ended)) before this workload started")
+                ?? (outcome.ended == "interrupted" ? "interrupted before it started" : "the guest ended (\(outcome.ended)) before this workload started"
+                    + (outcome.emulatorError.map { ": \($0)" } ?? ""))
             return row
         }
         row.kernelFindings = console.findings(of: name).map(\.finding)
@@ -70,6 +71,7 @@ enum LabJudge {
             row.verdict = .kernelBug
             row.reason = "the guest \(outcome.ended == "watchdog" ? "hung (stopped by the lab's watchdog)" : "died (\(outcome.ended))") during this workload"
                 + (row.kernelFindings.first.map { ": \($0.title)" } ?? "")
+                + (outcome.emulatorError.map { " (\($0))" } ?? "")
                 + (row.reportSource == "none" ? "; no report came out" : "; report from its \(row.reportSource)")
             row.caughtBy.append("guest-hang")
         case (_, true) where kernelSaidSo:

@@ -24,6 +24,8 @@ struct QEMUBoot {
         /// When the lab's watchdog stopped a hung guest: where each CPU was (QEMU's monitor) and what the guest
         /// kernel printed when asked for its CPUs' and blocked tasks' backtraces (SysRq l, w).
         var hangState: [String] = []
+        /// QEMU's exit status and last words on stderr when it ended in error on its own.
+        var emulatorError: String?
     }
 
     static func requireQEMU() throws -> String {
@@ -104,7 +106,23 @@ struct QEMUBoot {
         if ended == "exited" && console.allDone { ended = "poweroff" }
         // Ctrl-C reaches QEMU too (one process group): its exit then is the user's doing, not the guest's death.
         if ended == "exited" && StopRequest.isRequested { ended = "interrupted" }
-        return Outcome(console: console, channel: channel, ended: ended, seconds: Date().timeIntervalSince(start), hangState: hangState)
+        var outcome = Outcome(console: console, channel: channel, ended: ended, seconds: Date().timeIntervalSince(start), hangState: hangState)
+        if ended == "exited" && process.terminationStatus != 0 {
+            let said = read(directory.appendingPathComponent("qemu.stderr").path).split(separator: "\n").suffix(3).joined(separator: "; ")
+            let how = process.terminationReason == .uncaughtSignal ? "was killed by signal \(process.terminationStatus)" : "exited with status \(process.terminationStatus)"
+            outcome.emulatorError = "QEMU \(how)" + (said.isEmpty ? "" : ": " + said)
+            try Self.refuseUnstartedGuest(outcome, accel: accel)
+        }
+        return outcome
+    }
+
+    /// QEMU that ended in error before the guest printed a line could not start it: every boot would end the same
+    /// way, so the lab stops with QEMU's own words (exit 69) rather than writing rows that never ran.
+    static func refuseUnstartedGuest(_ outcome: Outcome, accel: String) throws {
+        guard let error = outcome.emulatorError, outcome.console.lines.allSatisfy({ $0.isEmpty }) else { return }
+        throw LabError.unavailable("QEMU could not start the guest (--accel \(accel)): \(error)"
+            + (accel == "kvm" ? "; --accel kvm needs a host whose KVM runs QEMU (VMX or SVM with nested virtualization); --accel tcg emulates instead"
+                              : "; run the same qemu-system-x86_64 by hand to see why"))
     }
 
     /// Asks a hung guest where it is before it is stopped: each CPU's instruction pointer, sampled three times

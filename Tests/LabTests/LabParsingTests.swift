@@ -198,6 +198,22 @@ import Torture
     }
 
     @Test(.enabled(if: LabProcess.onPath("qemu-system-x86_64") != nil, "qemu-system-x86_64 is not installed"))
+    func aQEMUThatCannotStartTheGuestStopsTheLabWithItsOwnWords() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("unstarted-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let boot = QEMUBoot(kernel: "/nonexistent/vmlinuz", initrd: "/nonexistent/initrd", accel: "tcg", directory: directory, workloadDeadline: 10)
+        do {
+            _ = try boot.run { _ in }
+            Issue.record("a boot with no kernel file returned an outcome")
+        } catch let error as LabError {
+            #expect(error.exitCode == 69)
+            #expect(error.description.hasPrefix("QEMU could not start the guest (--accel tcg): QEMU exited with status 1: "), "\(error)")
+            #expect(error.description.contains("could not open kernel file '/nonexistent/vmlinuz'"), "QEMU's own words: \(error)")
+        }
+    }
+
+    @Test(.enabled(if: LabProcess.onPath("qemu-system-x86_64") != nil, "qemu-system-x86_64 is not installed"))
     func theMonitorSaysWhereAStoppedGuestsCPUsAre() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("monitor-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
