@@ -43,7 +43,9 @@ final class Backing: @unchecked Sendable {
             throw HostCallError("ftruncate", errno: error, context: "\(size) bytes")
         }
         do {
-            region = MemoryRegion(adopting: try Backing.map(kind: kind, size: size, fd: fd), size: size)
+            let mapped = try Backing.map(kind: kind, size: size, fd: fd)
+            region = MemoryRegion(adopting: mapped.base, size: size)
+            guards = mapped.guards
         } catch {
             if fd >= 0 { close(fd) }
             throw error
@@ -56,8 +58,15 @@ final class Backing: @unchecked Sendable {
     private var scratch: UnsafeMutableRawPointer?
     static let parkingPages = Observations.maxInFlight
 
-    /// Maps the backing; THP gets a 2 MiB-aligned range (over-map, then trim) so huge pages can form.
-    private static func map(kind: BackingKind, size: Int, fd: Int32) throws -> UnsafeMutableRawPointer {
+    /// The reservation's PROT_NONE ends below and above the data, unmapped when the backing goes.
+    private var guards: [(base: UnsafeMutableRawPointer, length: Int)] = []
+
+    /// Maps the backing inside a PROT_NONE reservation, 2 MiB-aligned for THP and hugetlb so huge pages can form.
+    /// The reservation's ends bound the hole a `munmap` or `mremap` step leaves: without them the data's lowest page
+    /// joins the free space below every mapping, where the next `mmap(NULL)` of any thread (a malloc arena, a
+    /// thread's stack) lands, and mapping the page back fails with EEXIST.
+    private static func map(kind: BackingKind, size: Int, fd: Int32) throws
+        -> (base: UnsafeMutableRawPointer, guards: [(base: UnsafeMutableRawPointer, length: Int)]) {
         let huge = 2 << 20
         if kind == .hugetlb {
             let free = ProcFile.read("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
@@ -67,21 +76,22 @@ final class Backing: @unchecked Sendable {
                                       fix: "reserve them (sysctl vm.nr_hugepages=N, as root) or use another backing")
             }
         }
-        let length = kind == .thp ? size + huge : size
-        let base = mmap(nil, length, PROT_READ | PROT_WRITE, flags(kind) | CHOST_MAP_NORESERVE, fd, 0)
+        let alignment = kind == .thp || kind == .hugetlb ? huge : GuestPage.size
+        let length = size + 2 * alignment
+        let reservation = try HostMemory.reserve(length)
+        let start = (Int(bitPattern: reservation) + GuestPage.size + alignment - 1) / alignment * alignment
+        let base = mmap(UnsafeMutableRawPointer(bitPattern: start), size, PROT_READ | PROT_WRITE, flags(kind) | MAP_FIXED | CHOST_MAP_NORESERVE, fd, 0)
         guard let base, base != MAP_FAILED else {
-            throw HostCallError("mmap", errno: errno, context: "\(kind.rawValue) data backing, \(size) bytes")
+            let error = errno
+            munmap(reservation, length)
+            throw HostCallError("mmap", errno: error, context: "\(kind.rawValue) data backing, \(size) bytes")
         }
-        guard kind == .thp else { return base }
-        let aligned = (Int(bitPattern: base) + huge - 1) / huge * huge
-        let head = aligned - Int(bitPattern: base)
-        if head > 0 { munmap(base, head) }
-        let tail = length - head - size
-        if tail > 0 { munmap(UnsafeMutableRawPointer(bitPattern: aligned + size), tail) }
-        return UnsafeMutableRawPointer(bitPattern: aligned)!
+        let below = start - Int(bitPattern: reservation)
+        return (base, [(reservation, below), (base + size, length - below - size)])
     }
 
     deinit {
+        for end in guards { munmap(end.base, end.length) }
         if fd >= 0 { close(fd) }
         if let scratch { munmap(scratch, Self.parkingPages * GuestPage.size) }
     }
