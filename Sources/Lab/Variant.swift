@@ -30,10 +30,8 @@ public struct Variant: Sendable, Equatable {
 
     /// Reads a patch file: its header is every line before the first `diff `/`--- ` line.
     public static func load(patch path: String, name: String, expectation: LabReport.Expectation) throws -> Variant {
-        if let problem = ReadableFile.problem(path, document: "patch file") { throw LabError.badInput("patch \(path) \(problem)") }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw LabError.badInput("patch \(path) cannot be read: \(String(cString: strerror(errno)))")
-        }
+        let data: Data
+        do { data = try ReadableFile.contents(path, document: "patch file") } catch { throw LabError.badInput("patch \(path) \(error.problem)") }
         let text = String(decoding: data, as: UTF8.self)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard lines.contains(where: { $0.hasPrefix("+++ ") }), lines.contains(where: { $0.hasPrefix("@@ ") }) else {

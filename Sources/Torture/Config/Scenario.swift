@@ -23,10 +23,11 @@ public struct Scenario: Sendable, Equatable {
     /// Reads and checks the scenario at `path`.
     public static func load(path: String) throws(ScenarioError) -> Scenario {
         let fix = "give the path of a scenario file, e.g. scenarios/seed-2012.json"
-        if let problem = ReadableFile.problem(path, document: "scenario file") {
-            throw ScenarioError(file: path, line: nil, field: nil, problem: problem, fix: fix, exitCode: ExitStatus.noInput.rawValue)
+        let data: Data
+        do { data = try ReadableFile.contents(path, document: "scenario file") } catch {
+            throw ScenarioError(file: path, line: nil, field: nil, problem: error.problem, fix: fix, exitCode: ExitStatus.noInput.rawValue)
         }
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(data: data, encoding: .utf8) else {
             throw ScenarioError(file: path, line: nil, field: nil, problem: "is not UTF-8 text (a scenario is a JSON file)", fix: fix,
                                 exitCode: ExitStatus.dataError.rawValue)
         }

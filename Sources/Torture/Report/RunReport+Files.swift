@@ -24,10 +24,8 @@ public enum ReportFile: Sendable {
 
     /// Reads and checks a report file: readable, JSON, an mmutorture report, of a schema version this tool reads.
     public static func read(from path: String) throws -> ReportFile {
-        if let problem = ReadableFile.problem(path, document: "report file") { throw ReportError(path: path, problem: problem) }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ReportError(path: path, problem: "cannot be read: \(String(cString: strerror(errno)))")
-        }
+        let data: Data
+        do { data = try ReadableFile.contents(path, document: "report file") } catch { throw ReportError(path: path, problem: error.problem) }
         guard let parsed = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw ReportError(path: path, problem: "is not JSON (or is truncated)")
         }
