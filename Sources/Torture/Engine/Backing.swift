@@ -79,14 +79,15 @@ final class Backing: @unchecked Sendable {
         let alignment = kind == .thp || kind == .hugetlb ? huge : GuestPage.size
         let length = size + 2 * alignment
         let reservation = try HostMemory.reserve(length)
-        let start = (Int(bitPattern: reservation) + GuestPage.size + alignment - 1) / alignment * alignment
-        let base = mmap(UnsafeMutableRawPointer(bitPattern: start), size, PROT_READ | PROT_WRITE, flags(kind) | MAP_FIXED | CHOST_MAP_NORESERVE, fd, 0)
-        guard let base, base != MAP_FAILED else {
-            let error = errno
+        let below = (Int(bitPattern: reservation) + GuestPage.size + alignment - 1) / alignment * alignment - Int(bitPattern: reservation)
+        let base = reservation + below
+        do {
+            try HostMemory.mmapFixed(base, size, flags: flags(kind) | MAP_FIXED | CHOST_MAP_NORESERVE, fd: fd, offset: 0,
+                                     name: "mmap of the \(kind.rawValue) data backing")
+        } catch {
             munmap(reservation, length)
-            throw HostCallError("mmap", errno: error, context: "\(kind.rawValue) data backing, \(size) bytes")
+            throw error
         }
-        let below = start - Int(bitPattern: reservation)
         return (base, [(reservation, below), (base + size, length - below - size)])
     }
 
