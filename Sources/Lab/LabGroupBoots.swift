@@ -35,13 +35,14 @@ struct LabGroupBoots {
                 report.rows[firstRow + index] = row
                 if row.verdict == .notRun && outcome.ended != "interrupted" { stillPending.append(index) }
             }
+            let ranNothing = stillPending.count == pending.count
+            let bootAgain = ranNothing && outcome.hungBeforeFirstWorkload && earlyHangsLeft > 0
+            if bootAgain { report.boots[report.boots.count - 1].bootedAgain = true }
             checkpoint(report)
-            if stillPending.count == pending.count {
-                guard outcome.hungBeforeFirstWorkload && earlyHangsLeft > 0 else { break }
+            if ranNothing {
+                guard bootAgain else { break }
                 earlyHangsLeft -= 1
                 bootsLeft += 1
-                report.boots[report.boots.count - 1].bootedAgain = true
-                checkpoint(report)
                 progress("lab: the guest hung before its first workload started (QEMU's TCG and kernel text patching, LAB.md): booting it again")
             }
             pending = stillPending
