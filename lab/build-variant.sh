@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds kvm.ko, kvm-amd.ko and kvm-intel.ko from the cached source with one patch applied (none for stock),
-# out of tree against the same version's headers, and a pr_info marker in kvm_init naming the variant, so the
-# console proves which build loaded. Cached: OUT/.ready is kept, so a second call is free.
-# Usage: build-variant.sh SOURCE HEADERS NAME PATCH|- OUT
+# then the lab's instrumentation on top (the flush sanitizer, unless '-'), out of tree against the same version's
+# headers, and a pr_info marker in kvm_init naming the variant, so the console proves which build loaded.
+# Cached: OUT/.ready is kept, so a second call is free.
+# Usage: build-variant.sh SOURCE HEADERS NAME PATCH|- OUT [SANITIZER|-]
 set -euo pipefail
-source=$1 headers=$2 name=$3 patchfile=$4 out=$5
+source=$1 headers=$2 name=$3 patchfile=$4 out=$5 sanitizer=${6:--}
 # Labs sharing a cache build a variant one at a time: the second finds the first's modules ready.
 mkdir -p "$(dirname "$out")"
 exec 9> "$out.lock"
@@ -28,6 +29,25 @@ if [ "$patchfile" != "-" ]; then
         echo "lab: $patchfile does not apply to the source of Linux $(basename "$(dirname "$source")") (arch/x86/kvm, virt/kvm):" >&2
         sed 's/^/    /' "$work/patch.log" >&2
         exit 65
+    fi
+fi
+
+if [ "$sanitizer" != "-" ]; then
+    # The sanitizer goes on top of the variant: a hunk that no longer applies (a new kernel from the archive, or a
+    # patch that rewrites the same lines) stops the lab, naming the hunk; it never builds silently without it.
+    if ! patch -p1 -d "$work" --batch --forward --no-backup-if-mismatch -s < "$sanitizer" > "$work/sanitizer.log" 2>&1; then
+        if [ "$patchfile" = "-" ]; then
+            echo "lab: the flush sanitizer ($sanitizer) does not apply to Linux $(basename "$(dirname "$source")"):" >&2
+        else
+            echo "lab: the flush sanitizer ($sanitizer) does not apply on top of $patchfile:" >&2
+        fi
+        sed 's/^/    /' "$work/sanitizer.log" >&2
+        for reject in $(find "$work" -name '*.rej'); do
+            echo "    rejected hunk of ${reject#"$work"/}:" >&2
+            sed 's/^/      /' "$reject" | head -12 >&2
+        done
+        echo "lab: update lab/flush-sanitizer.patch for this kernel, or run with --no-flush-sanitizer (the seed's class is then caught only on hardware)" >&2
+        [ "$patchfile" = "-" ] && exit 70 || exit 65
     fi
 fi
 

@@ -28,7 +28,10 @@ struct ConsoleLog {
     /// Problems the kernel reports about itself; the first group may leave the guest hung.
     static let fatalPatterns = ["BUG:", "kernel BUG at", "Oops", "Kernel panic", "soft lockup", "rcu_preempt detected stall",
                                 "rcu_sched detected stall", "detected stalls on CPUs", "general protection fault", "hung_task", "blocked for more than"]
-    static let warningPatterns = ["WARNING:"]
+    /// The flush sanitizer's report comes before its WARNING line (and stands for it: one finding).
+    static let warningPatterns = [ConsoleLog.lateFlushMarker, "WARNING:"]
+    /// How the kernel's flush sanitizer (`lab/flush-sanitizer.patch`) starts its report of a late flush.
+    static let lateFlushMarker = "kvm-flush-sanitizer: late-flush:"
     /// The lines after a finding's first that the report keeps as its trace.
     static let traceLines = 15
 

@@ -23,6 +23,9 @@ public struct Lab {
         /// Keep a VM open in the guest for its whole boot, so no run flips KVM's static keys (the TCG text-patching
         /// hang, LAB.md); false reproduces the hang.
         public var holdStaticKeys = true
+        /// Build the flush sanitizer (`lab/flush-sanitizer.patch`) into every variant: the kernel itself checks at
+        /// every release of mmu_lock that each zap was flushed first (the seed's class, which TCG cannot show as data).
+        public var flushSanitizer = true
 
         public init(variants: [Variant], mmus: [String], workloads: [Workload]?, seeds: [UInt64], seconds: Double,
                     shard: (index: Int, count: Int), accel: String, cacheDirectory: String, binary: String?, assets: LabAssets) {
@@ -69,6 +72,7 @@ public struct Lab {
 
         var report = LabReport(kernelVersion: version, kernelABI: abi, accel: c.accel, secondsPerWorkload: c.seconds,
                                startedAt: ISO8601DateFormatter().string(from: Date()), variants: c.variants.map(\.info))
+        report.flushSanitizer = c.flushSanitizer
         report.rows = matrix.cells.map { cell in
             LabReport.Row(variant: cell.variant.name, mmu: cell.mmu, workload: cell.workload.name, seed: cell.seed,
                           arguments: innerArguments(cell))
@@ -88,6 +92,9 @@ public struct Lab {
         if StopRequest.isRequested { report.interruptedBy = StopRequest.signalName ?? "a stop request" }
         return report
     }
+
+    /// The lab's instrumentation, applied on top of every variant unless `--no-flush-sanitizer`.
+    public static let flushSanitizerPatch = "flush-sanitizer.patch"
 
     /// `mkdir -p`, with the component that could not be made and why (a Foundation error names neither).
     static func makeDirectory(_ path: String, what: String, fix: String) throws {
@@ -114,10 +121,14 @@ public struct Lab {
     private func build(_ variant: Variant, version: String, source: String, headers: String) throws -> String {
         let patchText = variant.patch.flatMap { FileManager.default.contents(atPath: $0) } ?? Data()
         let script = FileManager.default.contents(atPath: configuration.assets.path("build-variant.sh")) ?? Data()
-        let key = LabHash.hex(patchText + script)
+        let sanitizer = configuration.flushSanitizer ? configuration.assets.path(Self.flushSanitizerPatch) : "-"
+        let sanitizerText = configuration.flushSanitizer ? FileManager.default.contents(atPath: sanitizer) ?? Data() : Data()
+        let key = LabHash.hex(patchText + script + sanitizerText)
         let out = "\(configuration.cacheDirectory)/modules/\(version)/\(variant.name)-\(key.prefix(12))"
-        if !FileManager.default.fileExists(atPath: out + "/.ready") { progress("lab: building KVM modules: \(variant.name)") }
-        try configuration.assets.run("build-variant.sh", [source, headers, variant.name, variant.patch ?? "-", out])
+        if !FileManager.default.fileExists(atPath: out + "/.ready") {
+            progress("lab: building KVM modules: \(variant.name)" + (configuration.flushSanitizer ? " (with the flush sanitizer)" : ""))
+        }
+        try configuration.assets.run("build-variant.sh", [source, headers, variant.name, variant.patch ?? "-", out, sanitizer])
         return out
     }
 

@@ -35,6 +35,11 @@ enum LabJudge {
             row.conclusiveChecks = report.checks.conclusive
             oracles = row.violationsByKind.keys.sorted()
         }
+        // The flush sanitizer's console report names the oracle even where no report came out.
+        if !oracles.contains(Violation.Kind.lateFlush.rawValue),
+           row.kernelFindings.contains(where: { $0.title.contains(ConsoleLog.lateFlushMarker) }) {
+            oracles.append(Violation.Kind.lateFlush.rawValue)
+        }
         let kernelSaidSo = !row.kernelFindings.isEmpty || !(row.report?.kernelFindings.isEmpty ?? true)
         if kernelSaidSo { oracles.append("kernel-finding") }
         row.caughtBy = oracles

@@ -57,6 +57,9 @@ struct LabCommand: ParsableCommand {
     @Flag(help: "No progress lines.")
     var quiet = false
 
+    @Flag(help: "Build the variants without the flush sanitizer (lab/flush-sanitizer.patch, on by default: the kernel checks at every release of mmu_lock that each SPTE zapped under it was flushed first). To compare, or for a patch that rewrites the lines it instruments.")
+    var noFlushSanitizer = false
+
     @Flag(help: "Let each run's vCPU flip KVM's static keys (the guest then hangs now and then under TCG: LAB.md).")
     var letStaticKeysFlip = false
 
@@ -129,6 +132,7 @@ struct LabCommand: ParsableCommand {
                 seeds: parsedSeeds!, seconds: seconds, shard: parsedShard!, accel: accel, cacheDirectory: cacheDirectory,
                 binary: binary, assets: assets))
             lab.configuration.holdStaticKeys = !letStaticKeysFlip
+            lab.configuration.flushSanitizer = !noFlushSanitizer
             if !quiet { lab.progress = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } }
             do { try AtomicFile.checkWritable(report) } catch {
                 FileHandle.standardError.write(Data("mmutorture lab: cannot write the report: \(error)\n".utf8))

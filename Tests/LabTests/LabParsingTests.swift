@@ -52,6 +52,40 @@ import Torture
         #expect(console.findings(of: "dirty-log-s1").map(\.fatal) == [false])
     }
 
+    /// The flush sanitizer's report as the lab's console showed it (zap-flush-after-unlock on the shadow MMU,
+    /// seed-2012-thp, Debian 6.1.192-3): its line, then the WARNING with the release's stack.
+    static let consoleOfALateFlush = """
+        [   20.1] mmutorture-lab: workload seed-2012-thp-s1 start\r
+        [   21.3] ------------[ cut here ]------------\r
+        [   21.3] kvm-flush-sanitizer: late-flush: mmu_lock released at kvm_mmu_zap_collapsible_sptes+0x82/0x150 [kvm] with 66 zapped SPTE(s) not covered by a remote TLB flush (last zap at kvm_rmap_zap_collapsible_sptes+0x28c/0x370 [kvm])\r
+        [   21.3] WARNING: CPU: 0 PID: 128 at /tmp/tmp.yzdky98qrv/arch/x86/kvm/mmu/flush_sanitizer.c:132 kvm_fos_release+0xf1/0x110 [kvm]\r
+        [   21.3] Modules linked in: kvm_amd(OE) ccp kvm(OE) irqbypass\r
+        [   21.3] CPU: 0 PID: 128 Comm: antagonist-0 Tainted: G           OE      6.1.0-57-amd64 #1  Debian 6.1.192-3\r
+        [   21.3] RIP: 0010:kvm_fos_release+0xf1/0x110 [kvm]\r
+        [   25.0] mmutorture-lab: workload seed-2012-thp-s1 end exit=1\r
+        [   25.1] mmutorture-lab: all workloads done\r
+
+        """
+
+    @Test func theFlushSanitizersReportIsALateFlushNamingTheReleaseSite() {
+        let console = ConsoleLog(Self.consoleOfALateFlush)
+        // Its line and the WARNING after it are one finding, titled by the line that names the sites.
+        let findings = console.findings(of: "seed-2012-thp-s1")
+        #expect(findings.count == 1)
+        #expect(findings.first?.fatal == false)
+        #expect(findings.first?.finding.title.contains("released at kvm_mmu_zap_collapsible_sptes+0x82/0x150") == true)
+        #expect(findings.first?.finding.trace.first?.hasPrefix("WARNING: CPU: 0") == true)
+        // With no report out of the run, the console alone names the oracle.
+        let row = Self.row("seed-2012-thp", on: "shadow", QEMUBoot.Outcome(console: console, channel: SerialChannel(""), ended: "poweroff", seconds: 30))
+        #expect(row.caughtBy.contains("late-flush"))
+        #expect(row.caughtBy.contains("kernel-finding"))
+        #expect(row.verdict == .kernelBug)
+        // An ordinary kernel warning is a finding, not a late flush.
+        let other = ConsoleLog("[1.0] mmutorture-lab: workload mix-s1 start\n[2.0] WARNING: CPU: 1 PID: 97 at arch/x86/kvm/mmu/mmu.c:6000 foo\n[3.0] mmutorture-lab: workload mix-s1 end exit=0\n")
+        let plain = Self.row("mix", on: "tdp", QEMUBoot.Outcome(console: other, channel: SerialChannel(""), ended: "poweroff", seconds: 30))
+        #expect(!plain.caughtBy.contains("late-flush"))
+    }
+
     @Test func channelBlocksDecodeAndACutBlockIsIgnored() {
         let report = Data("{\"a\":1}".utf8).base64EncodedString()
         let text = "==MMUTORTURE-BLOCK checkpoint mix-s1 ==\r\n\(report)\r\n==MMUTORTURE-END==\r\n"
@@ -305,7 +339,8 @@ import Torture
         let assets = try LabAssets.locate(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../lab").standardized.path)
         let mutants = try Variant.mutants(in: assets)
         #expect(mutants.map(\.name) == ["dirty-log-no-flush", "fault-ignores-invalidation", "memslot-keeps-sptes",
-                                         "no-notifier-flush", "range-drops-last-page", "zap-flush-after-unlock"])
+                                         "no-notifier-flush", "range-drops-last-page", "shadow-fault-flush-after-unlock",
+                                         "tdp-fault-flush-after-unlock", "zap-flush-after-unlock"])
         for mutant in mutants {
             #expect(mutant.header.first?.hasPrefix("Mutant:") == true, "\(mutant.name)")
             #expect(mutant.header.contains { $0.hasPrefix("Breaks:") }, "\(mutant.name)")

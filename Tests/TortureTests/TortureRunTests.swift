@@ -164,6 +164,38 @@ struct TortureRunTests {
         #expect(report.violations.allSatisfy { $0.kind == .missingFlush }, "the skipped call kept the content: no data violation")
     }
 
+    /// Beside an antagonist whose KVM-internal zaps flush under mmu_lock in a correct kernel, the oracle judges: a
+    /// probe its toggles disturbed is void (the counter moved), the rest are judged and every call flushed.
+    @Test func theMissingFlushOracleJudgesBesideDirtyLogTogglesAndACorrectKernelFlushesEveryOne() throws {
+        let dirtyToggle = { (configuration: inout TortureConfiguration) in
+            configuration.antagonists = [AntagonistSpec(kind: .dirtyToggle, periodMicroseconds: 300)]
+        }
+        let (report, all) = try runUntil({ ($0.flushProbes?.judged ?? 0) > 50 && ($0.antagonists.first?.exercised ?? false) }, seconds: 1.5) {
+            try shortRun(.dontneed, seconds: $0, configure: dirtyToggle)
+        }
+        let probes = try #require(report.flushProbes)
+        #expect(probes.judged > 50, "\(probes)")
+        #expect(report.antagonists.first?.exercised == true, "the toggles reached KVM: \(report.antagonists)")
+        #expect(all.allSatisfy { $0.violationCount == 0 && ($0.flushProbes?.missing ?? 0) == 0 }, "\(all.map(\.summary))")
+        // Through the oracle's own mechanism, beside the same antagonist: a judged call skipped is a missing flush.
+        let control = try shortRun(.dontneed, inject: .noinval, seconds: 1.5, configure: dirtyToggle)
+        #expect(control.verdict == .controlFired, "\(control.summary)")
+        #expect(control.violations.contains { $0.kind == .missingFlush })
+    }
+
+    @Test func flushProbesAreOffBesideAntagonistsThatMayZapWithoutAFlushRequestAndTheReportSaysWhy() throws {
+        let report = try shortRun(.dontneed, seconds: 0.5) {
+            $0.antagonists = [AntagonistSpec(kind: .dirtyToggle, periodMicroseconds: 1000), AntagonistSpec(kind: .memslotChurn, periodMicroseconds: 1000)]
+        }
+        #expect(report.flushProbes == nil)
+        #expect(report.notes.contains { $0.hasPrefix("the missing-flush oracle is off beside memslot-churn: ") && $0.contains("kvm_mmu_zap_all_fast") }, "\(report.notes)")
+        var configuration = TortureConfiguration(.dontneed, injection: .noinval, duration: 1, seed: 1, devicePath: kvmDevicePath)
+        configuration.antagonists = [AntagonistSpec(kind: .mmuReset, periodMicroseconds: 1000)]
+        #expect(throws: ConfigurationError.self, "noinval needs the probes, which cr0-wp turns off") { try configuration.validate() }
+        configuration.antagonists = [AntagonistSpec(kind: .dirtyToggle, periodMicroseconds: 1000)]
+        #expect(throws: Never.self) { try configuration.validate() }
+    }
+
     @Test func flushProbesAreOffWhenAsked() throws {
         let report = try shortRun(.dontneed, seconds: 0.5) { $0.flushProbeMilliseconds = 0 }
         #expect(report.flushProbes == nil)

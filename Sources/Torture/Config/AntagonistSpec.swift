@@ -27,6 +27,31 @@ public struct AntagonistSpec: Codable, Sendable, Equatable {
 
         /// Whether it changes the data slot's dirty-logging state, which `--dirty` and the memslot operation own.
         var ownsDataSlotLog: Bool { self == .dirtyToggle || self == .clearDirty }
+
+        /// Why a correct kernel may remove the data page's SPTE for this antagonist without a remote flush request
+        /// (the missing-flush oracle cannot judge beside it), or nil: every zap it causes moves
+        /// `remote_tlb_flush_requests` before mmu_lock is released (Linux 6.1), so a notifier that finds no SPTE after
+        /// it finds the counter moved, and a probe sees the seed's bug when the mutator's call lands between a zap and
+        /// its late flush:
+        /// - dirty-toggle: turning logging on write-protects (the SPTE stays present: not a zap) and splits huge pages
+        ///   into tables of the same pages; turning it off zaps the collapsible SPTEs, flushed under the lock
+        ///   (`kvm_mmu_zap_collapsible_sptes`: `kvm_arch_flush_remote_tlbs_memslot` before `write_unlock` on the shadow
+        ///   MMU, `tdp_mmu_zap_spte_atomic` per zap on the TDP MMU). A flags-only change installs no invalid slot.
+        /// - clear-dirty: write-protects (`kvm_arch_mmu_enable_log_dirty_pt_masked`): no SPTE leaves.
+        /// - fork, pageout, collapse: notifier invalidations of their own, which flush before `KVM_MMU_UNLOCK`
+        ///   (`__kvm_handle_hva_range`).
+        var zapsWithoutFlushRequest: String? {
+            switch self {
+            case .dirtyToggle, .clearDirty, .fork, .pageout, .collapse: nil
+            case .memslotChurn:
+                "a slot deletion or move zaps every root fast (kvm_mmu_zap_all_fast): invalid TDP roots are zapped with no flush "
+                    + "(kvm_tdp_mmu_zap_invalidated_roots: 'A TLB flush is not necessary as KVM performs a local TLB flush when allocating a new root'), "
+                    + "and obsolete shadow pages are freed with a remote flush only when some were zapped (kvm_mmu_commit_zap_page returns early on an empty list)"
+            case .mmuReset:
+                "a CR0.WP flip resets the vCPU's MMU context: it unloads its roots and loads others, flushing only its own TLB "
+                    + "(kvm_mmu_load: kvm_x86_flush_tlb_current), so the page's mapping can change with no remote flush request"
+            }
+        }
     }
     public var kind: Kind
     public var periodMicroseconds: Int

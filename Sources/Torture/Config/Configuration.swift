@@ -22,6 +22,15 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     public var hotRepeat: Int = 8
     /// Antagonists that run beside the mutator, each on its own thread.
     public var antagonists: [AntagonistSpec] = []
+
+    /// Whether the missing-flush oracle can judge beside the antagonists: none of them may zap the data page without
+    /// a remote flush request in a correct kernel.
+    public var flushProbeJudgeable: Bool { antagonists.allSatisfy { $0.kind.zapsWithoutFlushRequest == nil } }
+
+    /// Why the missing-flush oracle is off beside the antagonists, if it is.
+    public var flushProbeOffReason: String? {
+        antagonists.lazy.compactMap { spec in spec.kind.zapsWithoutFlushRequest.map { "\(spec.kind.rawValue): \($0)" } }.first
+    }
     /// Entries per vCPU dirty ring (a power of two, at least 256).
     public var ringEntries: Int = 4096
     /// Pin the mutator and the vCPUs to different CPUs.
@@ -185,8 +194,8 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         if injection == .poison && frameTrapPages == 0 {
             throw ConfigurationError(.injection, problem: "poison serves a trap's content, and --traps 0 turns the traps off", fix: "leave --traps at its default")
         }
-        if injection == .noinval && (flushProbeInterval == 0 || !antagonists.isEmpty) {
-            throw ConfigurationError(.injection, problem: "noinval acts on the missing-flush oracle's probes, which are off with --flush-probe-ms 0 or antagonists", fix: "leave --flush-probe-ms at its default and run no antagonist")
+        if injection == .noinval && (flushProbeInterval == 0 || !flushProbeJudgeable) {
+            throw ConfigurationError(.injection, problem: "noinval acts on the missing-flush oracle's probes, which are off with --flush-probe-ms 0 or the antagonists memslot-churn and cr0-wp", fix: "leave --flush-probe-ms at its default and run neither memslot-churn nor cr0-wp")
         }
         if injection == .noinval && ![.dontneed, .remap, .munmap, .punch, .mprotect, .mprotectReadOnly, .mremap, .truncate, .mix].contains(operation) {
             throw ConfigurationError(.injection, problem: "noinval needs an operation the missing-flush oracle judges, not \(operation.rawValue)", fix: "use --op dontneed (or remap, munmap, punch, mprotect, mprotect-ro, mremap, truncate, mix)")

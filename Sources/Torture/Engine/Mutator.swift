@@ -68,7 +68,8 @@ final class Mutator: @unchecked Sendable {
     var lastCollapseError: String?
     /// The dirty-log oracle, harvesting between steps when `--dirty` is on.
     var dirtyOracle: DirtyOracle?
-    /// The missing-flush oracle (nil when `--flush-probe-ms 0`, antagonists run, or the VM has no statistics).
+    /// The missing-flush oracle (nil when `--flush-probe-ms 0`, an antagonist that may zap without a flush request
+    /// runs (``AntagonistSpec/Kind/zapsWithoutFlushRequest``), or the VM has no statistics).
     let flushProbe: FlushProbe?
     /// Windows opened and sampled, per operation and kind.
     let windows: WindowSampling
@@ -95,7 +96,7 @@ final class Mutator: @unchecked Sendable {
         let flushCounters = environment.vmStatistics?.counters(["remote_tlb_flush_requests", "remote_tlb_flush"])
         self.countersBefore = flushCounters.map(StatisticSample.init)
         self.countersAfter = flushCounters.map(StatisticSample.init)
-        self.flushProbe = flushCounters != nil && configuration.antagonists.isEmpty && configuration.flushProbeInterval > 0
+        self.flushProbe = flushCounters != nil && configuration.flushProbeJudgeable && configuration.flushProbeInterval > 0
             ? FlushProbe(statusBlocks: environment.checkerStatus, intervalMilliseconds: configuration.flushProbeInterval) : nil
     }
 

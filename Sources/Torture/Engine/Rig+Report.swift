@@ -7,6 +7,7 @@ import KVM
 extension Rig {
     /// The report as of now. `driven`: the mutator's thread was driven from outside (its windows not reported).
     func report(_ timeline: [RunReport.TimelineSample], driven: Bool) -> RunReport {
+        flushSanitizer?.poll(observations)
         let duration = observations.elapsed
         let vmAfter = (try? vmStats?.read()) ?? Statistics()
         let vcpuAfter = vcpuStats.map { (try? $0?.read()) ?? Statistics() }
@@ -22,6 +23,7 @@ extension Rig {
             workers: workers, placement: placement, vm: (vmBefore, vmAfter), vcpus: Array(zip(vcpuBefore, vcpuAfter))
         ).report(host: host, startedAt: startedAt, timeline: timeline, firstSteps: mutator.firstSteps)
         report.flushProbes = mutator.flushProbe?.report.withLock { $0 }
+        report.flushSanitizer = flushSanitizer?.report()
         report.traps = mutator.frameTraps?.report
         report.windowsInFlightPeak = driven ? nil : mutator.peakInFlight
         report.mmioServedChecks = observations.mmioServedChecks.load(ordering: .relaxed)
@@ -34,6 +36,9 @@ extension Rig {
         var notes: [String] = []
         if let note = OtherKVMUsers.note(atStart: otherVMs, atEnd: OtherKVMUsers.find()) { notes.append(note) }
         if let problem = kernelLog.problem { notes.append(problem) }
+        if config.flushProbeInterval > 0, let reason = config.flushProbeOffReason {
+            notes.append("the missing-flush oracle is off beside \(reason)")
+        }
         if config.operation == .forkCOW {
             let measured = observations.cowMeasured.load(ordering: .relaxed)
             let forks = observations.tallies.withLock { $0[.forkCOW]?.count ?? 0 }

@@ -15,6 +15,8 @@ final class Rig {
     let machine: GuestMachine
     let controlRegion: MemoryRegion
     let kernelLog: KernelLog
+    /// The kernel's flush sanitizer, where the kvm module has one.
+    let flushSanitizer: FlushSanitizerWatch?
     let backing: Backing
     let ksmDaemon: KSMDaemon?
     let ksmScansAtStart: Int?
@@ -44,6 +46,7 @@ final class Rig {
         controlRegion = try MemoryRegion.anonymous(size: controlBytes)
         try machine.addMemory(slot: UInt32(GUEST_CONTROL_SLOT), at: GuestPhysicalAddress(UInt64(GUEST_CONTROL_GPA)), region: controlRegion)
         kernelLog = KernelLog()
+        flushSanitizer = FlushSanitizerWatch()
         backing = try Backing(kind: config.backing, size: config.dataBytes)
         // ksm: ksmd on (restored when this run ends, however it ends short of SIGKILL), twins made mergeable.
         let ksmDaemon = config.operation == .ksm ? try KSMDaemon() : nil

@@ -21,6 +21,7 @@ extension TortureRun {
             usleep(20_000)
             let now = observations.elapsed
             stalls.kickStalled(now: now, after: Self.stallSeconds)
+            rig.flushSanitizer?.poll(observations)
             // Also at the first violation: a kernel bug that lets the guest write freed frames can corrupt this
             // process soon after, and the evidence must be out before that.
             let violated = observations.violationCount.load(ordering: .relaxed) > 0

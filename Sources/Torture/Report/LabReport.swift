@@ -20,6 +20,8 @@ public struct LabReport: Codable, Sendable {
     public var boots: [Boot]
     /// The signal that stopped the lab before its matrix was done ("SIGINT"); absent when it ran to the end.
     public var interruptedBy: String?
+    /// Whether the flush sanitizer was built into every variant (nil in older reports: it was not).
+    public var flushSanitizer: Bool?
 
     public init(kernelVersion: String, kernelABI: String, accel: String, secondsPerWorkload: Double, startedAt: String,
                 variants: [VariantInfo], rows: [Row] = [], boots: [Boot] = []) {

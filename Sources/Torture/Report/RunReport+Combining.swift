@@ -30,6 +30,7 @@ extension RunReport {
             total.antagonists += part.antagonists
             total.caughtPublications += part.caughtPublications
             if let probes = part.flushProbes { total.flushProbes = (total.flushProbes ?? .init()).adding(probes) }
+            if let seen = part.flushSanitizer { total.flushSanitizer = total.flushSanitizer.map { $0.adding(seen) } ?? seen }
             if let windows = part.windows {
                 total.windows = (total.windows ?? [:]).merging(windows) { $0.adding($1) }
             }

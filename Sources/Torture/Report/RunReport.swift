@@ -69,6 +69,8 @@ public struct RunReport: Codable, Sendable {
     public var mmioServedChecks: UInt64? = nil
     /// The missing-flush oracle's probes; nil where it was off.
     public var flushProbes: FlushProbeReport? = nil
+    /// The kernel's flush sanitizer (a kvm module built with `lab/flush-sanitizer.patch`); nil where it is absent.
+    public var flushSanitizer: FlushSanitizerReport? = nil
     /// Every operation's windows by kind: opened, and sampled (a guest check landed inside). Nil in older reports.
     public var windows: [String: WindowCount]? = nil
     /// The recycled-frame traps (nil when off: `--traps 0`, or an operation that frees no frame).

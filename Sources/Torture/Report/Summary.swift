@@ -44,6 +44,10 @@ extension RunReport {
             lines.append("faulting pages moved past: \(skipped.grouped) reads skipped, \(deferred.grouped) writes deferred to a later sweep")
         }
         lines.append("publications \(publications.grouped), KVM_RUN EFAULTs \(efaults.grouped), MMIO exits \(mmioExits.grouped)\((mmioServedChecks ?? 0) > 0 ? " (\(mmioServedChecks!.grouped) reads served while the data slot was away)" : ""), heartbeats \(heartbeats.grouped)")
+        if let sanitizer = flushSanitizer {
+            lines.append("flush sanitizer (kernel): \(sanitizer.zaps) SPTE zaps recorded, \(sanitizer.judgedReleases) releases of mmu_lock judged with zaps pending, "
+                + "\(sanitizer.lateFlushes) late" + (sanitizer.last.map { " (last: \($0))" } ?? ""))
+        }
         if let probes = flushProbes {
             lines.append("missing-flush oracle: \(probes.probes.grouped) probes, \(probes.judged.grouped) judged (page proven mapped, no flush before the call), "
                 + "\(probes.missing) with no flush request; void: \(probes.skippedCounterMoved) (a flush came first), \(probes.skippedNoSweep) (no checker sweep), \(probes.skippedNotInvalidating) (not an invalidation)")

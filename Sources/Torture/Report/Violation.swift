@@ -16,6 +16,8 @@ public struct Violation: Codable, Sendable, Equatable {
         case missingFlush = "missing-flush"
         /// A guest write the dirty log never reported.
         case missedDirty = "missed-dirty"
+        /// The kernel's flush sanitizer saw mmu_lock released with a zapped SPTE no remote TLB flush covered.
+        case lateFlush = "late-flush"
 
         public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
     }
