@@ -11,6 +11,16 @@ set -euo pipefail
 out=${1:?usage: ci/lab.sh OUT_DIR NAME [lab options...]}
 name=${2:?usage: ci/lab.sh OUT_DIR NAME [lab options...]}
 shift 2
+out=$(realpath -m -- "$out")  # the caller's relative paths, resolved before the cd below
+[ "${1:-}" != --merge-only ] || set -- "$1" "$(realpath -m -- "${2:?--merge-only needs a directory}")"
+arguments=()
+while [ $# -gt 0 ]; do
+    case $1 in
+    --patch|--cache|--binary|--assets) arguments+=("$1" "$(realpath -m -- "${2:?$1 needs a path}")"); shift 2 ;;
+    *) arguments+=("$1"); shift ;;
+    esac
+done
+set -- "${arguments[@]}"
 cd "$(dirname "$0")/.."
 mkdir -p "$out"
 if [ "${1:-}" = --merge-only ]; then

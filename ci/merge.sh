@@ -6,6 +6,8 @@
 set -euo pipefail
 in=${1:?usage: ci/merge.sh IN_DIR OUT_DIR}
 out=${2:?usage: ci/merge.sh IN_DIR OUT_DIR}
+# Relative paths are the caller's, resolved before the cd below.
+in=$(realpath -m -- "$in") out=$(realpath -m -- "$out")
 cd "$(dirname "$0")/.."
 mkdir -p "$out"
 swift build -c release --product mmutorture

@@ -133,7 +133,12 @@ def main():
     tree = os.path.join(work, "tree")
     if not os.path.isdir(tree):
         os.makedirs(tree)
-        subprocess.run(f"git -C {root} archive HEAD | tar -x -C {tree}", shell=True, check=True)
+        # No shell: a path with a space or a quote is an argument, never a command.
+        archive = subprocess.Popen(["git", "-C", root, "archive", "HEAD"], stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-x", "-C", tree], stdin=archive.stdout, check=True)
+        archive.stdout.close()
+        if archive.wait() != 0:
+            raise SystemExit("git archive failed")
     env = dict(os.environ, MMUTORTURE_REQUIRE_KVM="1")
     print(f"work directory {work}", flush=True)
     # Every mutant must apply: a source edit that moved a line makes the check say so, not pass silently.

@@ -9,18 +9,18 @@
 set -euo pipefail
 out=${1:?usage: ci/torture.sh OUT_DIR [run options...]}
 shift
+out=$(realpath -m -- "$out")  # the caller's relative path, resolved before the cd below
 cd "$(dirname "$0")/.."
 mkdir -p "$out"
 
-# KVM for the runner user: a udev rule, installed after any package installs (which can re-trigger udev), then
-# verified by opening the device, not by reading its permission bits.
+# KVM for the runner user alone, for this job alone: an ACL entry on the device node for this user, removed when
+# the script ends (never a rule that leaves /dev/kvm open to every user of the host), then verified by opening it.
 if ! ( exec 3<>/dev/kvm ) 2>/dev/null; then
-    if [ -e /dev/kvm ] && command -v udevadm >/dev/null; then
-        echo 'KERNEL=="kvm", GROUP="kvm", MODE="0666", OPTIONS+="static_node=kvm"' | sudo tee /etc/udev/rules.d/99-kvm4all.rules >/dev/null
-        sudo udevadm control --reload-rules
-        sudo udevadm trigger --name-match=kvm
+    if [ -e /dev/kvm ] && command -v setfacl >/dev/null; then
+        sudo setfacl -m "u:$(id -un):rw" /dev/kvm
+        trap 'sudo setfacl -x "u:$(id -un)" /dev/kvm 2>/dev/null || true' EXIT
     fi
-    ( exec 3<>/dev/kvm ) || { echo "cannot open /dev/kvm read-write: nested virtualization off, or no permission" >&2; exit 69; }
+    ( exec 3<>/dev/kvm ) || { echo "cannot open /dev/kvm read-write: nested virtualization off, or no permission (setfacl from the acl package grants it)" >&2; exit 69; }
 fi
 
 swift build -c release --product mmutorture

@@ -3,13 +3,16 @@
 # then the lab's instrumentation on top (the flush sanitizer, unless '-'), out of tree against the same version's
 # headers, and a pr_info marker in kvm_init naming the variant, so the console proves which build loaded.
 # Cached: OUT/.ready is kept, so a second call is free.
-# Usage: build-variant.sh SOURCE HEADERS NAME PATCH|- OUT [SANITIZER|-]
+# Usage: build-variant.sh SOURCE HEADERS NAME PATCH|- OUT [SANITIZER|-] [allow-build-changes]
 set -euo pipefail
-source=$1 headers=$2 name=$3 patchfile=$4 out=$5 sanitizer=${6:--}
-# Labs sharing a cache build a variant one at a time: the second finds the first's modules ready.
+source=$1 headers=$2 name=$3 patchfile=$4 out=$5 sanitizer=${6:--} build_changes=${7:-}
+# The name reaches the module's C string and the guest's boot.conf: letters, digits, '.', '_' and '-' only.
+[[ $name =~ ^[A-Za-z0-9._-]+$ ]] || { echo "lab: variant name '$name' may use only letters, digits, '.', '_' and '-'" >&2; exit 64; }
+# Labs sharing a cache build one at a time: the second finds the first's modules ready. The lock is the directory
+# itself (opened read-only: nothing is created, truncated or followed through a planted link).
 mkdir -p "$(dirname "$out")"
-exec 9> "$out.lock"
-flock -n 9 || { echo "lab: waiting for another lab building $name" >&2; flock 9; }
+exec 9< "$(dirname "$out")"
+flock -n 9 || { echo "lab: waiting for another lab building in $(dirname "$out")" >&2; flock 9; }
 [ -e "$out/.ready" ] && exit 0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -18,10 +21,20 @@ cp -r "$source/arch/x86/kvm" "$work/arch/x86/"
 cp -r "$source/virt" "$work/"
 
 if [ "$patchfile" != "-" ]; then
-    # A patch may only touch KVM: anything else would not be in the modules this builds.
-    outside=$(grep -E '^\+\+\+ ' "$patchfile" | awk '{print $2}' | sed -E 's|^[ab]/||' | grep -vE '^(arch/x86/kvm|virt/kvm)/' || true)
-    if [ -n "$outside" ]; then
-        echo "lab: $patchfile changes files outside arch/x86/kvm and virt/kvm: $outside" >&2
+    # A patch may only touch KVM: anything else would not be in the modules this builds. Every name GNU patch may
+    # act on counts ('---', '+++', git's 'diff --git', rename and copy lines, 'Index:'), and none may climb out.
+    names=$(sed -nE 's/^(\+\+\+|---) ([^	]*).*/\2/p; s/^diff --git ([^ ]*) ([^ ]*).*/\1\n\2/p; s/^(rename|copy) (from|to) (.*)/\3/p; s/^Index: (.*)/\1/p' "$patchfile" \
+        | grep -v '^/dev/null$' | sed -E 's|^[ab]/||' | sort -u)
+    outside=$(echo "$names" | grep -vE '^(arch/x86/kvm|virt/kvm)/' || true)
+    climbing=$(echo "$names" | grep -E '(^|/)\.\.(/|$)' || true)
+    if [ -n "$outside$climbing" ]; then
+        echo "lab: $patchfile changes files outside arch/x86/kvm and virt/kvm: $(echo $outside $climbing)" >&2
+        exit 65
+    fi
+    # The build itself (Makefiles, Kbuild, Kconfig) runs as the lab's caller: a patch may change it only when asked.
+    build=$(echo "$names" | grep -E '(^|/)(Makefile[^/]*|Kbuild[^/]*|Kconfig[^/]*|[^/]*\.mk)$' || true)
+    if [ -n "$build" ] && [ "$build_changes" != allow-build-changes ]; then
+        echo "lab: $patchfile changes the build ($(echo $build)), which runs as you; look at it, then pass --allow-build-changes" >&2
         exit 65
     fi
     grep -qE '^\+\+\+ ' "$patchfile" || { echo "lab: $patchfile is not a unified diff (no '+++' line)" >&2; exit 65; }

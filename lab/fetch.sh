@@ -28,8 +28,9 @@ common=${abi%-$flavour}-common
 
 root=$cache/kernel/$version
 # Labs sharing a cache (shards run side by side) fetch one at a time: the second finds the first's copy ready.
+# The lock is the directory itself, opened read-only: nothing is created, truncated or followed through a link.
 mkdir -p "$cache/kernel"
-exec 9> "$cache/kernel/.lock"
+exec 9< "$cache/kernel"
 flock -n 9 || { say "waiting for another lab fetching into $cache"; flock 9; }
 if [ ! -e "$root/.ready" ]; then
     rm -rf "$root"

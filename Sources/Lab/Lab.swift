@@ -26,6 +26,8 @@ public struct Lab {
         /// Build the flush sanitizer (`lab/flush-sanitizer.patch`) into every variant: the kernel itself checks at
         /// every release of mmu_lock that each zap was flushed first (the seed's class, which TCG cannot show as data).
         public var flushSanitizer = true
+        /// Let a `--patch` change the build itself (Makefiles, Kbuild, Kconfig), which runs as the lab's caller.
+        public var allowBuildChanges = false
 
         public init(variants: [Variant], mmus: [String], workloads: [Workload]?, seeds: [UInt64], seconds: Double,
                     shard: (index: Int, count: Int), accel: String, cacheDirectory: String, binary: String?, assets: LabAssets) {
@@ -52,6 +54,7 @@ public struct Lab {
     public func run() throws -> LabReport {
         let c = configuration
         try Self.makeDirectory(c.cacheDirectory, what: "the lab's cache directory", fix: "give one you can write with --cache DIR")
+        try Self.checkCacheTrusted(c.cacheDirectory)
         _ = try QEMUBoot.requireQEMU()
         let matrix = LabMatrix(variants: c.variants, mmus: c.mmus, workloads: c.workloads, seeds: c.seeds)
             .shard(c.shard.index, of: c.shard.count)
@@ -63,8 +66,7 @@ public struct Lab {
         }
         progress("lab: kernel \(version) (\(abi))")
 
-        let work = URL(fileURLWithPath: c.cacheDirectory).appendingPathComponent("runs/\(getpid())")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let work = try Self.makeWorkDirectory(under: c.cacheDirectory + "/runs")
         defer { try? FileManager.default.removeItem(at: work) }
         let base = work.appendingPathComponent("base.cpio").path
         try c.assets.run("initramfs.sh", ["base", try guestBinary(), modules, c.assets.path("init"),
@@ -93,8 +95,36 @@ public struct Lab {
         return report
     }
 
+    /// `$XDG_CACHE_HOME/mmutorture/lab`, else `$HOME/.cache/mmutorture/lab`; with neither set there is no cache the
+    /// caller owns, and the lab will not guess one (a shared place such as /tmp is another user's to plant).
+    public static func defaultCache(environment: [String: String]) throws -> String {
+        if let cache = environment["XDG_CACHE_HOME"], cache.hasPrefix("/") { return "\(cache)/mmutorture/lab" }
+        if let home = environment["HOME"], home.hasPrefix("/") { return "\(home)/.cache/mmutorture/lab" }
+        throw LabError.usage("neither XDG_CACHE_HOME nor HOME is set (to an absolute path), so the lab has no cache of yours to use; give one with --cache DIR")
+    }
+
+    /// Refuses a cache another user could have written: the lab runs the Makefiles and helpers of the kernel headers
+    /// it keeps there, and trusts its build markers.
+    static func checkCacheTrusted(_ path: String) throws {
+        if let problem = TrustedPath.problem(path) {
+            throw LabError.untrusted("the lab's cache \(path) is not safe to use: \(problem); the lab runs the kernel build kept there. "
+                + "Use a cache only you (or root) can write, e.g. --cache ~/.cache/mmutorture/lab")
+        }
+    }
+
     /// The lab's instrumentation, applied on top of every variant unless `--no-flush-sanitizer`.
     public static let flushSanitizerPatch = "flush-sanitizer.patch"
+
+    /// A directory of this lab's own under `parent` (mkdtemp: a new name, mode 0700), so that labs sharing a cache
+    /// (shards in containers, whose PIDs collide) never share one, and the lab deletes only what it made.
+    static func makeWorkDirectory(under parent: String) throws -> URL {
+        try makeDirectory(parent, what: "the lab's work directory", fix: "give a cache you can write with --cache DIR")
+        var template = Array("\(parent)/run-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw LabError.cannotCreate("the lab's work directory cannot be made in \(parent): \(String(cString: strerror(errno)))")
+        }
+        return URL(fileURLWithPath: String(cString: made))
+    }
 
     /// `mkdir -p`, with the component that could not be made and why (a Foundation error names neither).
     static func makeDirectory(_ path: String, what: String, fix: String) throws {
@@ -128,7 +158,8 @@ public struct Lab {
         if !FileManager.default.fileExists(atPath: out + "/.ready") {
             progress("lab: building KVM modules: \(variant.name)" + (configuration.flushSanitizer ? " (with the flush sanitizer)" : ""))
         }
-        try configuration.assets.run("build-variant.sh", [source, headers, variant.name, variant.patch ?? "-", out, sanitizer])
+        try configuration.assets.run("build-variant.sh", [source, headers, variant.name, variant.patch ?? "-", out, sanitizer,
+                                                           configuration.allowBuildChanges ? "allow-build-changes" : "-"])
         return out
     }
 

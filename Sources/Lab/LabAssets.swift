@@ -1,33 +1,55 @@
 import Foundation
 import Torture
 
-/// The lab's shell steps (fetch, build-variant, initramfs), its guest init and its mutants: the top-level `lab/`
-/// folder of the source tree, found beside the binary or given with `--assets`.
+/// The lab's shell steps (fetch, build-variant, initramfs), its guest init, its instrumentation and its mutants:
+/// the top-level `lab/` folder of the source tree. The lab runs them as whoever runs it (root, often), so they are
+/// looked for only where the binary's own installation says, never from the working directory, and refused when
+/// another user could have written them (``TrustedPath``).
 public struct LabAssets: Sendable {
     public let directory: URL
 
-    /// `lab/` given explicitly, or found by walking up from the executable and from the working directory.
-    public static func locate(_ explicit: String?) throws -> LabAssets {
+    /// `lab/` given explicitly, else the first of: `PREFIX/share/mmutorture/lab` beside an installed binary
+    /// (`PREFIX/bin/mmutorture`), and the source tree this binary was built from.
+    public static func locate(_ explicit: String?, executable: String = "/proc/self/exe", sourceFile: String = #filePath) throws -> LabAssets {
+        let assets: LabAssets
         if let explicit {
             let url = URL(fileURLWithPath: explicit)
             guard FileManager.default.fileExists(atPath: url.appendingPathComponent("fetch.sh").path) else {
                 throw LabError.usage("--assets \(explicit): no fetch.sh there; give the lab/ folder of an mmutorture source tree")
             }
-            return LabAssets(directory: url)
-        }
-        let starts = [URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent(),
-                      URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
-        for start in starts {
-            var directory = start
-            for _ in 0..<6 {
-                let candidate = directory.appendingPathComponent("lab")
-                if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("fetch.sh").path) {
-                    return LabAssets(directory: candidate)
-                }
-                directory.deleteLastPathComponent()
+            assets = LabAssets(directory: url)
+        } else {
+            let candidates = installedCandidates(executable: executable, sourceFile: sourceFile)
+            guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("fetch.sh").path) }) else {
+                throw LabError.usage("the lab's assets were not found (looked in \(candidates.map(\.path).joined(separator: " and "))); "
+                    + "install them with the binary (README: Installation) or give --assets DIR")
             }
+            assets = LabAssets(directory: found)
         }
-        throw LabError.usage("the lab/ folder was not found beside the binary or the working directory; run from the source tree or give --assets DIR")
+        try assets.checkTrusted()
+        return assets
+    }
+
+    /// Where an installation keeps the assets: beside the binary's prefix, then the source tree it was built from.
+    static func installedCandidates(executable: String, sourceFile: String) -> [URL] {
+        let binary = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
+        let sourceTree = URL(fileURLWithPath: sourceFile).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return [binary.deletingLastPathComponent().appendingPathComponent("share/mmutorture/lab").standardized,
+                sourceTree.appendingPathComponent("lab").standardized]
+    }
+
+    /// Refuses assets another user could have written: the lab runs its scripts, patches the kernel with its
+    /// patches and builds the source tree's manifest, as its caller.
+    func checkTrusted() throws {
+        var problems = [TrustedPath.problemInTree(directory.path)]
+        let scenarios = packageRoot.appendingPathComponent("scenarios").path
+        if FileManager.default.fileExists(atPath: scenarios) { problems.append(TrustedPath.problemInTree(scenarios)) }
+        let manifest = packageRoot.appendingPathComponent("Package.swift").path
+        if FileManager.default.fileExists(atPath: manifest) { problems.append(TrustedPath.problem(manifest)) }
+        if let problem = problems.compactMap({ $0 }).first {
+            throw LabError.untrusted("the lab's assets in \(directory.path) are not safe to run: \(problem); "
+                + "use assets only root or you can write (chmod go-w, chown), or give --assets a copy that is")
+        }
     }
 
     /// The source tree the assets belong to (where `swift build` makes the guest's binary).
@@ -55,7 +77,7 @@ enum LabProcess {
         do { try process.run() } catch {
             throw LabError.unavailable("\(what) could not be started: \(error.localizedDescription)")
         }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let data = readToEnd(pipe.fileHandleForReading.fileDescriptor)
         process.waitUntilExit()
         let status = process.terminationStatus
         guard status == 0 else {
@@ -67,6 +89,20 @@ enum LabProcess {
             }
         }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Everything a pipe delivers until its writer closes it. Foundation's `readDataToEndOfFile` traps on a read
+    /// error (an EINTR from a Ctrl-C during a download or a module build, once); this retries EINTR and ends at any
+    /// other error with what it had.
+    static func readToEnd(_ descriptor: Int32) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count > 0 { data.append(contentsOf: buffer[0..<count]); continue }
+            if count < 0 && errno == EINTR { continue }
+            return data
+        }
     }
 
     /// The first executable called `name` in a directory of PATH.
@@ -94,6 +130,8 @@ public enum LabError: Error, CustomStringConvertible {
     case failed(String)
     /// A file or directory the lab must write cannot be made.
     case cannotCreate(String)
+    /// What the lab would run, source or build could have been written by another user.
+    case untrusted(String)
 
     public var exitCode: Int32 {
         switch self {
@@ -102,12 +140,13 @@ public enum LabError: Error, CustomStringConvertible {
         case .unavailable: ExitStatus.unavailable.rawValue
         case .failed: ExitStatus.software.rawValue
         case .cannotCreate: ExitStatus.cannotCreate.rawValue
+        case .untrusted: ExitStatus.noPermission.rawValue
         }
     }
 
     public var description: String {
         switch self {
-        case .usage(let text), .badInput(let text), .unavailable(let text), .failed(let text), .cannotCreate(let text): text
+        case .usage(let text), .badInput(let text), .unavailable(let text), .failed(let text), .cannotCreate(let text), .untrusted(let text): text
         }
     }
 }

@@ -28,21 +28,31 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let json {
+            // Before minutes of measuring: a path that cannot be written is said now.
+            do { try AtomicFile.checkWritable(json) } catch {
+                StandardStreams.error("mmutorture: cannot write \(json): \(error.problem)\n")
+                throw ExitCode(ExitStatus.cannotCreate.rawValue)
+            }
+        }
         var bench = Benchmark()
         bench.seconds = seconds
         bench.devicePath = device
         if !only.isEmpty { bench.sections = Set(only) }
-        bench.log = { FileHandle.standardError.write(Data("bench: \($0)\n".utf8)) }
+        bench.log = { StandardStreams.error("bench: \($0)\n") }
         let results: Benchmark.Results
         do { results = try bench.run() } catch let error as TortureRun.SetupError {
-            FileHandle.standardError.write(Data("mmutorture: \(error)\n".utf8))
+            StandardStreams.error("mmutorture: \(error)\n")
             throw ExitCode(error.exitCode)
         }
         print(results.table)
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(results).write(to: URL(fileURLWithPath: json))
+            do { try AtomicFile.write(try encoder.encode(results), to: json) } catch {
+                StandardStreams.error("mmutorture: cannot write \(json): \(error)\n")
+                throw ExitCode(ExitStatus.cannotCreate.rawValue)
+            }
         }
     }
 }

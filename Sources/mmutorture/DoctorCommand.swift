@@ -15,7 +15,20 @@ struct DoctorCommand: ParsableCommand {
     @Flag(help: "Print the findings as JSON.")
     var json = false
 
+    @Flag(help: "Put back the system-wide settings (ksmd's, a memory cgroup) that a run killed before it could undo them left changed, as journaled in /run/mmutorture, and exit.")
+    var restore = false
+
     func run() throws {
+        if restore {
+            do {
+                let changes = try SystemChanges()
+                print(changes.restoredLeftovers.isEmpty ? "nothing to restore: no run left system settings changed" : changes.restoredLeftovers.joined(separator: "\n"))
+            } catch {
+                StandardStreams.error("mmutorture doctor: \(error)\n")
+                throw ExitCode(error.exitCode)
+            }
+            return
+        }
         let report = DoctorReport.examine(devicePath: device)
         if json {
             let encoder = JSONEncoder()

@@ -60,6 +60,9 @@ struct LabCommand: ParsableCommand {
     @Flag(help: "Build the variants without the flush sanitizer (lab/flush-sanitizer.patch, on by default: the kernel checks at every release of mmu_lock that each SPTE zapped under it was flushed first). To compare, or for a patch that rewrites the lines it instruments.")
     var noFlushSanitizer = false
 
+    @Flag(help: "Let a --patch change the build itself (Makefiles, Kbuild, Kconfig): the build runs as you, so such a patch is refused unless you have read it and pass this.")
+    var allowBuildChanges = false
+
     @Flag(help: "Let each run's vCPU flip KVM's static keys (the guest then hangs now and then under TCG: LAB.md).")
     var letStaticKeysFlip = false
 
@@ -113,6 +116,10 @@ struct LabCommand: ParsableCommand {
         }
         for path in patch {
             let name = "patch-" + URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            // The name reaches the module's C string, a shell script and the guest's boot configuration.
+            guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+                throw LabError.usage("--patch \(path): its file name may use only letters, digits, '.', '_' and '-' (it names the variant); rename the file")
+            }
             chosen.append(try Variant.load(patch: path, name: name, expectation: .clean))
         }
         if chosen.isEmpty { throw LabError.usage("nothing to run: --variants none and no --patch") }
@@ -124,8 +131,7 @@ struct LabCommand: ParsableCommand {
         let result: LabReport
         do {
             let assets = try LabAssets.locate(self.assets)
-            let home = ProcessInfo.processInfo.environment["HOME"] ?? "/tmp"
-            let cacheDirectory = cache ?? (ProcessInfo.processInfo.environment["XDG_CACHE_HOME"].map { "\($0)/mmutorture/lab" } ?? "\(home)/.cache/mmutorture/lab")
+            let cacheDirectory = try cache ?? Lab.defaultCache(environment: ProcessInfo.processInfo.environment)
             var lab = Lab(configuration: .init(
                 variants: try chosenVariants(assets), mmus: parsedMMUs,
                 workloads: try workloads.map { try Workload.named($0.split(separator: ",").map(String.init)) },
@@ -133,21 +139,22 @@ struct LabCommand: ParsableCommand {
                 binary: binary, assets: assets))
             lab.configuration.holdStaticKeys = !letStaticKeysFlip
             lab.configuration.flushSanitizer = !noFlushSanitizer
-            if !quiet { lab.progress = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } }
+            lab.configuration.allowBuildChanges = allowBuildChanges
+            if !quiet { lab.progress = { StandardStreams.error(($0 + "\n")) } }
             do { try AtomicFile.checkWritable(report) } catch {
-                FileHandle.standardError.write(Data("mmutorture lab: cannot write the report: \(error)\n".utf8))
+                StandardStreams.error("mmutorture lab: cannot write the report: \(error)\n")
                 throw ExitCode(ExitStatus.cannotCreate.rawValue)
             }
             let path = report
             lab.checkpoint = { partial in try? partial.write(to: path) }
             result = try lab.run()
         } catch let error as LabError {
-            FileHandle.standardError.write(Data("mmutorture lab: \(error)\n".utf8))
+            StandardStreams.error("mmutorture lab: \(error)\n")
             throw ExitCode(error.exitCode)
         }
         print(result.summary)
         do { try result.write(to: report) } catch {
-            FileHandle.standardError.write(Data("mmutorture lab: cannot write the report to \(report): \(error)\n".utf8))
+            StandardStreams.error("mmutorture lab: cannot write the report to \(report): \(error)\n")
             throw ExitCode(ExitStatus.cannotCreate.rawValue)
         }
         print("report: \(report)")

@@ -15,6 +15,9 @@ struct MMUTorture: ParsableCommand {
     func run() throws { print(Self.helpMessage()) }
 
     static func main() {
+        // A closed pipe on stdout or stderr (`run … | head`) is an EPIPE each write shrugs off, not the end of a
+        // run that has system changes to undo and a report to write.
+        StandardStreams.ignoreBrokenPipes()
         do {
             var command = try parseAsRoot(joiningNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
             try command.run()

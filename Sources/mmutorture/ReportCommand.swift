@@ -11,15 +11,28 @@ struct ReportCommand: ParsableCommand {
     /// Bad report files exit 65 (EX_DATAERR) with the problem named; unwritable output 73 (EX_CANTCREAT).
     static func load(_ path: String) throws -> ReportFile {
         do { return try ReportFile.read(from: path) } catch {
-            FileHandle.standardError.write(Data("mmutorture: \(error)\n".utf8))
+            StandardStreams.error("mmutorture: \(error)\n")
             throw ExitCode(ExitStatus.dataError.rawValue)
         }
     }
 
-    static func output(_ text: String, to path: String?) throws {
+    /// `-o`: never one of the inputs, written through the same atomic writer as `run --report` (so never through a
+    /// link, into a device, or torn).
+    static func output(_ text: String, to path: String?, inputs: [String]) throws {
         guard let path else { return print(text, terminator: text.hasSuffix("\n") ? "" : "\n") }
-        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) } catch {
-            FileHandle.standardError.write(Data("mmutorture: cannot write \(path): \(error.localizedDescription)\n".utf8))
+        do {
+            try AtomicFile.checkNotAnInput(path, inputs: inputs)
+            try AtomicFile.write(Data(text.utf8), to: path)
+        } catch {
+            StandardStreams.error("mmutorture: cannot write \(path): \(error.problem)\n")
+            throw ExitCode(ExitStatus.cannotCreate.rawValue)
+        }
+    }
+
+    /// `report merge -o` is checked before anything is read.
+    static func checkOutput(_ path: String, inputs: [String]) throws {
+        do { try AtomicFile.checkNotAnInput(path, inputs: inputs); try AtomicFile.checkWritable(path) } catch {
+            StandardStreams.error("mmutorture: cannot write \(path): \(error.problem)\n")
             throw ExitCode(ExitStatus.cannotCreate.rawValue)
         }
     }
@@ -27,8 +40,8 @@ struct ReportCommand: ParsableCommand {
     /// Renders the report in `file` (a lab report with `lab`, any other with `runs`) to `output`, or stdout.
     static func render(_ file: String, to output: String?, lab: (LabReport) -> String, runs: ([RunReport]) -> String) throws {
         let report = try load(file)
-        if case .lab(let labReport) = report { return try self.output(lab(labReport), to: output) }
-        try self.output(runs(report.runs), to: output)
+        if case .lab(let labReport) = report { return try self.output(lab(labReport), to: output, inputs: [file]) }
+        try self.output(runs(report.runs), to: output, inputs: [file])
     }
 
     struct Show: ParsableCommand {
@@ -37,7 +50,7 @@ struct ReportCommand: ParsableCommand {
         @Flag(help: "Leave out the legend of the summary's terms.") var noLegend = false
         func run() throws {
             let report = try ReportCommand.load(file)
-            print(report.summary)
+            print(TextSafety.terminal(report.summary))
             if case .lab = report {} else if !noLegend { print("\n" + RunReport.legend) }
         }
     }
@@ -49,7 +62,7 @@ struct ReportCommand: ParsableCommand {
         @Option(name: .short, help: "Where to write the HTML (default: standard output).") var output: String?
         func run() throws {
             let runs = try ReportCommand.load(file).runs
-            try ReportCommand.output(HTMLRenderer.render(runs, title: "mmutorture report: \(URL(fileURLWithPath: file).lastPathComponent)"), to: output)
+            try ReportCommand.output(HTMLRenderer.render(runs, title: "mmutorture report: \(URL(fileURLWithPath: file).lastPathComponent)"), to: output, inputs: [file])
         }
     }
 
@@ -75,10 +88,10 @@ struct ReportCommand: ParsableCommand {
         @Argument(help: "The second report.") var b: String
         func run() throws {
             guard case .run(let left) = try ReportCommand.load(a), case .run(let right) = try ReportCommand.load(b) else {
-                FileHandle.standardError.write(Data("mmutorture: report diff compares the reports of two single runs, not merged ones\n".utf8))
+                StandardStreams.error("mmutorture: report diff compares the reports of two single runs, not merged ones\n")
                 throw ExitCode(ExitStatus.dataError.rawValue)
             }
-            print(ReportDiff.render(left, right))
+            print(TextSafety.terminal(ReportDiff.render(left, right)))
         }
     }
 
@@ -88,19 +101,20 @@ struct ReportCommand: ParsableCommand {
         @Option(name: .short, help: "Where to write the merged JSON report.") var output: String
         func validate() throws { if files.isEmpty { throw ValidationError("report merge: give at least one report file") } }
         func run() throws {
+            try ReportCommand.checkOutput(output, inputs: files)
             let loaded = try files.map(ReportCommand.load)
             let labs = loaded.compactMap { if case .lab(let lab) = $0 { lab } else { nil } }
             if !labs.isEmpty {
                 // Lab reports (the shards of one lab matrix) merge into one lab report.
                 guard labs.count == loaded.count, let merged = LabReport.merging(labs) else {
-                    FileHandle.standardError.write(Data("mmutorture: report merge: lab reports merge only with lab reports\n".utf8))
+                    StandardStreams.error("mmutorture: report merge: lab reports merge only with lab reports\n")
                     throw ExitCode(ExitStatus.dataError.rawValue)
                 }
                 do { try merged.write(to: output) } catch {
-                    FileHandle.standardError.write(Data("mmutorture: cannot write \(output): \(error)\n".utf8))
+                    StandardStreams.error("mmutorture: cannot write \(output): \(error)\n")
                     throw ExitCode(ExitStatus.cannotCreate.rawValue)
                 }
-                print(merged.summary)
+                print(TextSafety.terminal(merged.summary))
                 if merged.exitCode != 0 { throw ExitCode(merged.exitCode) }
                 return
             }
@@ -108,10 +122,10 @@ struct ReportCommand: ParsableCommand {
             for (file, report) in zip(files, loaded) { runs += report.runs.map { (file, $0) } }
             let merged = MergedReport(merging: runs)
             do { try merged.write(to: output) } catch {
-                FileHandle.standardError.write(Data("mmutorture: cannot write \(output): \(error)\n".utf8))
+                StandardStreams.error("mmutorture: cannot write \(output): \(error)\n")
                 throw ExitCode(ExitStatus.cannotCreate.rawValue)
             }
-            print(merged.summary)
+            print(TextSafety.terminal(merged.summary))
         }
     }
 }

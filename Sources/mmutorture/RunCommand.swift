@@ -132,8 +132,8 @@ struct RunCommand: ParsableCommand {
         let scenario = try loadScenario()
         let configuration = makeConfiguration(seed: 0, scenario: scenario)
         do { try configuration.validate() } catch { throw ValidationError(error.description) }
-        if let checkpointInterval, !(checkpointInterval > 0) {
-            throw ValidationError("--checkpoint-interval: \(checkpointInterval) is not a positive number of seconds")
+        if let checkpointInterval, !(checkpointInterval > 0 && checkpointInterval <= 7 * 24 * 3600) {
+            throw ValidationError("--checkpoint-interval: \(checkpointInterval) is out of range; use a positive number of seconds, at most a week")
         }
         if checkpointInterval != nil && report == nil {
             throw ValidationError("--checkpoint-interval: checkpoints are written to the report; add --report PATH")
@@ -158,7 +158,7 @@ struct RunCommand: ParsableCommand {
     func loadScenario() throws -> Scenario? {
         guard let scenario else { return nil }
         do { return try Scenario.load(path: scenario) } catch {
-            FileHandle.standardError.write(Data("mmutorture: scenario \(error)\n".utf8))
+            StandardStreams.error("mmutorture: scenario \(error)\n")
             throw ExitCode(error.exitCode)
         }
     }
@@ -206,7 +206,7 @@ struct RunCommand: ParsableCommand {
                 try AtomicFile.checkWritable(report)
                 reportLock = try ReportLock(reportPath: report)
             } catch {
-                FileHandle.standardError.write(Data("mmutorture: cannot write the report: \(error)\n".utf8))
+                StandardStreams.error("mmutorture: cannot write the report: \(error)\n")
                 throw ExitCode(ExitStatus.cannotCreate.rawValue)
             }
         }
@@ -219,14 +219,14 @@ struct RunCommand: ParsableCommand {
         // On a terminal one live line, rewritten in place; otherwise (CI logs) a plain line a second.
         let live = isatty(STDERR_FILENO) == 1
         if !quiet {
-            torture.progress = { line in FileHandle.standardError.write(Data((live ? "\r\u{1B}[K" + line : line + "\n").utf8)) }
+            torture.progress = { line in StandardStreams.error((live ? "\r\u{1B}[K" + line : line + "\n")) }
         }
         if let report, let interval = checkpointInterval ?? profile?.checkpointInterval {
             torture.checkpointInterval = interval
             torture.checkpoint = { partial in
                 do { try partial.write(to: report) } catch {
                     // A run whose evidence cannot be kept stops; its final report is attempted (and reported) below.
-                    FileHandle.standardError.write(Data("mmutorture: checkpoint: cannot write the report: \(error); stopping the run\n".utf8))
+                    StandardStreams.error("mmutorture: checkpoint: cannot write the report: \(error); stopping the run\n")
                     StopRequest.request()
                 }
             }
@@ -235,17 +235,17 @@ struct RunCommand: ParsableCommand {
         do {
             result = try torture.run()
         } catch {
-            FileHandle.standardError.write(Data("mmutorture: \(error)\n".utf8))
+            StandardStreams.error("mmutorture: \(error)\n")
             throw ExitCode(error.exitCode)
         }
-        if live && !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+        if live && !quiet { StandardStreams.error("\n") }
         print(result.summary)
         if let report {
             do {
                 try result.write(to: report)
                 print("report: \(report)")
             } catch {
-                FileHandle.standardError.write(Data("mmutorture: cannot write the report: \(error)\n".utf8))
+                StandardStreams.error("mmutorture: cannot write the report: \(error)\n")
                 throw ExitCode(ExitStatus.cannotCreate.rawValue)
             }
         }

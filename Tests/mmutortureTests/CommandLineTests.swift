@@ -21,10 +21,13 @@ let binary: URL = {
     return directory.appendingPathComponent("mmutorture")
 }()
 
-func invoke(_ arguments: [String], interruptAfter seconds: Double? = nil, signal: Int32 = SIGINT) throws -> Invocation {
+func invoke(_ arguments: [String], interruptAfter seconds: Double? = nil, signal: Int32 = SIGINT,
+            in directory: URL? = nil, environment: [String: String]? = nil, executable: URL = binary) throws -> Invocation {
     let process = Process()
-    process.executableURL = binary
+    process.executableURL = executable
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
+    if let environment { process.environment = environment }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err

@@ -108,20 +108,20 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         guard duration > 0 && duration <= 7 * 24 * 3600 else {
             throw ConfigurationError(.duration, problem: "\(duration) s is out of range", fix: "use a positive number of seconds, at most a week")
         }
-        if dirty == .ring && (ringEntries < 256 || ringEntries & (ringEntries - 1) != 0) {
-            throw ConfigurationError(.ringEntries, problem: "\(ringEntries) is not a power of two of at least 256", fix: "use 256, 512, 1024, …")
+        if ringEntries < 256 || ringEntries > 65536 || ringEntries & (ringEntries - 1) != 0 {
+            throw ConfigurationError(.ringEntries, problem: "\(ringEntries) is not a power of two from 256 to 65536 (KVM's most)", fix: "use 256, 512, 1024, … 65536 (default 4096)")
         }
         if hotPages < 0 || hotPages > pages {
             throw ConfigurationError(.hot, problem: "\(hotPages) hot pages of \(pages)", fix: "use 1 to --pages, or 0 for none")
         }
-        if hotRepeat < 1 {
-            throw ConfigurationError(.hotRepeat, problem: "\(hotRepeat) passes", fix: "use 1 or more")
+        if hotRepeat < 1 || hotRepeat > 1_000_000 {
+            throw ConfigurationError(.hotRepeat, problem: "\(hotRepeat) passes is out of range", fix: "use 1 to 1000000 (default 8)")
         }
-        for antagonist in antagonists where antagonist.periodMicroseconds < 1 {
-            throw ConfigurationError(.antagonists, problem: "\(antagonist.kind.rawValue) every \(antagonist.periodMicroseconds) µs", fix: "use a period of 1 µs or more")
+        for antagonist in antagonists where antagonist.periodMicroseconds < 1 || antagonist.periodMicroseconds > 60_000_000 {
+            throw ConfigurationError(.antagonists, problem: "\(antagonist.kind.rawValue) every \(antagonist.periodMicroseconds) µs is out of range", fix: "use a period of 1 µs to 60000000 µs (a minute)")
         }
-        if dirtyRoundMilliseconds < 1 {
-            throw ConfigurationError(.dirtyRound, problem: "\(dirtyRoundMilliseconds) is not a positive number", fix: "use 1 or more milliseconds")
+        if dirtyRoundMilliseconds < 1 || dirtyRoundMilliseconds > 600_000 {
+            throw ConfigurationError(.dirtyRound, problem: "\(dirtyRoundMilliseconds) ms is out of range", fix: "use 1 to 600000 milliseconds (ten minutes)")
         }
         if let probe = flushProbeMilliseconds, probe < 0 || probe > 60_000 {
             throw ConfigurationError(.flushProbe, problem: "\(probe) is out of range", fix: "use 0 (off) to 60000 milliseconds")

@@ -226,7 +226,7 @@ final class Antagonist: @unchecked Sendable {
 
     var report: RunReport.AntagonistReport {
         let counts = Dictionary(uniqueKeysWithValues: zip(counterNames, moved.map { $0.load(ordering: .relaxed) }))
-        let resets = spec.kind == .mmuReset ? context.workers.reduce(0) { $0 + $1.mmuResets.load(ordering: .relaxed) } : nil
+        let resets = spec.kind == .mmuReset ? context.workers.reduce(0) { $0 &+ $1.mmuResets.load(ordering: .relaxed) } : nil
         var evidence = counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) +\($0.value)" }
         if let resets, resets > 0 { evidence.append("CR0.WP toggled \(resets) times (read back through KVM_GET_SREGS)") }
         let exercised = !evidence.isEmpty

@@ -48,13 +48,17 @@ final class Rig {
         kernelLog = KernelLog()
         flushSanitizer = FlushSanitizerWatch()
         backing = try Backing(kind: config.backing, size: config.dataBytes)
-        // ksm: ksmd on (restored when this run ends, however it ends short of SIGKILL), twins made mergeable.
-        let ksmDaemon = config.operation == .ksm ? try KSMDaemon() : nil
+        // System-wide changes: one run at a time, each journaled before it is made (what an earlier run left
+        // changed is put back first, and said).
+        let changes = [.ksm, .aging].contains(config.operation) ? try SystemChanges() : nil
+        for line in changes?.restoredLeftovers ?? [] { progress?("mmutorture: " + line) }
+        // ksm: ksmd on (restored when this run ends, or by the next run after a SIGKILL), twins made mergeable.
+        let ksmDaemon = try changes.flatMap { config.operation == .ksm ? try KSMDaemon(changes: $0) : nil }
         self.ksmDaemon = ksmDaemon
         defer { if !ready { ksmDaemon?.restore() } }
         ksmScansAtStart = KSMDaemon.value("full_scans").flatMap { Int($0) }
         // aging: the cgroup is set up before the first page is touched, so that the data is charged to it.
-        let reclaim = config.operation == .aging ? try ReclaimCgroup() : nil
+        let reclaim = try changes.flatMap { config.operation == .aging ? try ReclaimCgroup(changes: $0) : nil }
         self.reclaim = reclaim
         defer { if !ready { reclaim?.restore() } }
         let dataSlotFlags = try Self.addDataSlot(config, machine: machine, backing: backing)

@@ -43,8 +43,8 @@ extension TortureRun {
             if now >= nextSample {
                 nextSample += 1
                 let sample = RunReport.TimelineSample(
-                    second: now, operations: observations.tallies.withLock { $0.values.reduce(0) { $0 + $1.count } },
-                    conclusiveChecks: status.reduce(0) { $0 + $1.conclusive },
+                    second: now, operations: observations.tallies.withLock { $0.values.reduce(0) { $0 &+ $1.count } },
+                    conclusiveChecks: status.reduce(0) { $0 &+ $1.conclusive },
                     remoteTLBFlushes: ((try? flushCounter?.read().first) ?? 0) &- flushBase,
                     efaults: observations.efaults.load(ordering: .relaxed), residentKB: ProcessMemory.residentKB())
                 report(sample, after: timeline.last, of: config.duration, violations: observations.violationCount.load(ordering: .relaxed))

@@ -30,11 +30,14 @@ public struct TortureRun {
         /// The device cannot be used, or the host lacks what the run needs.
         case unavailable(Error)
         case harness(Error)
+        /// The system-wide lock is another run's, or its journal cannot be kept.
+        case systemChanges(SystemChangesError)
         public var description: String {
             switch self {
             case .configuration(let error): "invalid option \(error)"
             case .unavailable(let error): "\(error)"
             case .harness(let error): "setup failed: \(error)"
+            case .systemChanges(let error): "\(error)"
             }
         }
         public var exitCode: Int32 {
@@ -42,6 +45,7 @@ public struct TortureRun {
             case .configuration: ExitStatus.usage.rawValue
             case .unavailable: ExitStatus.unavailable.rawValue
             case .harness: ExitStatus.software.rawValue
+            case .systemChanges(let error): error.exitCode
             }
         }
     }
@@ -78,6 +82,8 @@ public struct TortureRun {
             return combined
         } catch let error as HostUnavailable {
             throw .unavailable(error)
+        } catch let error as SystemChangesError {
+            throw .systemChanges(error)
         } catch {
             throw .harness(error)
         }

@@ -3,9 +3,11 @@ import Glibc
 #endif
 import Foundation
 
-/// Writes Codable values as pretty JSON, atomically: a temporary file in the same directory, then rename, so a
-/// reader never sees a torn file. Only a regular file (or a new path) is ever replaced: a device node, FIFO,
-/// directory or symbolic link given as the path is refused, never turned into a regular file.
+/// Writes every file the tool outputs (reports, renderings, bench results), atomically: a new temporary file in the
+/// same directory (never one that was there: a planted link is not followed), synced, renamed over the path, and the
+/// directory synced, so a reader never sees a torn file and a host panic (which this tool can cause) does not lose
+/// the last one written. Only a regular file (or a new path) is ever replaced, keeping its permissions: a device
+/// node, FIFO, directory or symbolic link given as the path is refused, never turned into a regular file.
 public enum AtomicFile {
     static func write<T: Encodable>(_ value: T, to path: String) throws {
         let encoder = JSONEncoder()
@@ -13,17 +15,51 @@ public enum AtomicFile {
         try write(try encoder.encode(value), to: path)
     }
 
-    static func write(_ data: Data, to path: String) throws {
+    public static func write(_ data: Data, to path: String) throws(ReportError) {
         try checkWritable(path)
         let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: data) else {
-            throw ReportError(path: path, problem: "cannot be written: creating \(temporary.path) failed (\(String(cString: strerror(errno))))")
+        let directory = url.deletingLastPathComponent().path
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp").path
+        var existing = stat()
+        let mode = stat(path, &existing) == 0 ? existing.st_mode & 0o7777 : 0o644
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard fd >= 0 else {
+            throw ReportError(path: path, problem: "cannot be written: creating \(temporary) failed (\(String(cString: strerror(errno))))")
         }
-        if rename(temporary.path, url.path) != 0 {
+        fchmod(fd, mode)  // the umask narrowed open's mode; a replaced report keeps the old one
+        var written = 0
+        let complete = data.withUnsafeBytes { bytes in
+            while written < bytes.count {
+                let count = Glibc.write(fd, bytes.baseAddress! + written, bytes.count - written)
+                if count > 0 { written += count } else if count < 0 && errno == EINTR { continue } else { return false }
+            }
+            return fsync(fd) == 0
+        }
+        let writeError = errno
+        close(fd)
+        guard complete else {
+            unlink(temporary)
+            throw ReportError(path: path, problem: "cannot be written: \(String(cString: strerror(writeError)))")
+        }
+        if rename(temporary, path) != 0 {
             let error = errno
-            try? FileManager.default.removeItem(at: temporary)
+            unlink(temporary)
             throw ReportError(path: path, problem: "cannot be written: \(String(cString: strerror(error)))")
+        }
+        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryDescriptor >= 0 { fsync(directoryDescriptor); close(directoryDescriptor) }
+    }
+
+    /// Refuses an output that is one of the inputs (the same file, by device and inode, whatever the path says), as
+    /// `sort -o` does: writing it would destroy what is being read.
+    public static func checkNotAnInput(_ output: String, inputs: [String]) throws(ReportError) {
+        var out = stat()
+        guard stat(output, &out) == 0 else { return }
+        for input in inputs {
+            var status = stat()
+            if stat(input, &status) == 0 && status.st_dev == out.st_dev && status.st_ino == out.st_ino {
+                throw ReportError(path: output, problem: "is also an input (\(input)); writing it would destroy what is read: name another output")
+            }
         }
     }
 
@@ -48,22 +84,35 @@ public enum AtomicFile {
 /// An exclusive claim on a report path for the length of a run: a second run given the same `--report` fails at
 /// once instead of one report silently replacing the other. A lock file beside the report (`.NAME.lock`, holding
 /// the owner's pid) carries a `flock`, which the kernel drops when the process ends, however it ends.
+///
+/// The lock file is opened without following a symbolic link (one planted in a shared directory would have had its
+/// target truncated), must be a regular file, and is removed only by the run that holds it: a run refused the lock
+/// leaves the owner's file alone (it once removed it, and a third run then wrote beside the first).
 public final class ReportLock {
     private let descriptor: Int32
     private let lockPath: String
 
     public init(reportPath: String) throws(ReportError) {
         let url = URL(fileURLWithPath: reportPath)
-        lockPath = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).lock").path
-        descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let lockPath = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).lock").path
+        let descriptor = open(lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw ReportError(path: reportPath, problem: "cannot be locked: \(lockPath): \(String(cString: strerror(errno)))")
+            let reason = errno == ELOOP ? "it is a symbolic link; remove it" : String(cString: strerror(errno))
+            throw ReportError(path: reportPath, problem: "cannot be locked: \(lockPath): \(reason)")
+        }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            close(descriptor)
+            throw ReportError(path: reportPath, problem: "cannot be locked: \(lockPath) is not a regular file; remove it")
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            let owner = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            let owner = ProcFile.value(lockPath) ?? "?"
             close(descriptor)
             throw ReportError(path: reportPath, problem: "is being written by another mmutorture run (pid \(owner)); wait for it to end, or name another report")
         }
+        // Only now is the lock this run's: from here on deinit removes it.
+        self.descriptor = descriptor
+        self.lockPath = lockPath
         let pid = "\(getpid())\n"
         _ = ftruncate(descriptor, 0)
         _ = pid.withCString { write(descriptor, $0, strlen($0)) }

@@ -16,6 +16,8 @@ final class KSMDaemon {
 
     /// The values found before the run, restored by ``restore()``.
     private var saved: [(name: String, value: String)] = []
+    /// Where the values to put back are journaled before they change (a SIGKILL cannot lose them).
+    private let changes: SystemChanges
 
     /// Why ksm cannot run on this host, or nil if it can.
     static func problem() -> String? {
@@ -26,15 +28,17 @@ final class KSMDaemon {
         return nil
     }
 
-    /// Starts ksmd with ``settings``, remembering what was there.
-    init() throws {
+    /// Starts ksmd with ``settings``, remembering what was there, in `changes`'s journal too.
+    init(changes: SystemChanges) throws {
+        self.changes = changes
+        for (name, _) in Self.settings {
+            let path = "\(Self.directory)/\(name)"
+            guard let old = ProcFile.value(path) else { throw KSMError(path: path, problem: "cannot be read") }
+            saved.append((name, old))
+        }
+        changes.journal("ksm", settings: saved.map { ("\(Self.directory)/\($0.name)", $0.value) })
         for (name, value) in Self.settings {
             let path = "\(Self.directory)/\(name)"
-            guard let old = ProcFile.value(path) else {
-                restore()
-                throw KSMError(path: path, problem: "cannot be read")
-            }
-            saved.append((name, old))
             guard ProcFile.write(value, to: path) else {
                 restore()
                 throw KSMError(path: path, problem: "cannot be written (errno \(errno))")
@@ -44,8 +48,10 @@ final class KSMDaemon {
 
     /// Puts back every value changed, in reverse order (ksmd's `run` first). Safe to call twice.
     func restore() {
+        guard !saved.isEmpty else { return }
         for (name, value) in saved.reversed() { _ = ProcFile.write(value, to: "\(Self.directory)/\(name)") }
         saved = []
+        changes.forget("ksm")
     }
 
     deinit { restore() }

@@ -18,6 +18,8 @@ final class ReclaimCgroup {
     let directory: String
     /// v1: the cgroup the process came from, to go back to.
     private var original: String?
+    /// Where the child cgroup is journaled before it is made (a SIGKILL cannot leave it behind for good).
+    private let changes: SystemChanges
 
     /// Where this process's memory cgroup lives, and which interface it offers; or why there is none.
     static func locate() -> Result<(Interface, String), ReclaimCgroupError> {
@@ -42,7 +44,8 @@ final class ReclaimCgroup {
 
     /// Sets up reclaim; v1 moves the whole process into a new child cgroup (pages it touches from now on are
     /// charged there).
-    init() throws {
+    init(changes: SystemChanges) throws {
+        self.changes = changes
         let (interface, path) = try Self.locate().get()
         self.interface = interface
         switch interface {
@@ -50,9 +53,15 @@ final class ReclaimCgroup {
             directory = path
         case .childLimit:
             directory = path + "/mmutorture-\(getpid())"
-            guard mkdir(directory, 0o755) == 0 || errno == EEXIST else { throw ReclaimCgroupError("mkdir \(directory): errno \(errno)") }
+            // A process killed in it leaves the child empty (the kernel moves nothing back): rmdir is the undo.
+            changes.journal("cgroup", settings: [("rmdir", directory)])
+            guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
+                changes.forget("cgroup")
+                throw ReclaimCgroupError("mkdir \(directory): errno \(errno)")
+            }
             guard ProcFile.write("\(getpid())", to: directory + "/cgroup.procs") else {
                 rmdir(directory)
+                changes.forget("cgroup")
                 throw ReclaimCgroupError("cannot move the harness into \(directory) (errno \(errno))")
             }
             original = path
@@ -86,6 +95,7 @@ final class ReclaimCgroup {
         _ = ProcFile.write("\(getpid())", to: original + "/cgroup.procs")
         rmdir(directory)
         self.original = nil
+        changes.forget("cgroup")
     }
 
     deinit { restore() }

@@ -19,7 +19,9 @@ public enum StopRequest {
                 StopRequest.flag.store(true, ordering: .relaxed)
             }
             sigemptyset(&action.sa_mask)
-            action.sa_flags = 0
+            // Restarted, not failed with EINTR: a read of a child's output or a write of the report that a Ctrl-C
+            // lands in goes on, and the stop is seen where the run polls for it.
+            action.sa_flags = SA_RESTART
             sigaction(signal, &action, nil)
         }
         // A process inherits its parent's signal mask across exec (a test runner's worker thread blocks

@@ -21,6 +21,10 @@ public enum ExitStatus: Int32, Sendable {
     case software = 70
     /// EX_CANTCREAT: an output file that cannot be written.
     case cannotCreate = 73
+    /// EX_TEMPFAIL: another run holds what this one needs (the system-wide settings); try again when it ends.
+    case temporaryFailure = 75
+    /// EX_NOPERM: what the tool would run or trust as its caller could have been written by another user.
+    case noPermission = 77
 
     /// 128 + the signal's number, as a shell reports a process a signal stopped.
     public static func interrupted(by signal: Int32) -> Int32 { 128 + signal }

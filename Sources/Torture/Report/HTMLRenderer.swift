@@ -46,7 +46,7 @@ public enum HTMLRenderer {
         var ops: [Double] = [], checks: [Double] = [], flushes: [Double] = []
         for sample in run.timeline {
             let span = max(sample.second - previous.second, 1e-9)
-            ops.append(Double(sample.operations - previous.operations) / span)
+            ops.append(Double(sample.operations &- previous.operations) / span)
             checks.append(Double(sample.conclusiveChecks &- previous.conclusiveChecks) / span)
             flushes.append(Double(sample.remoteTLBFlushes &- previous.remoteTLBFlushes) / span)
             previous = sample

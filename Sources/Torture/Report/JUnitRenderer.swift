@@ -70,8 +70,5 @@ public enum JUnitRenderer {
         [.violation, .controlMissed, .harnessError, .interrupted].contains(run.verdict) || run.complete == false
     }
 
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
+    static func escape(_ text: String) -> String { TextSafety.xml(text) }
 }

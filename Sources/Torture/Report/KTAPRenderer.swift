@@ -30,7 +30,7 @@ public enum KTAPRenderer {
     }
 
     public static func render(_ lab: LabReport) -> String {
-        var lines = ["KTAP version 1", "# mmutorture lab: Debian kernel \(lab.kernelVersion) (\(lab.kernelABI)), QEMU \(lab.accel)"]
+        var lines = ["KTAP version 1", "# " + sanitize("mmutorture lab: Debian kernel \(lab.kernelVersion) (\(lab.kernelABI)), QEMU \(lab.accel)")]
         let outcomes = lab.outcomes
         lines.append("1..\(outcomes.count)")
         for (index, outcome) in outcomes.enumerated() {
@@ -45,6 +45,6 @@ public enum KTAPRenderer {
 
     /// A test name or diagnostic on one line, without the `#` that would start a directive.
     static func sanitize(_ text: String) -> String {
-        text.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "#", with: "no.")
+        TextSafety.oneLine(text).replacingOccurrences(of: "#", with: "no.")
     }
 }

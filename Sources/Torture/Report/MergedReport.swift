@@ -39,8 +39,8 @@ public struct MergedReport: Codable, Sendable {
                 notExercised: report.operations.filter { !$0.exercised }.map(\.name), verdict: report.standing)
         }
         verdict = reports.map(\.report.standing).max { $0.severity < $1.severity } ?? .notExercised
-        totalConclusiveChecks = rows.reduce(0) { $0 + $1.conclusiveChecks }
-        totalViolations = rows.reduce(0) { $0 + $1.violations }
+        totalConclusiveChecks = rows.reduce(0) { $0 &+ $1.conclusiveChecks }
+        totalViolations = rows.reduce(0) { $0 &+ $1.violations }
     }
 
     public var summary: String {

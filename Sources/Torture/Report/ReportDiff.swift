@@ -36,8 +36,8 @@ public enum ReportDiff {
             row("\(name)/s", perSecond(a.counters.vm.delta[name], a.durationSeconds), perSecond(b.counters.vm.delta[name], b.durationSeconds))
         }
         for name in ["pf_taken", "exits", "tlb_flush"] {
-            let left = a.counters.vcpus.reduce(Int64(0)) { $0 + ($1.delta[name] ?? 0) }
-            let right = b.counters.vcpus.reduce(Int64(0)) { $0 + ($1.delta[name] ?? 0) }
+            let left = a.counters.vcpus.reduce(Int64(0)) { $0 &+ ($1.delta[name] ?? 0) }
+            let right = b.counters.vcpus.reduce(Int64(0)) { $0 &+ ($1.delta[name] ?? 0) }
             row("vCPU \(name)/s", perSecond(left, a.durationSeconds), perSecond(right, b.durationSeconds))
         }
         return lines.joined(separator: "\n")

@@ -51,7 +51,7 @@ struct RunAssessment {
     /// More counted than recorded, beyond one report per vCPU cut off by the run's stop, means reports were lost.
     private func lostGuestReports(_ byKind: [Violation.Kind: UInt64]) -> [String] {
         guard windows != nil else { return [] }  // a mutator driven from outside (the bench's C loop) publishes its own way
-        let counted = status.reduce(0) { $0 + $1.violations }
+        let counted = status.reduce(0) { $0 &+ $1.violations }
         let recorded = [Violation.Kind.staleRead, .staleFrame, .readback].reduce(0) { $0 + (byKind[$1] ?? 0) }
             + observations.mmioServedChecks.load(ordering: .relaxed)
         guard counted > recorded + UInt64(status.count) else { return [] }
@@ -65,8 +65,8 @@ struct RunAssessment {
             // Exercised: a flush reached a vCPU (a flush request alone may have found none to interrupt) or a
             // guest access faulted, and a guest check landed in at least one of the operation's windows.
             let windowCounts = windows?.counts(of: operation) ?? [:]
-            let opened = windowCounts.values.reduce(0) { $0 + $1.opened }
-            let sampled = windowCounts.values.reduce(0) { $0 + $1.sampled }
+            let opened = windowCounts.values.reduce(0) { $0 &+ $1.opened }
+            let sampled = windowCounts.values.reduce(0) { $0 &+ $1.sampled }
             let reached = tally.flushes > 0 || tally.faults > 0
             let exercised = reached && (!operation.isJudgedByItsWindows || opened == 0 || sampled > 0)
             var evidence: [String] = []
@@ -117,15 +117,15 @@ struct RunAssessment {
                 vcpu: index, cpu: placement.vcpuCPUs[index], conclusive: block.conclusive, inconclusive: block.inconclusive,
                 sweeps: block.sweeps, exits: workers[index].exits.load(ordering: .relaxed))
         }
-        let conclusive = status.reduce(0) { $0 + $1.conclusive }
+        let conclusive = status.reduce(0) { $0 &+ $1.conclusive }
         var checks = RunReport.CheckReport(
-            conclusive: conclusive, conclusiveGeneration: status.reduce(0) { $0 + $1.generation },
-            conclusiveZeroWindow: status.reduce(0) { $0 + $1.zero }, conclusiveKeptWindow: status.reduce(0) { $0 + $1.keep },
-            inconclusive: status.reduce(0) { $0 + $1.inconclusive }, sweeps: status.reduce(0) { $0 + $1.sweeps },
+            conclusive: conclusive, conclusiveGeneration: status.reduce(0) { $0 &+ $1.generation },
+            conclusiveZeroWindow: status.reduce(0) { $0 &+ $1.zero }, conclusiveKeptWindow: status.reduce(0) { $0 &+ $1.keep },
+            inconclusive: status.reduce(0) { $0 &+ $1.inconclusive }, sweeps: status.reduce(0) { $0 &+ $1.sweeps },
             wordsReadPerPage: Int(min(status.map(\.sweeps).max() ?? 0, UInt64(GUEST_READER_WORDS))),
             conclusivePerSecond: Double(conclusive) / duration, perVCPU: perVCPU)
-        checks.faultingReadsSkipped = status.reduce(0) { $0 + $1.skippedReads }
-        checks.faultingWritesDeferred = status.reduce(0) { $0 + $1.deferredWrites }
+        checks.faultingReadsSkipped = status.reduce(0) { $0 &+ $1.skippedReads }
+        checks.faultingWritesDeferred = status.reduce(0) { $0 &+ $1.deferredWrites }
         return checks
     }
 

@@ -47,8 +47,22 @@ public enum ReportFile: Sendable {
                 let report = try JSONDecoder().decode(RunReport.self, from: data)
                 if let problem = report.inconsistency { throw ReportError(path: path, problem: "is inconsistent: \(problem)") }
                 return .run(report)
-            case "mmutorture-merged": return .merged(try JSONDecoder().decode(MergedReport.self, from: data))
-            default: return .lab(try JSONDecoder().decode(LabReport.self, from: data))
+            case "mmutorture-merged":
+                // The runs inside are reports too, checked as a run's report is.
+                let merged = try JSONDecoder().decode(MergedReport.self, from: data)
+                for (index, run) in merged.runs.enumerated() {
+                    if let problem = run.inconsistency { throw ReportError(path: path, problem: "is inconsistent: run \(index + 1): \(problem)") }
+                }
+                return .merged(merged)
+            default:
+                let lab = try JSONDecoder().decode(LabReport.self, from: data)
+                for row in lab.rows {
+                    if let problem = row.report?.inconsistency { throw ReportError(path: path, problem: "is inconsistent: \(row.variant) \(row.mmu) \(row.workload): \(problem)") }
+                    if let seconds = row.secondsToFirstViolation, !(seconds >= 0 && seconds <= RunReport.largestPlausible) {
+                        throw ReportError(path: path, problem: "is inconsistent: \(row.variant) \(row.mmu) \(row.workload): a first violation at \(seconds) s")
+                    }
+                }
+                return .lab(lab)
             }
         } catch let error as ReportError {
             throw error
@@ -96,9 +110,29 @@ public struct ReportError: Error, CustomStringConvertible {
 }
 
 extension RunReport {
+    /// No run lasts, or counts per second, more than this (about 30 years in seconds; 1e12 per second): a larger
+    /// number in a report was made by hand or by a broken tool, and a renderer must not be asked to scale it.
+    static let largestPlausible = 1e12
+
     /// What no run can have produced, if anything: a report edited by hand or by a broken tool.
     var inconsistency: String? {
-        if !(durationSeconds >= 0) { return "a duration of \(durationSeconds) s" }
+        if !(durationSeconds >= 0 && durationSeconds <= Self.largestPlausible) { return "a duration of \(durationSeconds) s" }
+        // Rates and times a renderer turns into integers or scales: finite, and within what a run can reach.
+        for operation in operations {
+            for (field, value) in [("perSecond", operation.perSecond), ("meanMicroseconds", operation.meanMicroseconds)]
+            where !(value.isNaN || (value >= 0 && value <= Self.largestPlausible)) {
+                return "operation \(operation.name)'s \(field) of \(value)"
+            }
+        }
+        if !(checks.conclusivePerSecond.isNaN || (checks.conclusivePerSecond >= 0 && checks.conclusivePerSecond <= Self.largestPlausible)) {
+            return "a conclusivePerSecond of \(checks.conclusivePerSecond)"
+        }
+        for sample in timeline where !(sample.second >= 0 && sample.second <= Self.largestPlausible) {
+            return "a timeline sample at second \(sample.second)"
+        }
+        for violation in violations where !(violation.time.isNaN || (violation.time >= 0 && violation.time <= Self.largestPlausible)) {
+            return "a violation at time \(violation.time)"
+        }
         if violationCount < UInt64(violations.count) { return "\(violations.count) violations listed but \(violationCount) counted" }
         if violationCount > 0 && [.pass, .notExercised].contains(verdict) { return "\(violationCount) violations with verdict \(verdict.rawValue)" }
         return nil

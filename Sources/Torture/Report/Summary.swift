@@ -40,7 +40,7 @@ extension RunReport {
         if !writes.published.isEmpty {
             lines.append("writes: published sequence per writer \(writes.published.map(\.grouped).joined(separator: ", ")); \(writes.verifications.grouped) host verifications")
         }
-        if let skipped = checks.faultingReadsSkipped, let deferred = checks.faultingWritesDeferred, skipped + deferred > 0 {
+        if let skipped = checks.faultingReadsSkipped, let deferred = checks.faultingWritesDeferred, skipped &+ deferred > 0 {
             lines.append("faulting pages moved past: \(skipped.grouped) reads skipped, \(deferred.grouped) writes deferred to a later sweep")
         }
         lines.append("publications \(publications.grouped), KVM_RUN EFAULTs \(efaults.grouped), MMIO exits \(mmioExits.grouped)\((mmioServedChecks ?? 0) > 0 ? " (\(mmioServedChecks!.grouped) reads served while the data slot was away)" : ""), heartbeats \(heartbeats.grouped)")

@@ -80,14 +80,14 @@ struct VerdictEvidence {
         if let first = kernelFindings.first { return (.violation, "the kernel logged \(kernelFindings.count) warnings during the run: \(first)") }
         let foreign = violationsByKind.filter { $0.value > 0 && !injection.violationKinds.contains($0.key) }
         if !foreign.isEmpty {
-            let total = foreign.values.reduce(0, +)
+            let total = foreign.values.reduce(0, &+)
             let during = injection == .none ? "" : " during the \(injection.rawValue) control run, of kinds it does not produce"
             return (.violation, "\(total) violations\(during) (\(describe(foreign))): the kernel broke its promise")
         }
         if let interruptedBy {
             return (.interrupted, "stopped by \(interruptedBy) before its duration; no violation seen in what ran (a partial run proves nothing by itself)")
         }
-        let caught = violationsByKind.values.reduce(0, +)
+        let caught = violationsByKind.values.reduce(0, &+)
         switch injection {
         case .nowrite, .ptswap, .losewrite, .dropdirty, .noinval, .slotearly, .faultearly, .poison:
             return caught == 0
