@@ -88,6 +88,18 @@ MUTANTS = {
     "probe-wait-share": ("Sources/Torture/Engine/FlushProbe.swift",
         "    static let waitShare: UInt64 = 9", "    static let waitShare: UInt64 = 0",
         "a probe waiting on slow sweeps comes back one interval after its wait: the mutator spends its time waiting"),
+    "sanitizer-poll-ignored": ("Sources/Torture/Host/FlushSanitizer.swift",
+        "        guard now.violations > before else { return }",
+        "        guard now.violations > before && before > UInt64.max - 1 else { return }",
+        "the run never turns the kernel's counted late flushes into late-flush violations"),
+    "lab-late-flush-console-ignored": ("Sources/Lab/LabJudge.swift",
+        "row.kernelFindings.contains(where: { $0.title.contains(ConsoleLog.lateFlushMarker) })",
+        "row.kernelFindings.contains(where: { $0.title.contains(ConsoleLog.lateFlushMarker) && $0.title.isEmpty })",
+        "the lab does not name late-flush from the sanitizer's console report"),
+    "probe-off-beside-dirty-toggle": ("Sources/Torture/Config/AntagonistSpec.swift",
+        "            case .dirtyToggle, .clearDirty, .fork, .pageout, .collapse: nil",
+        "            case .dirtyToggle: \"off\"\n            case .clearDirty, .fork, .pageout, .collapse: nil",
+        "the missing-flush oracle is off beside dirty-toggle again"),
 }
 
 

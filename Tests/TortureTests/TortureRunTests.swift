@@ -168,7 +168,7 @@ struct TortureRunTests {
     /// probe its toggles disturbed is void (the counter moved), the rest are judged and every call flushed.
     @Test func theMissingFlushOracleJudgesBesideDirtyLogTogglesAndACorrectKernelFlushesEveryOne() throws {
         let dirtyToggle = { (configuration: inout TortureConfiguration) in
-            configuration.antagonists = [AntagonistSpec(kind: .dirtyToggle, periodMicroseconds: 300)]
+            configuration.antagonists = [AntagonistSpec(kind: .dirtyToggle, periodMicroseconds: 5000)]
         }
         let (report, all) = try runUntil({ ($0.flushProbes?.judged ?? 0) > 50 && ($0.antagonists.first?.exercised ?? false) }, seconds: 1.5) {
             try shortRun(.dontneed, seconds: $0, configure: dirtyToggle)

@@ -35,10 +35,12 @@ struct ReportFuzzTests {
         let original = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixtures.caught)))
         let paths = Self.numericPaths(original)
         #expect(paths.count > 100, "a real report has many numbers: \(paths.count)")
-        // Every seventh leaf, each with the next extreme in turn: a spread over the whole report, every extreme used.
+        // Every seventh leaf, each with the next extreme in turn (a spread over the whole report, every extreme used),
+        // and every rate and time a renderer scales or turns into an integer.
+        let scaled: Set<String> = ["perSecond", "meanMicroseconds", "conclusivePerSecond", "second", "time", "durationSeconds"]
         let mutated = fixtures.path("mutated.json")
         var tried = 0
-        for (index, path) in paths.enumerated() where index % 7 == 0 {
+        for (index, path) in paths.enumerated() where index % 7 == 0 || (path.last as? String).map(scaled.contains) == true {
             let extreme = Self.extremes[tried % Self.extremes.count]
             tried += 1
             let value = Self.replacing(original, at: path[...], with: extreme)

@@ -21,6 +21,8 @@ final class Rig {
     let ksmDaemon: KSMDaemon?
     let ksmScansAtStart: Int?
     let reclaim: ReclaimCgroup?
+    /// The system-wide lock and journal, held while ksmd or the cgroup are changed.
+    let systemChanges: SystemChanges?
     let observations: Observations
     let vmStats: StatisticsReader?
     let status: [CheckerStatus]
@@ -51,6 +53,8 @@ final class Rig {
         // System-wide changes: one run at a time, each journaled before it is made (what an earlier run left
         // changed is put back first, and said).
         let changes = [.ksm, .aging].contains(config.operation) ? try SystemChanges() : nil
+        systemChanges = changes
+        defer { if !ready { changes?.release() } }
         for line in changes?.restoredLeftovers ?? [] { progress?("mmutorture: " + line) }
         // ksm: ksmd on (restored when this run ends, or by the next run after a SIGKILL), twins made mergeable.
         let ksmDaemon = try changes.flatMap { config.operation == .ksm ? try KSMDaemon(changes: $0) : nil }
@@ -157,10 +161,12 @@ final class Rig {
         }
     }
 
-    /// Sets back what the run changed on the host (ksmd's settings, the reclaim cgroup).
+    /// Sets back what the run changed on the host (ksmd's settings, the reclaim cgroup), then lets the next run
+    /// change them.
     func restore() {
         ksmDaemon?.restore()
         reclaim?.restore()
+        systemChanges?.release()
     }
 
     /// The run's threads, once started.

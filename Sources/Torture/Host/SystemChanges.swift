@@ -10,7 +10,7 @@ import Foundation
 public final class SystemChanges {
     public static let defaultDirectory = "/run/mmutorture"
     let directory: String
-    private let lockDescriptor: Int32
+    private var lockDescriptor: Int32
     /// What was put back from an earlier run's journal when this one took the lock (one line each).
     public private(set) var restoredLeftovers: [String] = []
 
@@ -43,7 +43,15 @@ public final class SystemChanges {
         restoredLeftovers = Self.restoreLeftovers(in: directory)
     }
 
-    deinit { close(lockDescriptor) }
+    deinit { release() }
+
+    /// Lets the next run change system settings: called once this run has undone its changes (not left to deinit:
+    /// something may keep this object alive, and the lock with it, long after the run).
+    public func release() {
+        guard lockDescriptor >= 0 else { return }
+        close(lockDescriptor)
+        lockDescriptor = -1
+    }
 
     /// Journals the settings about to change (`path` and the value to put back), before any is changed.
     func journal(_ name: String, settings: [(path: String, value: String)]) {
