@@ -100,6 +100,10 @@ MUTANTS = {
         "            case .dirtyToggle, .clearDirty, .fork, .pageout, .collapse: nil",
         "            case .dirtyToggle: \"off\"\n            case .clearDirty, .fork, .pageout, .collapse: nil",
         "the missing-flush oracle is off beside dirty-toggle again"),
+    "stray-mmio-unjudged": ("Sources/Torture/Engine/VCPUWorker.swift",
+        "        guard slot.wasStable(since: slotBeforeRun), dataRange.contains(address.rawValue) else { return }",
+        "        guard slot.wasStable(since: slotBeforeRun), dataRange.contains(address.rawValue), address.rawValue == 0 else { return }",
+        "an MMIO exit on a data page with the slot present is never reported"),
 }
 
 

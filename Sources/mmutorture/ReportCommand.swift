@@ -61,8 +61,8 @@ struct ReportCommand: ParsableCommand {
         @Argument(help: "A report.") var file: String
         @Option(name: .short, help: "Where to write the HTML (default: standard output).") var output: String?
         func run() throws {
-            let runs = try ReportCommand.load(file).runs
-            try ReportCommand.output(HTMLRenderer.render(runs, title: "mmutorture report: \(URL(fileURLWithPath: file).lastPathComponent)"), to: output, inputs: [file])
+            let title = "mmutorture report: \(URL(fileURLWithPath: file).lastPathComponent)"
+            try ReportCommand.render(file, to: output, lab: { HTMLRenderer.render(lab: $0, title: title) }, runs: { HTMLRenderer.render($0, title: title) })
         }
     }
 

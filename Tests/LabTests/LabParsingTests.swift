@@ -339,7 +339,7 @@ import Torture
         let assets = try LabAssets.locate(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../lab").standardized.path)
         let mutants = try Variant.mutants(in: assets)
         #expect(mutants.map(\.name) == ["dirty-log-no-flush", "fault-ignores-invalidation", "memslot-keeps-sptes",
-                                         "no-notifier-flush", "range-drops-last-page", "shadow-fault-flush-after-unlock",
+                                         "mmio-spte-keeps-stale-generation", "no-notifier-flush", "range-drops-last-page", "shadow-fault-flush-after-unlock",
                                          "tdp-fault-flush-after-unlock", "zap-flush-after-unlock"])
         for mutant in mutants {
             #expect(mutant.header.first?.hasPrefix("Mutant:") == true, "\(mutant.name)")
@@ -361,6 +361,20 @@ import Torture
         LabReport(kernelVersion: "6.1", kernelABI: "6.1.0", accel: "tcg", secondsPerWorkload: 10, startedAt: "", variants: [
             Variant.stock.info, .init(name: "m", expectation: .caught, description: "", patch: nil),
         ], rows: rows)
+    }
+
+    @Test func aLabsHTMLOpensWithTheMatrixEachCellLinkingToItsRun() {
+        var caught = row("m", .violation)
+        caught.caughtBy = ["late-flush"]
+        caught.secondsToFirstViolation = 0.13
+        caught.mmu = "shadow"
+        let html = HTMLRenderer.render(lab: report([row("stock", .pass), caught]), title: "lab")
+        let matrix = html.range(of: "<h2>Matrix</h2>")
+        let firstRun = html.range(of: "<h2 id=\"row-1\">stock on tdp: mix, seed 1</h2>")
+        #expect(matrix != nil && firstRun != nil && matrix!.lowerBound < firstRun!.lowerBound, "the matrix comes before any run")
+        #expect(html.contains("<a href=\"#row-2\">mix</a>") && html.contains("<h2 id=\"row-2\">m on shadow: mix, seed 1</h2>"))
+        #expect(html.contains("<td>late-flush</td><td>0.13 s</td>"))
+        #expect(html.contains("m on tdp") == false && html.contains("m on shadow"))
     }
 
     @Test func theLabPassesOnlyWhenStockIsCleanAndEveryMutantIsCaught() {

@@ -132,6 +132,18 @@ struct TortureRunTests {
         #expect(early.kind == .staleRead && early.window == "must-fault", "a translated read in the window opened before the slot went: \(early.summary)")
     }
 
+    /// The stray-MMIO check: data accesses exit as MMIO only while the data slot is away. The control says the slot is
+    /// back before it is re-added, so the exits of that moment look like exits with the slot present.
+    @Test func injectedSlotbackIsCaughtAsStrayMMIOAndACorrectKernelHasNone() throws {
+        let (clean, all) = try runUntil({ $0.mmioExits > 100 }, seconds: 1.5) { try shortRun(.memslot, seconds: $0) }
+        #expect(clean.mmioExits > 100, "the slot changes made the vCPUs exit as MMIO: \(clean.mmioExits)")
+        #expect(all.allSatisfy { ($0.violationsByKind?[Violation.Kind.strayMMIO.rawValue] ?? 0) == 0 && $0.violationCount == 0 }, "\(all.map(\.summary))")
+        let control = try shortRun(.memslot, inject: .slotback, seconds: 2)
+        #expect(control.verdict == .controlFired, "\(control.summary)")
+        let stray = try #require(control.violations.first { $0.kind == .strayMMIO })
+        #expect(stray.window.hasPrefix("data slot present (generation ") && stray.operationInFlight?.contains("after the last slot change ended") == true, "\(stray.summary)")
+    }
+
     @Test(arguments: [Torture.Operation.dontneed, .mix])
     func theMissingFlushOracleJudgesProbesAndACorrectKernelFlushesEveryOne(operation: Torture.Operation) throws {
         let report = try shortRun(operation, seconds: 1.5)

@@ -206,6 +206,9 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         if injection == .slotearly && operation != .memslot {
             throw ConfigurationError(.injection, problem: "slotearly opens the memslot operation's must-fault window early, and \(operation.rawValue) has none", fix: "use --op memslot")
         }
+        if injection == .slotback && operation != .memslot {
+            throw ConfigurationError(.injection, problem: "slotback says the data slot is back early, and only the memslot operation takes it away", fix: "use --op memslot")
+        }
         if injection == .dropdirty && dirty == .off {
             throw ConfigurationError(.injection, problem: "dropdirty discards harvested dirty pages, and no --dirty mode harvests any", fix: "add --dirty log or --dirty clear")
         }

@@ -15,6 +15,7 @@ public enum Injection: String, CaseIterable, Codable, Sendable {
         case .dropdirty: [.missedDirty]
         case .noinval: [.missingFlush]
         case .poison: [.staleFrame]
+        case .slotback: [.strayMMIO]
         }
     }
 
@@ -45,4 +46,7 @@ public enum Injection: String, CaseIterable, Codable, Sendable {
     /// the page instead of the generation (the page then reads as a stale translation into a recycled frame): the
     /// checker must flag it, and the host must name it `stale-frame` with the step that freed the frame.
     case poison
+    /// memslot: say the data slot is back (as its re-add's end does) before re-adding it, so the vCPUs' MMIO exits
+    /// while it is still away look like exits with the slot present: the stray-MMIO check must flag them.
+    case slotback
 }

@@ -115,6 +115,8 @@ final class Antagonist: @unchecked Sendable {
         switch spec.kind {
         case .dirtyToggle:
             logging.toggle()
+            context.observations.dataSlot.beginChange()
+            defer { context.observations.dataSlot.endChange() }
             try context.vm.setMemorySlotFlags(UInt32(GUEST_DATA_SLOT), logging ? .logDirtyPages : [])
             return Action(plan: logging ? "log on" : "log off")
         case .clearDirty:

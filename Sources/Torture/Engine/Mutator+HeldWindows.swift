@@ -52,16 +52,30 @@ extension Mutator {
         let home = GuestPhysicalAddress(UInt64(GUEST_DATA_GPA))
         // The negative control: the window opens while the slot is still there and reads are still translated.
         if configuration.injection == .slotearly { holdFaultWindow(pages) }
+        // The slot's change is in flight from before it goes until its return has completed: a vCPU run wholly
+        // outside that may not exit as MMIO on the data (VCPUWorker). The slotback control ends it early.
+        let slotState = observations.dataSlot
+        slotState.beginChange()
+        var ended = false
+        defer { if !ended { slotState.endChange() } }
+        let comeBack = { (back: () throws -> Void) in
+            if self.configuration.injection == .slotback {
+                slotState.endChange()
+                ended = true
+                self.spin(microseconds: self.configuration.faultWindowMicroseconds)
+            }
+            try back()
+        }
         if alternate {
             try environment.vm.deleteMemorySlot(slot)
             holdFaultWindow(pages)
-            try environment.vm.setMemorySlot(slot, guestAddress: home, region: backing.region, flags: environment.dataSlotFlags)
+            try comeBack { try environment.vm.setMemorySlot(slot, guestAddress: home, region: backing.region, flags: environment.dataSlotFlags) }
         } else {
             // Just above the data: no page table maps it, and nothing else lives there.
             let away = home + UInt64(configuration.dataBytes)
             try environment.vm.moveMemorySlot(slot, to: away)
             holdFaultWindow(pages)
-            try environment.vm.moveMemorySlot(slot, to: home)
+            try comeBack { try environment.vm.moveMemorySlot(slot, to: home) }
         }
     }
 }

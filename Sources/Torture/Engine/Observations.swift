@@ -26,6 +26,8 @@ final class Observations: Sendable {
     var start: UInt64 { clock.originNanoseconds }
     let tallies = Mutex(OperationTallies())
     let violations = Mutex<[Violation]>([])
+    /// The data slot's changes, as the threads that make them say: the stray-MMIO check reads it.
+    let dataSlot = DataSlotState()
     let harnessErrors = Mutex<[String]>([])
     /// Kernel log lines reporting a problem (WARNING:, BUG:, Call Trace) logged during the run.
     let kernelFindings = Mutex<[String]>([])

@@ -47,6 +47,7 @@ final class VCPUWorker: @unchecked Sendable {
     func run() {
         while !stop.load(ordering: .relaxed) {
             let exit: VCPUExit
+            slotBeforeRun = observations.dataSlot.snapshot
             do {
                 exit = try vcpu.run()
             } catch {
@@ -56,6 +57,24 @@ final class VCPUWorker: @unchecked Sendable {
             exits.wrappingIncrement(ordering: .relaxed)
             if !handle(exit) { return }
         }
+    }
+
+    /// The data slot's state when the last `KVM_RUN` began.
+    private var slotBeforeRun: UInt64 = 0
+
+    /// An MMIO exit on a data page from a run that ran wholly with the slot present and unchanged: KVM kept an MMIO
+    /// decision it should have dropped. Served all the same (the guest reads what memory holds), and reported.
+    private func checkStrayMMIO(_ address: GuestPhysicalAddress, write: Bool) {
+        let slot = observations.dataSlot
+        guard slot.wasStable(since: slotBeforeRun), dataRange.contains(address.rawValue) else { return }
+        let page = dataPage(address)
+        let since = slot.secondsSinceLastChange.map { String(format: "%.6f s after the last slot change ended", $0) } ?? "no slot change yet"
+        observations.addViolation(Violation(
+            kind: .strayMMIO, vcpu: index, page: page, word: Int(address.rawValue - dataRange.lowerBound) % GuestPage.size / 8,
+            controlBefore: 0, controlAfter: 0, window: "data slot present (generation \(slot.generation))",
+            expected: slot.generation, observed: address.rawValue, time: observations.elapsed,
+            operationInFlight: "MMIO \(write ? "write" : "read") at \(address), \(since)",
+            recentOperations: observations.recentOperations(page: page)))
     }
 
     /// Handles one exit; false ends the worker.
@@ -95,12 +114,14 @@ final class VCPUWorker: @unchecked Sendable {
         case .mmioRead(let address, let length):
             guard let host = hostAddress(address, length) else { return unexpected(exit) }
             vcpu.completeMMIORead(with: Array(UnsafeRawBufferPointer(start: host, count: length)))
+            checkStrayMMIO(address, write: false)
             mmioReadPage = dataPage(address)
             observations.recordFault(mmio: true) { mmioReadPage }
             return true
         case .mmioWrite(let address, let data):
             guard let host = hostAddress(address, data.count) else { return unexpected(exit) }
             data.withUnsafeBytes { host.copyMemory(from: $0.baseAddress!, byteCount: data.count) }
+            checkStrayMMIO(address, write: true)
             observations.recordFault(mmio: true) { dataPage(address) }
         case .interrupted:
             if stop.load(ordering: .relaxed) { return false }

@@ -3,6 +3,37 @@ import Foundation
 /// One self-contained HTML page for a report: no scripts, no network, charts as inline SVG. Opens in any browser.
 public enum HTMLRenderer {
     public static func render(_ runs: [RunReport], title: String) -> String {
+        page(title: title, body: runs.map { section($0) }.joined())
+    }
+
+    /// A lab report opens with what its reader came for: the matrix (variant × MMU × workload × seed: verdict, the
+    /// oracle that caught it, seconds to the first violation, conclusive checks), each cell linking to its run.
+    public static func render(lab: LabReport, title: String) -> String {
+        var body = "<p>" + escape("Debian kernel \(lab.kernelVersion) (\(lab.kernelABI)), QEMU \(lab.accel), \(lab.secondsPerWorkload) s per workload"
+            + (lab.flushSanitizer == true ? ", flush sanitizer built in" : "") + (lab.interruptedBy.map { "; interrupted by \($0)" } ?? "")) + "</p>\n"
+        body += table(["variant", "expected", "outcome"], lab.outcomes.map { outcome in
+            [outcome.variant + " on " + outcome.mmu, outcome.expectation.rawValue,
+             (outcome.met ? "as expected" : "NOT as expected") + (outcome.caughtBy.isEmpty ? "" : ": " + outcome.caughtBy.joined(separator: ", "))]
+        })
+        var matrix = "<table><tr><th>variant</th><th>MMU</th><th>workload</th><th>seed</th><th>verdict</th><th>caught by</th><th>first violation</th><th>conclusive checks</th></tr>\n"
+        for (index, row) in lab.rows.enumerated() {
+            let first = row.secondsToFirstViolation.map { String(format: "%.2f s", $0) } ?? "-"
+            let cells: String = "<tr><td>\(escape(row.variant))</td><td>\(escape(row.mmu))</td><td><a href=\"#row-\(index + 1)\">\(escape(row.workload))</a></td>"
+                + "<td>\(row.seed)</td><td class=\"\(escape(row.verdict.rawValue))\">\(escape(row.verdict.rawValue))</td>"
+                + "<td>\(escape(row.caughtBy.isEmpty ? "-" : row.caughtBy.joined(separator: ", ")))</td><td>\(first)</td><td>\(row.conclusiveChecks.grouped)</td></tr>\n"
+            matrix += cells
+        }
+        body += "<h2>Matrix</h2>\n" + matrix + "</table>\n"
+        for (index, row) in lab.rows.enumerated() {
+            let heading = "\(row.variant) on \(row.mmu): \(row.workload), seed \(row.seed)"
+            body += "<h2 id=\"row-\(index + 1)\">\(escape(heading))</h2>\n<p class=\"verdict \(escape(row.verdict.rawValue))\">\(escape("\(row.verdict.rawValue): \(row.reason)"))</p>\n"
+            for finding in row.kernelFindings.prefix(3) { body += "<pre>\(escape(([finding.title] + finding.trace).joined(separator: "\n")))</pre>\n" }
+            if let report = row.report { body += section(report, heading: false) }
+        }
+        return page(title: title, body: body)
+    }
+
+    private static func page(title: String, body: String) -> String {
         var html = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
@@ -17,14 +48,14 @@ public enum HTMLRenderer {
             <h1>\(escape(title))</h1>
 
             """
-        for run in runs { html += section(run) }
+        html += body
         html += "</body></html>\n"
         return html
     }
 
-    private static func section(_ run: RunReport) -> String {
+    private static func section(_ run: RunReport, heading: Bool = true) -> String {
         let c = run.configuration
-        var html = "<h2>\(escape("\(c.operation.rawValue) on \(c.backing.rawValue), seed \(c.seed)"))</h2>\n"
+        var html = heading ? "<h2>\(escape("\(c.operation.rawValue) on \(c.backing.rawValue), seed \(c.seed)"))</h2>\n" : ""
         if run.complete == false {
             // A checkpoint: the run was still going, or was killed. What it saw so far is never a pass.
             html += "<p class=\"verdict \(run.standing.rawValue)\">\(escape(String(format: "INCOMPLETE: a checkpoint at %.1f s of a planned %.1f s run; verdict so far: ", run.durationSeconds, run.plannedSeconds ?? c.duration) + "\(run.standing.rawValue): \(run.verdictReason)"))</p>\n"

@@ -69,7 +69,7 @@ struct VerdictEvidence {
     static let detector: [Injection: String] = [
         .nowrite: "detector", .ptswap: "detector", .losewrite: "lost-write detector", .dropdirty: "dirty-log oracle",
         .noinval: "missing-flush oracle", .slotearly: "memslot must-fault window", .poison: "recycled-frame trap",
-        .faultearly: "must-fault window",
+        .faultearly: "must-fault window", .slotback: "stray-MMIO check",
     ]
 
     func judge() -> (Verdict, String) {
@@ -89,7 +89,7 @@ struct VerdictEvidence {
         }
         let caught = violationsByKind.values.reduce(0, &+)
         switch injection {
-        case .nowrite, .ptswap, .losewrite, .dropdirty, .noinval, .slotearly, .faultearly, .poison:
+        case .nowrite, .ptswap, .losewrite, .dropdirty, .noinval, .slotearly, .faultearly, .poison, .slotback:
             return caught == 0
                 ? (.controlMissed, "injected \(injection.rawValue) was not caught: the \(Self.detector[injection]!) is broken")
                 : (.controlFired, "injected \(injection.rawValue) caught \(caught) times (\(describe(violationsByKind)))")

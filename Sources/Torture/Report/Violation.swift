@@ -18,6 +18,9 @@ public struct Violation: Codable, Sendable, Equatable {
         case missedDirty = "missed-dirty"
         /// The kernel's flush sanitizer saw mmu_lock released with a zapped SPTE no remote TLB flush covered.
         case lateFlush = "late-flush"
+        /// A data access exited as MMIO in a `KVM_RUN` that ran entirely with the data slot present and no slot
+        /// change in flight: a stale MMIO decision (the access never reached memory).
+        case strayMMIO = "stray-mmio"
 
         public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
     }
