@@ -73,6 +73,12 @@ struct ConsoleLog {
 
     func findings(of workload: String) -> [Finding] { findings.filter { $0.workload == workload } }
 
+    /// The first workload that ended caught: its run exited 1 (a violation; its report is out by then, the init sends
+    /// it before the end marker), or the kernel reported a problem while it ran.
+    var firstCaughtWorkload: String? {
+        started.first { name in ended[name].map { $0 == 1 || !findings(of: name).isEmpty } ?? false }
+    }
+
     /// The last lines of the console, for a boot that did not end cleanly.
     func tail(_ count: Int) -> [String] { Array(lines.filter { !$0.isEmpty }.suffix(count)) }
 

@@ -26,6 +26,9 @@ public struct Lab {
         /// Build the flush sanitizer (`lab/flush-sanitizer.patch`) into every variant: the kernel itself checks at
         /// every release of mmu_lock that each zap was flushed first (the seed's class, which TCG cannot show as data).
         public var flushSanitizer = true
+        /// Run every workload of a variant on an MMU even after one has caught it (`--keep-going`); by default the
+        /// boot stops at its first catch, since the variant's verdict is then known.
+        public var keepGoing = false
         /// Let a `--patch` change the build itself (Makefiles, Kbuild, Kconfig), which runs as the lab's caller.
         public var allowBuildChanges = false
 
@@ -178,8 +181,9 @@ public struct Lab {
         var initrdData = try Data(contentsOf: URL(fileURLWithPath: base))
         initrdData.append(try Data(contentsOf: URL(fileURLWithPath: part)))
         try initrdData.write(to: initrd)
-        let qemu = QEMUBoot(kernel: image, initrd: initrd.path, accel: configuration.accel, directory: directory,
+        var qemu = QEMUBoot(kernel: image, initrd: initrd.path, accel: configuration.accel, directory: directory,
                             workloadDeadline: configuration.seconds * 2 + 120)
+        qemu.stopAtFirstCatch = !configuration.keepGoing
         let outcome = try qemu.run(progress: progress)
         try? FileManager.default.removeItem(at: initrd)
         return outcome

@@ -9,6 +9,11 @@ enum LabJudge {
         var row = empty
         let name = cell.runName
         let console = outcome.console
+        if outcome.ended == "caught" && console.ended[name] == nil {
+            row.verdict = .skipped
+            row.reason = "skipped: the variant was caught earlier in this boot (\(console.firstCaughtWorkload ?? "?")); --keep-going runs every workload"
+            return row
+        }
         guard console.started.contains(name) else {
             row.reason = console.fatalMessages.first.map { "the guest could not run workloads: \($0)" }
                 ?? (outcome.ended == "interrupted" ? "interrupted before it started" : "the guest ended (\(outcome.ended)) before this workload started"

@@ -13,12 +13,16 @@ struct QEMUBoot {
     var workloadDeadline: Double
     var cpus = 2
     var memoryMB = 3072
+    /// Stop the guest as soon as a workload has ended caught (its run exited with a violation, or the kernel
+    /// reported a problem during it): the variant's verdict is known, and the rest of the boot would not change it.
+    var stopAtFirstCatch = false
     var monitor: QEMUMonitor { QEMUMonitor(path: directory.appendingPathComponent("monitor").path) }
 
     struct Outcome {
         var console: ConsoleLog
         var channel: SerialChannel
-        /// `poweroff`, `watchdog`, `exited` (QEMU ended without the guest's poweroff) or `interrupted` (Ctrl-C).
+        /// `poweroff`, `watchdog`, `exited` (QEMU ended without the guest's poweroff), `interrupted` (Ctrl-C) or
+        /// `caught` (stopped at the first caught workload).
         var ended: String
         var seconds: Double
         /// When the lab's watchdog stopped a hung guest: where each CPU was (QEMU's monitor) and what the guest
@@ -79,6 +83,14 @@ struct QEMUBoot {
                 }
                 seenStarts = console.started.count
                 deadline = now.addingTimeInterval(workloadDeadline)
+            }
+            if stopAtFirstCatch, let caught = console.firstCaughtWorkload {
+                progress("  \(caught): caught; the rest of this boot is skipped (--keep-going runs it)")
+                ended = "caught"
+                process.terminate()
+                usleep(500_000)
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                break
             }
             if console.allDone || !console.fatalMessages.isEmpty { deadline = min(deadline, now.addingTimeInterval(30)) }
             let fatal = console.findings.filter(\.fatal).count

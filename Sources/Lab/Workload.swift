@@ -6,31 +6,33 @@ public struct Workload: Sendable, Equatable {
     public var name: String
     public var arguments: [String]
 
+    /// In the order that reaches a verdict soonest: the workloads that catch the most mutants (LAB.md) first, since
+    /// a boot stops at its first catch (`--keep-going` runs the rest).
     public static let catalogue: [Workload] = [
         Workload(name: "mix", arguments: ["--op", "mix"]),
-        Workload(name: "all-anon", arguments: ["--op", "all", "--backing", "anonymous"]),
-        Workload(name: "all-memfd", arguments: ["--op", "all", "--backing", "memfd"]),
+        // The seed's race where its KVM-internal zap has work: turning dirty logging off zaps the SPTEs that could
+        // map huge pages (kvm_mmu_zap_collapsible_sptes), which needs huge pages in the backing (and, for the
+        // shadow MMU, in the guest's own page tables); the thp operation collapses the hot pages' huge page again
+        // after each split, its notifier racing those zaps.
+        Workload(name: "seed-2012-thp", arguments: ["--scenario", "/scenarios/seed-2012.json", "--op", "thp", "--backing", "thp", "--pages", "512", "--guest-page-size", "2m"]),
         // Multi-page invalidations: truncating a memfd frees a whole tail of it in one notifier range.
         Workload(name: "truncate", arguments: ["--op", "truncate", "--backing", "memfd"]),
+        // The data slot deleted, re-added, moved away and back under the running checkers.
+        Workload(name: "memslot", arguments: ["--op", "memslot"]),
+        // One hot page written without pause: a translation left writable by a harvest is used at once, before
+        // any exit (each of which flushes QEMU's TLB) could refresh it.
+        Workload(name: "dirty-hot", arguments: ["--op", "none", "--dirty", "log", "--pages", "1", "--dirty-round-ms", "2"]),
+        Workload(name: "all-anon", arguments: ["--op", "all", "--backing", "anonymous"]),
+        Workload(name: "all-memfd", arguments: ["--op", "all", "--backing", "memfd"]),
         Workload(name: "thp-2m", arguments: ["--op", "all", "--backing", "thp", "--guest-page-size", "2m", "--pages", "512"]),
         // Dirty tracking alone: no invalidation kicks the vCPU out between harvests, so a harvest that leaves a
         // writable translation behind is seen (every flush an invalidation causes would hide it).
         Workload(name: "dirty-log", arguments: ["--op", "none", "--dirty", "log", "--dirty-round-ms", "5"]),
         Workload(name: "dirty-clear", arguments: ["--op", "none", "--dirty", "clear", "--dirty-round-ms", "5"]),
         Workload(name: "dirty-ring", arguments: ["--op", "none", "--dirty", "ring", "--dirty-round-ms", "5"]),
-        // One hot page written without pause: a translation left writable by a harvest is used at once, before
-        // any exit (each of which flushes QEMU's TLB) could refresh it.
-        Workload(name: "dirty-hot", arguments: ["--op", "none", "--dirty", "log", "--pages", "1", "--dirty-round-ms", "2"]),
         // Dirty tracking under invalidations: the write-protection and the notifiers' zaps interleaved.
         Workload(name: "dirty-mix", arguments: ["--op", "mix", "--dirty", "log"]),
-        // The data slot deleted, re-added, moved away and back under the running checkers.
-        Workload(name: "memslot", arguments: ["--op", "memslot"]),
         Workload(name: "seed-2012", arguments: ["--scenario", "/scenarios/seed-2012.json"]),
-        // The seed's race where its KVM-internal zap has work: turning dirty logging off zaps the SPTEs that could
-        // map huge pages (kvm_mmu_zap_collapsible_sptes), which needs huge pages in the backing (and, for the
-        // shadow MMU, in the guest's own page tables); the thp operation collapses the hot pages' huge page again
-        // after each split, its notifier racing those zaps.
-        Workload(name: "seed-2012-thp", arguments: ["--scenario", "/scenarios/seed-2012.json", "--op", "thp", "--backing", "thp", "--pages", "512", "--guest-page-size", "2m"]),
         Workload(name: "shadow-recycling", arguments: ["--scenario", "/scenarios/shadow-recycling.json"]),
         Workload(name: "cow-storm", arguments: ["--scenario", "/scenarios/cow-storm.json"]),
     ]

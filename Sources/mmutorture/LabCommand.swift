@@ -60,6 +60,9 @@ struct LabCommand: ParsableCommand {
     @Flag(help: "Build the variants without the flush sanitizer (lab/flush-sanitizer.patch, on by default: the kernel checks at every release of mmu_lock that each SPTE zapped under it was flushed first). To compare, or for a patch that rewrites the lines it instruments.")
     var noFlushSanitizer = false
 
+    @Flag(help: "Run every workload and seed of a variant on an MMU even after one caught it (for catch rates, as LAB.md's tables; by default a boot stops at its first catch: the verdict is known).")
+    var keepGoing = false
+
     @Flag(help: "Let a --patch change the build itself (Makefiles, Kbuild, Kconfig): the build runs as you, so such a patch is refused unless you have read it and pass this.")
     var allowBuildChanges = false
 
@@ -140,6 +143,7 @@ struct LabCommand: ParsableCommand {
             lab.configuration.holdStaticKeys = !letStaticKeysFlip
             lab.configuration.flushSanitizer = !noFlushSanitizer
             lab.configuration.allowBuildChanges = allowBuildChanges
+            lab.configuration.keepGoing = keepGoing
             if !quiet { lab.progress = { StandardStreams.error(($0 + "\n")) } }
             do { try AtomicFile.checkWritable(report) } catch {
                 StandardStreams.error("mmutorture lab: cannot write the report: \(error)\n")

@@ -66,3 +66,48 @@ import Torture
         #expect(report.rows[0].reason.contains("insmod kvm-amd.ko npt=0 failed"), "\(report.rows[0].reason)")
     }
 }
+
+/// A boot stops at its variant's first catch (the verdict is known): the rest of its rows are skipped, not booted
+/// again and not counted as unjudged, and the mutant's outcome is met.
+@Suite struct LabFirstCatchTests {
+    /// A mutant's boot of three seeds that the lab stopped after the first ended caught (exit 1).
+    static let stoppedAtCatch = QEMUBoot.Outcome(
+        console: ConsoleLog(LabGroupBootsTests.loaded + "[    4.0] mmutorture-lab: workload mix-s1 start\r\n[    9.0] mmutorture-lab: workload mix-s1 end exit=1\r\n"
+            + "[    9.1] mmutorture-lab: workload mix-s2 start\r\n"),
+        channel: SerialChannel(""), ended: "caught", seconds: 20)
+
+    @Test func theConsoleNamesTheFirstWorkloadThatEndedCaught() {
+        #expect(Self.stoppedAtCatch.console.firstCaughtWorkload == "mix-s1")
+        let clean = ConsoleLog("[1] mmutorture-lab: workload mix-s1 start\n[2] mmutorture-lab: workload mix-s1 end exit=0\n")
+        #expect(clean.firstCaughtWorkload == nil, "a run that passed (exit 0) is no catch")
+        let warned = ConsoleLog("[1] mmutorture-lab: workload mix-s1 start\n[2] WARNING: CPU: 1 PID: 97 at x\n[3] mmutorture-lab: workload mix-s1 end exit=0\n")
+        #expect(warned.firstCaughtWorkload == "mix-s1", "a kernel finding during it is a catch")
+    }
+
+    @Test func rowsAfterTheFirstCatchAreSkippedAndTheMutantIsCaught() {
+        let mutant = Variant(name: "m", patch: nil, expectation: .caught, header: [])
+        let cells = (1...3).map { LabMatrix.Cell(variant: mutant, mmu: "shadow", workload: Workload.catalogue.first { $0.name == "mix" }!, seed: UInt64($0)) }
+        var report = LabReport(kernelVersion: "6.1", kernelABI: "6.1.0-57-amd64", accel: "tcg", secondsPerWorkload: 30, startedAt: "now", variants: [mutant.info])
+        report.rows = cells.map { .init(variant: "m", mmu: "shadow", workload: "mix", seed: $0.seed, arguments: []) }
+        var asked = 0
+        LabGroupBoots(cells: cells, firstRow: 0, progress: { _ in }, checkpoint: { _ in }).run(into: &report) { _ in
+            asked += 1
+            return Self.stoppedAtCatch
+        }
+        #expect(asked == 1, "skipped rows are not booted again")
+        #expect(report.rows.map(\.verdict) == [.harnessError, .skipped, .skipped], "\(report.rows.map(\.reason))")
+        #expect(report.rows[1].reason.contains("caught earlier in this boot (mix-s1)"))
+    }
+
+    @Test func skippedRowsNeitherCountAsUnjudgedNorHideACatch() {
+        var caught = LabReport.Row(variant: "m", mmu: "tdp", workload: "mix", seed: 1, arguments: [])
+        caught.verdict = .violation
+        var skipped = LabReport.Row(variant: "m", mmu: "tdp", workload: "mix", seed: 2, arguments: [])
+        skipped.verdict = .skipped
+        let report = LabReport(kernelVersion: "6.1", kernelABI: "6.1.0", accel: "tcg", secondsPerWorkload: 10, startedAt: "",
+                               variants: [.init(name: "m", expectation: .caught, description: "", patch: nil)], rows: [caught, skipped])
+        #expect(report.exitCode == 0)
+        #expect(report.outcomes.first?.rows == 1 && report.outcomes.first?.met == true)
+        #expect(report.summary.contains("1 runs skipped: their variant was already caught"))
+    }
+}

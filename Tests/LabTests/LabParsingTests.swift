@@ -110,7 +110,7 @@ import Torture
     }
 
     @Test func aWorkloadTheGuestDiedInIsAKernelBugWithItsFinding() {
-        let cell = LabMatrix.Cell(variant: .stock, mmu: "tdp", workload: Workload.catalogue[1], seed: 1)
+        let cell = LabMatrix.Cell(variant: .stock, mmu: "tdp", workload: Workload.catalogue.first { $0.name == "all-anon" }!, seed: 1)
         let outcome = QEMUBoot.Outcome(console: ConsoleLog(Self.consoleOfAHang), channel: SerialChannel(""), ended: "watchdog", seconds: 60)
         let row = LabJudge.row(LabReport.Row(variant: "stock", mmu: "tdp", workload: "all-anon", seed: 1, arguments: []), cell: cell, outcome: outcome)
         #expect(row.verdict == .kernelBug)

@@ -64,6 +64,8 @@ public struct LabReport: Codable, Sendable {
         case harnessError = "harness-error"
         /// The workload never started (an earlier boot problem), or its report never came out.
         case notRun = "not-run"
+        /// Not run because its variant was already caught on this MMU earlier in the boot (`--keep-going` runs it).
+        case skipped
 
         /// Whether the row is evidence of a broken kernel.
         public var isCatch: Bool { self == .violation || self == .kernelBug }
@@ -171,7 +173,7 @@ extension LabReport {
         var outcomes: [Outcome] = []
         for row in rows where !seen.contains(row.variant + "/" + row.mmu) {
             seen.append(row.variant + "/" + row.mmu)
-            let group = rows.filter { $0.variant == row.variant && $0.mmu == row.mmu }
+            let group = rows.filter { $0.variant == row.variant && $0.mmu == row.mmu && $0.verdict != .skipped }
             let expectation = variants.first { $0.name == row.variant }?.expectation ?? .clean
             let catches = group.filter(\.verdict.isCatch).count
             let unjudged = group.filter { $0.verdict == .harnessError || $0.verdict == .notRun }.count
@@ -220,6 +222,8 @@ extension LabReport {
             lines += boot.hangState!.prefix(6).map { "    " + $0 }
         }
         lines.append("")
+        let skipped = rows.filter { $0.verdict == .skipped }.count
+        if skipped > 0 { lines += ["\(skipped) runs skipped: their variant was already caught on that MMU (--keep-going runs them)", ""] }
         for outcome in outcomes {
             let what = outcome.expectation == .caught
                 ? "caught in \(outcome.catches) of \(outcome.rows) runs\(outcome.caughtBy.isEmpty ? "" : " (\(outcome.caughtBy.joined(separator: ", ")))")"
