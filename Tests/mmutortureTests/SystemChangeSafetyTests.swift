@@ -16,10 +16,14 @@ struct SystemChangeSafetyTests {
             + (report.map { ["--report", $0] } ?? [])
     }
 
-    /// Waits (up to a minute, on a loaded host) until ksmd runs: the run under test has changed it.
+    static let journal = SystemChanges.defaultDirectory + "/ksm.state"
+
+    /// Waits (up to a minute, on a loaded host) until the run under test holds the system-wide lock and has changed
+    /// ksmd: its journal is written, under the lock, before the change (ksmd may already run when the test begins,
+    /// so its setting alone says nothing of the run).
     func waitForKSM() -> Bool {
-        for _ in 0..<600 where Self.ksm() != "1" { usleep(100_000) }
-        return Self.ksm() == "1"
+        for _ in 0..<600 where !(FileManager.default.fileExists(atPath: Self.journal) && Self.ksm() == "1") { usleep(100_000) }
+        return FileManager.default.fileExists(atPath: Self.journal) && Self.ksm() == "1"
     }
 
     @Test func aClosedPipeNeitherKillsTheRunNorLeavesKSMChanged() throws {
@@ -45,6 +49,7 @@ struct SystemChangeSafetyTests {
     }
 
     @Test func aRunKilledWithSIGKILLIsUndoneByDoctorRestoreAndASecondRunIsRefusedMeanwhile() throws {
+        _ = try invoke(["doctor", "--restore"])  // no journal left from elsewhere
         let before = Self.ksm()
         let process = Process()
         process.executableURL = binary
@@ -58,7 +63,7 @@ struct SystemChangeSafetyTests {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(Self.ksm() == "1", "SIGKILL let nothing be undone")
-        #expect(FileManager.default.fileExists(atPath: SystemChanges.defaultDirectory + "/ksm.state"), "the values to put back were journaled")
+        #expect(FileManager.default.fileExists(atPath: Self.journal), "the values to put back were journaled")
         let restore = try invoke(["doctor", "--restore"])
         #expect(restore.status == 0 && restore.stdout.contains("set /sys/kernel/mm/ksm/run back to \(before)"), "\(restore.stdout) \(restore.stderr)")
         #expect(Self.ksm() == before)
