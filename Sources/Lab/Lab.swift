@@ -197,7 +197,7 @@ public struct Lab {
             return binary
         }
         // procfs files report size 0: read to the end rather than by size.
-        let maps = FileHandle(forReadingAtPath: "/proc/self/maps").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) } ?? ""
+        let maps = DescriptorIO.readFile("/proc/self/maps").map { String(decoding: $0, as: UTF8.self) } ?? ""
         if !maps.contains("libswiftCore.so") { return URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path }
         let root = configuration.assets.packageRoot.path
         progress("lab: building the guest's binary (swift build -c release --static-swift-stdlib)")

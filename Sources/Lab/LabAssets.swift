@@ -77,7 +77,7 @@ enum LabProcess {
         do { try process.run() } catch {
             throw LabError.unavailable("\(what) could not be started: \(error.localizedDescription)")
         }
-        let data = readToEnd(pipe.fileHandleForReading.fileDescriptor)
+        let data = DescriptorIO.readToEnd(pipe.fileHandleForReading.fileDescriptor)
         process.waitUntilExit()
         let status = process.terminationStatus
         guard status == 0 else {
@@ -89,20 +89,6 @@ enum LabProcess {
             }
         }
         return String(decoding: data, as: UTF8.self)
-    }
-
-    /// Everything a pipe delivers until its writer closes it. Foundation's `readDataToEndOfFile` traps on a read
-    /// error (an EINTR from a Ctrl-C during a download or a module build, once); this retries EINTR and ends at any
-    /// other error with what it had.
-    static func readToEnd(_ descriptor: Int32) -> Data {
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count > 0 { data.append(contentsOf: buffer[0..<count]); continue }
-            if count < 0 && errno == EINTR { continue }
-            return data
-        }
     }
 
     /// The first executable called `name` in a directory of PATH.

@@ -34,7 +34,7 @@ import Torture
             close(writeEnd)
         }
         writer.start()
-        let data = LabProcess.readToEnd(readEnd)
+        let data = DescriptorIO.readToEnd(readEnd)
         close(readEnd)
         #expect(String(decoding: data, as: UTF8.self) == "the child's whole output\n")
     }

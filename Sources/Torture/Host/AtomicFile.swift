@@ -27,19 +27,11 @@ public enum AtomicFile {
             throw ReportError(path: path, problem: "cannot be written: creating \(temporary) failed (\(String(cString: strerror(errno))))")
         }
         fchmod(fd, mode)  // the umask narrowed open's mode; a replaced report keeps the old one
-        var written = 0
-        let complete = data.withUnsafeBytes { bytes in
-            while written < bytes.count {
-                let count = Glibc.write(fd, bytes.baseAddress! + written, bytes.count - written)
-                if count > 0 { written += count } else if count < 0 && errno == EINTR { continue } else { return false }
-            }
-            return fsync(fd) == 0
-        }
-        let writeError = errno
+        let failure = data.withUnsafeBytes { DescriptorIO.writeAll(fd, $0) } ?? (fsync(fd) == 0 ? nil : errno)
         close(fd)
-        guard complete else {
+        if let failure {
             unlink(temporary)
-            throw ReportError(path: path, problem: "cannot be written: \(String(cString: strerror(writeError)))")
+            throw ReportError(path: path, problem: "cannot be written: \(String(cString: strerror(failure)))")
         }
         if rename(temporary, path) != 0 {
             let error = errno
@@ -82,44 +74,25 @@ public enum AtomicFile {
 }
 
 /// An exclusive claim on a report path for the length of a run: a second run given the same `--report` fails at
-/// once instead of one report silently replacing the other. A lock file beside the report (`.NAME.lock`, holding
-/// the owner's pid) carries a `flock`, which the kernel drops when the process ends, however it ends.
-///
-/// The lock file is opened without following a symbolic link (one planted in a shared directory would have had its
-/// target truncated), must be a regular file, and is removed only by the run that holds it: a run refused the lock
-/// leaves the owner's file alone (it once removed it, and a third run then wrote beside the first).
+/// once instead of one report silently replacing the other. The claim is a ``LockFile`` beside the report
+/// (`.NAME.lock`), removed only by the run that holds it: a run refused the lock leaves the owner's file alone (it
+/// once removed it, and a third run then wrote beside the first).
 public final class ReportLock {
-    private let descriptor: Int32
-    private let lockPath: String
+    private let lock: LockFile
 
     public init(reportPath: String) throws(ReportError) {
         let url = URL(fileURLWithPath: reportPath)
         let lockPath = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).lock").path
-        let descriptor = open(lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            let reason = errno == ELOOP ? "it is a symbolic link; remove it" : String(cString: strerror(errno))
+        switch LockFile.claim(lockPath, mode: 0o644) {
+        case .success(let lock): self.lock = lock
+        case .failure(.cannotOpen(let reason)):
             throw ReportError(path: reportPath, problem: "cannot be locked: \(lockPath): \(reason)")
-        }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
-            close(descriptor)
+        case .failure(.notARegularFile):
             throw ReportError(path: reportPath, problem: "cannot be locked: \(lockPath) is not a regular file; remove it")
-        }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            let owner = ProcFile.value(lockPath) ?? "?"
-            close(descriptor)
+        case .failure(.held(let owner)):
             throw ReportError(path: reportPath, problem: "is being written by another mmutorture run (pid \(owner)); wait for it to end, or name another report")
         }
-        // Only now is the lock this run's: from here on deinit removes it.
-        self.descriptor = descriptor
-        self.lockPath = lockPath
-        let pid = "\(getpid())\n"
-        _ = ftruncate(descriptor, 0)
-        _ = pid.withCString { write(descriptor, $0, strlen($0)) }
     }
 
-    deinit {
-        unlink(lockPath)
-        close(descriptor)
-    }
+    deinit { lock.release(removing: true) }
 }

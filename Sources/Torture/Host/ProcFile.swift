@@ -6,12 +6,10 @@ import Glibc
 
 /// Reads files under /proc and /sys whole, and writes their settings. They report a size of 0 (or of one page) to stat, and
 /// `String(contentsOfFile:)` trusts that size and truncates them: /proc/self/smaps came back 3790 characters of
-/// 81258. Reading to end of file gets all of it.
+/// 81258. Reading to end of file gets all of it (``DescriptorIO``: Foundation's reader traps on a read error).
 enum ProcFile {
     static func read(_ path: String) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        DescriptorIO.readFile(path).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// A one-value file (a /sys setting or counter) without its trailing newline, or nil if it cannot be read.

@@ -22,16 +22,10 @@ public enum StandardStreams {
     public static func write(_ text: String, to descriptor: Int32) -> Bool {
         let bit: UInt8 = descriptor >= 0 && descriptor < 8 ? 1 << UInt8(descriptor) : 0
         if closed.load(ordering: .relaxed) & bit != 0 { return false }
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
-            if count > 0 { offset += count; continue }
-            if count < 0 && errno == EINTR { continue }
+        guard Array(text.utf8).withUnsafeBytes({ DescriptorIO.writeAll(descriptor, $0) }) == nil else {
             closed.bitwiseOr(bit, ordering: .relaxed)
             return false
         }
-        bytes.removeAll()
         return true
     }
 }

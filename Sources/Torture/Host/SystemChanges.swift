@@ -10,7 +10,7 @@ import Foundation
 public final class SystemChanges {
     public static let defaultDirectory = "/run/mmutorture"
     let directory: String
-    private var lockDescriptor: Int32
+    private var lock: LockFile?
     /// What was put back from an earlier run's journal when this one took the lock (one line each).
     public private(set) var restoredLeftovers: [String] = []
 
@@ -24,22 +24,15 @@ public final class SystemChanges {
             throw SystemChangesError(.noPermission, "\(directory) holds the journal of system changes to undo, and \(problem); remove it (it is remade)")
         }
         let lockPath = directory + "/lock"
-        lockDescriptor = open(lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard lockDescriptor >= 0 else {
-            throw SystemChangesError(.unavailable, "\(lockPath) cannot be opened: \(String(cString: strerror(errno)))")
-        }
-        var status = stat()
-        guard fstat(lockDescriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
-            close(lockDescriptor)
+        switch LockFile.claim(lockPath, mode: 0o600) {
+        case .success(let lock): self.lock = lock
+        case .failure(.cannotOpen(let reason)):
+            throw SystemChangesError(.unavailable, "\(lockPath) cannot be opened: \(reason)")
+        case .failure(.notARegularFile):
             throw SystemChangesError(.noPermission, "\(lockPath) is not a regular file; remove it")
-        }
-        guard flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
-            let owner = ProcFile.value(lockPath) ?? "?"
-            close(lockDescriptor)
+        case .failure(.held(let owner)):
             throw SystemChangesError(.busy, "another mmutorture run (pid \(owner)) has changed system-wide settings and will put them back; wait for it to end")
         }
-        _ = ftruncate(lockDescriptor, 0)
-        "\(getpid())\n".withCString { _ = write(lockDescriptor, $0, strlen($0)) }
         restoredLeftovers = Self.restoreLeftovers(in: directory)
     }
 
@@ -48,9 +41,8 @@ public final class SystemChanges {
     /// Lets the next run change system settings: called once this run has undone its changes (not left to deinit:
     /// something may keep this object alive, and the lock with it, long after the run).
     public func release() {
-        guard lockDescriptor >= 0 else { return }
-        close(lockDescriptor)
-        lockDescriptor = -1
+        lock?.release(removing: false)
+        lock = nil
     }
 
     /// Journals the settings about to change (`path` and the value to put back), before any is changed.
@@ -59,7 +51,7 @@ public final class SystemChanges {
         let path = "\(directory)/\(name).state", temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
-        text.withCString { _ = write(fd, $0, strlen($0)) }
+        _ = Array(text.utf8).withUnsafeBytes { DescriptorIO.writeAll(fd, $0) }
         fsync(fd)
         close(fd)
         rename(temporary, path)
