@@ -41,18 +41,20 @@ final class FlushSanitizerWatch: Sendable {
         seen = Mutex(counters.violations)
     }
 
-    /// Adds a `late-flush` violation for the late flushes counted since the last poll.
+    /// Adds a `late-flush` violation for the late flushes counted since the last poll. A tick reads the one
+    /// counter; the site only when it moved.
     func poll(_ observations: Observations) {
-        guard let now = FlushSanitizerCounters.read(directory: directory) else { return }
+        guard let violations = ProcFile.value("\(directory)/flush_sanitizer_violations").flatMap(UInt64.init) else { return }
         let before = seen.withLock { seen in
-            defer { seen = max(seen, now.violations) }
+            defer { seen = max(seen, violations) }
             return seen
         }
-        guard now.violations > before else { return }
+        guard violations > before else { return }
+        let last = ProcFile.value("\(directory)/flush_sanitizer_last") ?? "none"
         observations.addViolation(Violation(
             kind: .lateFlush, vcpu: -1, page: -1, word: 0, controlBefore: 0, controlAfter: 0,
-            window: "the kernel's flush sanitizer", expected: before, observed: now.violations, time: observations.elapsed,
-            operationInFlight: "mmu_lock released with \(now.violations &- before) zap(s) not covered by a remote TLB flush: \(now.last)",
+            window: "the kernel's flush sanitizer", expected: before, observed: violations, time: observations.elapsed,
+            operationInFlight: "mmu_lock released with \(violations &- before) zap(s) not covered by a remote TLB flush: \(last)",
             recentOperations: []))
     }
 
