@@ -48,7 +48,7 @@ struct LabCommand: ParsableCommand {
     @Option(help: "A static mmutorture binary for the guest (default: this one if static, else a static build of the source tree).")
     var binary: String?
 
-    @Option(help: "The lab/ folder of the source tree (default: found beside the binary or the working directory).")
+    @Option(help: "The lab/ folder of the source tree (default: PREFIX/share/mmutorture/lab beside an installed binary, else the source tree it was built from; never the working directory).")
     var assets: String?
 
     @Option(help: "Where to write the lab report (JSON).")
