@@ -7,7 +7,7 @@ public enum HTMLRenderer {
     }
 
     /// A lab report opens with what its reader came for: the matrix (variant × MMU × workload × seed: verdict, the
-    /// oracle that caught it, seconds to the first violation, conclusive checks), each cell linking to its run.
+    /// oracle that caught it, seconds to the first violation, what it judged), each cell linking to its run.
     public static func render(lab: LabReport, title: String) -> String {
         var body = "<p>" + escape("Debian kernel \(lab.kernelVersion) (\(lab.kernelABI)), QEMU \(lab.accel), \(lab.secondsPerWorkload) s per workload"
             + (lab.flushSanitizer == true ? ", flush sanitizer built in" : "") + (lab.interruptedBy.map { "; interrupted by \($0)" } ?? "")) + "</p>\n"
@@ -15,12 +15,12 @@ public enum HTMLRenderer {
             [outcome.variant + " on " + outcome.mmu, outcome.expectation.rawValue,
              (outcome.met ? "as expected" : "NOT as expected") + (outcome.caughtBy.isEmpty ? "" : ": " + outcome.caughtBy.joined(separator: ", "))]
         })
-        var matrix = "<table><tr><th>variant</th><th>MMU</th><th>workload</th><th>seed</th><th>verdict</th><th>caught by</th><th>first violation</th><th>conclusive checks</th></tr>\n"
+        var matrix = "<table><tr><th>variant</th><th>MMU</th><th>workload</th><th>seed</th><th>verdict</th><th>caught by</th><th>first violation</th><th>judged</th></tr>\n"
         for (index, row) in lab.rows.enumerated() {
             let first = row.secondsToFirstViolation.map { String(format: "%.2f s", $0) } ?? "-"
             let cells: String = "<tr><td>\(escape(row.variant))</td><td>\(escape(row.mmu))</td><td><a href=\"#row-\(index + 1)\">\(escape(row.workload))</a></td>"
                 + "<td>\(row.seed)</td><td class=\"\(escape(row.verdict.rawValue))\">\(escape(row.verdict.rawValue))</td>"
-                + "<td>\(escape(row.caughtBy.isEmpty ? "-" : row.caughtBy.joined(separator: ", ")))</td><td>\(first)</td><td>\(row.conclusiveChecks.grouped)</td></tr>\n"
+                + "<td>\(escape(row.caughtBy.isEmpty ? "-" : row.caughtBy.joined(separator: ", ")))</td><td>\(first)</td><td>\(escape(row.report?.judgedEvidence ?? "\(row.conclusiveChecks.grouped) checks"))</td></tr>\n"
             matrix += cells
         }
         body += "<h2>Matrix</h2>\n" + matrix + "</table>\n"

@@ -204,14 +204,14 @@ extension LabReport {
             "mmutorture lab: Debian kernel \(kernelVersion) (\(kernelABI)), QEMU \(accel), \(rows.count) runs in \(boots.count) boots",
             "",
             "variant".padded(24) + " " + "mmu".padded(6) + " " + "workload".padded(14) + " " + "seed".padded(6) + " "
-                + "verdict".padded(14) + " " + "caught by".padded(22) + " first s   checks",
+                + "verdict".padded(14) + " " + "caught by".padded(22) + " first s   judged",
         ]
         for row in rows {
             lines.append(
                 row.variant.padded(24) + " " + row.mmu.padded(6) + " " + row.workload.padded(14) + " " + String(row.seed).padded(6)
                     + " " + row.verdict.rawValue.padded(14) + " " + (row.caughtBy.isEmpty ? "-" : row.caughtBy.joined(separator: ",")).padded(22)
                     + " " + (row.secondsToFirstViolation.map { String(format: "%7.2f", $0) } ?? "      -")
-                    + "   " + String(row.conclusiveChecks))
+                    + "   " + (row.report?.judgedEvidence ?? "\(row.conclusiveChecks.compact) checks"))
             if row.verdict != .pass { lines.append("    \(row.reason)") }
             for finding in row.kernelFindings.prefix(3) { lines.append("    KERNEL: \(finding.title)") }
         }

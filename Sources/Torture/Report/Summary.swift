@@ -72,6 +72,7 @@ extension RunReport {
         }
         lines.append("kernel counters: " + (moved.sorted { $0.key < $1.key }.map { "\($0.key) +\($0.value.grouped)" }
             + vcpuMoved.sorted { $0.key < $1.key }.map { "\($0.key) +\($0.value.grouped)" }).joined(separator: ", "))
+        if let faultOverlap { lines.append(faultOverlap.summary(seconds: durationSeconds)) }
         if !violations.isEmpty {
             lines.append("")
             lines.append("violations: \(violationCount.grouped)")
@@ -105,6 +106,8 @@ extension RunReport {
           heartbeats          the checker's periodic exits to say it is alive and sweeping
           traps               host-only pages written after each freeing call, to take the freed frame and poison it
           missing-flush probe a page proven mapped, then invalidated: the call must request a remote TLB flush
+          faults retried      guest faults KVM neither fixed, emulated nor found spurious: an invalidation overlapped
+                              the fault's pfn lookup (or two vCPUs faulted one page at once): the narrow race, happening
         """
 }
 
