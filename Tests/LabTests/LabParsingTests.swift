@@ -338,7 +338,7 @@ import Torture
     @Test func theShippedMutantsParseAndEachNamesWhatItBreaks() throws {
         let assets = try LabAssets.locate(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../lab").standardized.path)
         let mutants = try Variant.mutants(in: assets)
-        #expect(mutants.map(\.name) == ["dirty-log-no-flush", "fault-ignores-invalidation", "memslot-keeps-sptes",
+        #expect(mutants.map(\.name) == ["dirty-log-no-flush", "fault-ignores-invalidation", "fault-reads-sequence-late", "memslot-keeps-sptes",
                                          "mmio-spte-keeps-stale-generation", "no-notifier-flush", "range-drops-last-page", "shadow-fault-flush-after-unlock",
                                          "tdp-fault-flush-after-unlock", "zap-flush-after-unlock"])
         for mutant in mutants {
