@@ -112,6 +112,8 @@ final class Mutator: @unchecked Sendable {
             do { try closeAll() } catch { observations.addHarnessError("mutator: closing the windows in flight: \(error)") }
         }
         let idle = configuration.operation == .none && configuration.injection == .none
+        let firstSweepDeadline = MonotonicClock.deadline(microseconds: Self.firstSweepWaitSeconds * 1_000_000)
+        var swept = false
         var step = schedule.next()
         while !stop.load(ordering: .relaxed) {
             if let dirtyOracle, dirtyOracle.isDue {
@@ -120,6 +122,11 @@ final class Mutator: @unchecked Sendable {
                     observations.addHarnessError("dirty-log harvest: \(error)")
                     stop.store(true, ordering: .relaxed)
                 }
+            }
+            // Harvests go on meanwhile: a vCPU whose dirty ring is full cannot finish its sweep without one.
+            if !swept {
+                swept = MonotonicClock.now() >= firstSweepDeadline || !environment.checkerStatus.contains { $0.load(.sweeps) == 0 }
+                if !swept { usleep(100); continue }
             }
             if idle {
                 usleep(dirtyOracle == nil ? 10_000 : 1_000)
@@ -142,6 +149,11 @@ final class Mutator: @unchecked Sendable {
             }
         }
     }
+
+    /// The first step waits (at most this long) for every checker to have swept every page once, so that its
+    /// invalidation finds the pages mapped in KVM: an operation that reaches KVM only once (cold or pageout
+    /// splitting a huge page) would otherwise zap nothing, now and then, and prove nothing.
+    static let firstSweepWaitSeconds = 5
 
     // MARK: Driven from outside (the bench)
 
