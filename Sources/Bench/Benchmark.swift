@@ -23,7 +23,7 @@ public struct Benchmark {
 
     /// The parts of the bench, each measured on its own (`bench --only`).
     public enum Section: String, CaseIterable, Codable, Sendable {
-        case exits, mutator, checks, latency, setup, early, scale, evidence, inflight
+        case exits, mutator, checks, latency, setup, early, scale, evidence, inflight, stepcost
     }
 
     /// The sections to measure; all by default.
@@ -52,6 +52,7 @@ public struct Benchmark {
         if sections.contains(.evidence) { results.evidence = try measureEvidence() }
         if sections.contains(.inflight) { results.inFlight = try measureInFlight() }
         if sections.contains(.scale) { results.manyVCPUs = try measureManyVCPUs() }
+        if sections.contains(.stepcost) { results.stepCosts = try measureStepCosts() }
         results.targets = results.judgeTargets()
         return results
     }
@@ -164,9 +165,10 @@ public struct Benchmark {
     ]
 
     /// A torture run with the stale-read checkers only (the C baseline does not write).
-    private func torture(
+    func torture(
         _ operation: Operation, backing: BackingKind = .anonymous, vcpus: Int = 1, injection: Injection = .none,
-        comparison: MutatorComparison? = nil, hot: Int = 0, antagonists: [AntagonistSpec] = [], traps: Int? = nil, mode: CheckerMode = .read, inFlight: Int? = nil
+        comparison: MutatorComparison? = nil, hot: Int = 0, antagonists: [AntagonistSpec] = [], traps: Int? = nil, mode: CheckerMode = .read, inFlight: Int? = nil,
+        adjust: (inout TortureConfiguration) -> Void = { _ in }
     ) throws -> RunReport {
         var configuration = TortureConfiguration(
             operation, on: backing, injection: injection, duration: seconds, seed: 20261128, devicePath: devicePath)
@@ -177,6 +179,7 @@ public struct Benchmark {
         configuration.antagonists = antagonists
         // The C baseline springs no recycled-frame traps: its comparison runs the same work without them.
         configuration.trapPages = comparison != nil ? 0 : traps
+        adjust(&configuration)
         var run = TortureRun(configuration: configuration)
         if let comparison { run.mutatorDriver = { @Sendable mutator in comparison.drive(mutator) } }
         return try run.run()

@@ -32,6 +32,8 @@ extension Benchmark {
         public var evidence: Evidence?
         /// `mix` and each of its operations alone, `--mode both`, at one window in flight and at the default.
         public var inFlight: [InFlightRun]?
+        /// dontneed, munmap, mprotect and mix: what each part of a step costs (``StepCost``).
+        public var stepCosts: [StepCost]?
         /// The project's targets for the sections measured, judged on this run (`BenchmarkTarget`).
         public var targets: [BenchmarkTarget] = []
     }

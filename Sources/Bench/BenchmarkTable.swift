@@ -61,6 +61,17 @@ extension Benchmark.Results {
                     + (run.verdict == .pass ? "" : "  (\(run.verdict.rawValue))"))
             }
         }
+        if let stepCosts {
+            let parts = Benchmark.StepPart.allCases.map(\.rawValue)
+            lines.append("")
+            lines.append("step cost, ns per step (--mode both)".padded(38) + "steps/s".rightAligned(10) + "ns/step".rightAligned(9)
+                + parts.map { $0.rightAligned(13) }.joined())
+            for cost in stepCosts {
+                lines.append("  \(cost.operation)".padded(38) + String(format: "%10.0f%9.0f", cost.stepsPerSecond.median, cost.nanosecondsPerStep)
+                    + parts.map { part in cost.parts[part].map { String(format: "%13.0f", $0.nanosecondsPerStep) } ?? "-".rightAligned(13) }.joined())
+            }
+            lines.append("  (a part's cost: ns per step with every part on, minus with that part off; medians of \(Benchmark.stepCostRounds) rounds)")
+        }
         if let manyVCPUs {
             lines.append("\(manyVCPUs.vcpus) vCPUs on \(manyVCPUs.hostCPUs) CPUs: every vCPU made conclusive checks: \(manyVCPUs.everyVCPUChecked ? "yes" : "NO") (fewest \(manyVCPUs.fewestChecksOfAVCPU)); verdict \(manyVCPUs.verdict.rawValue)")
         }
