@@ -171,6 +171,24 @@ extension Mutator {
         }
     }
 
+    /// Before a step's calls, untimed (its flushes count for no operation): MADV_COLD on part of a huge page
+    /// splits it, which KVM must be told of, and then nothing more of it reaches KVM. So a cold step on THP collapses
+    /// the huge page again first (once one of its steps has split it): every step has a huge page to split, not
+    /// only a run's first. The collapse keeps every page's content, so the windows in flight stay true.
+    func prepare(_ operation: Operation, page: Int) {
+        guard operation == .cold, backing.kind == .thp else { return }
+        let hugePage = page / Self.pagesPerHugePage
+        if !splitHugePages.insert(hugePage).inserted {
+            coldCollapses.tried += 1
+            do { try backing.collapse(page: page) } catch {  // EAGAIN/EINVAL: this step has nothing to split
+                coldCollapses.failed += 1
+                lastCollapseError = (error as? HostCallError)?.errnoName ?? "\(error)"
+            }
+        }
+    }
+
+    static let pagesPerHugePage = 512
+
     /// The operation's host calls: all of them, or the first half and the rest (the window between them is the
     /// caller's to hold).
     func invoke(_ operation: Operation, page: Int, pages: Range<Int>) throws -> Invocation {

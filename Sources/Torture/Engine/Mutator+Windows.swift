@@ -102,6 +102,7 @@ extension Mutator {
         // cgroup's LRU offers: nothing to measure.)
         let freedFrames = trapping && operation != .aging
             ? frameTraps?.framesBeforeCall(backing.address(ofPage: pages.lowerBound), count: pages.count) ?? [] : []
+        prepare(operation, page: page)
         let started = observations.clock.now()
         // The negative control of the missing-flush oracle: on a probe, the call is skipped (the content stays).
         let skipped = probing && configuration.injection == .noinval

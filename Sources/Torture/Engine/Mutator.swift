@@ -66,6 +66,10 @@ final class Mutator: @unchecked Sendable {
     var alternate = false
     /// The errno of the last failed MADV_COLLAPSE, for the report.
     var lastCollapseError: String?
+    /// cold on THP: the huge pages (index of their first data page / 512) a cold step has split.
+    var splitHugePages: Set<Int> = []
+    /// cold on THP: the collapses tried before a step, and how many failed.
+    var coldCollapses = (tried: 0, failed: 0)
     /// The dirty-log oracle, harvesting between steps when `--dirty` is on.
     var dirtyOracle: DirtyOracle?
     /// The missing-flush oracle (nil when `--flush-probe-ms 0`, an antagonist that may zap without a flush request

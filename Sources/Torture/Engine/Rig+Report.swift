@@ -63,6 +63,10 @@ extension Rig {
                 + (report.lastCollapseError.map { " (last: \($0))" } ?? "")
                 + (report.anonHugePagesKBAtStart == 0 ? "; no huge page was ever formed (THP disabled?)" : ""))
             thp = report
+            if config.operation == .cold {
+                notes.append("cold: the split huge page collapsed again before \(mutator.coldCollapses.tried) steps, "
+                    + "\(mutator.coldCollapses.failed) of them failed (that step found the range already small: its MADV_COLD reached nothing)")
+            }
         }
         if config.operation == .ksm {
             let republications = observations.tallies.withLock { $0[.ksm]?.count ?? 0 }
