@@ -89,8 +89,8 @@ MUTANTS = {
         "    static let waitShare: UInt64 = 9", "    static let waitShare: UInt64 = 0",
         "a probe waiting on slow sweeps comes back one interval after its wait: the mutator spends its time waiting"),
     "sanitizer-poll-ignored": ("Sources/Torture/Host/FlushSanitizer.swift",
-        "        guard now.violations > before else { return }",
-        "        guard now.violations > before && before > UInt64.max - 1 else { return }",
+        "        guard violations > before else { return }",
+        "        guard violations > before && before > UInt64.max - 1 else { return }",
         "the run never turns the kernel's counted late flushes into late-flush violations"),
     "lab-late-flush-console-ignored": ("Sources/Lab/LabJudge.swift",
         "row.kernelFindings.contains(where: { $0.title.contains(ConsoleLog.lateFlushMarker) })",
@@ -104,6 +104,9 @@ MUTANTS = {
         "        guard slot.wasStable(since: slotBeforeRun), dataRange.contains(address.rawValue) else { return }",
         "        guard slot.wasStable(since: slotBeforeRun), dataRange.contains(address.rawValue), address.rawValue == 0 else { return }",
         "an MMIO exit on a data page with the slot present is never reported"),
+    "faults-retried-counts-efaults": ("Sources/Torture/Report/FaultOverlap.swift",
+        ' - sum("pf_guest") - Int64(clamping: efaults))', ' - sum("pf_guest"))',
+        "a must-fault window's failed re-entries count as faults an invalidation overlapped"),
 }
 
 
