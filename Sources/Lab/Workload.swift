@@ -10,15 +10,15 @@ public struct Workload: Sendable, Equatable {
     /// a boot stops at its first catch (`--keep-going` runs the rest).
     public static let catalogue: [Workload] = [
         Workload(name: "mix", arguments: ["--op", "mix"]),
-        // Narrow races: one hot page invalidated back to back while the checker refaults it, one window in flight
-        // and held for a microsecond, so that whole invalidations keep landing inside a fault's pfn lookup (the
-        // report's "faults retried" is KVM's own count of such overlaps).
-        Workload(name: "narrow-race", arguments: ["--op", "dontneed", "--pages", "16", "--hot", "1", "--in-flight", "1", "--window-us", "1"]),
         // The seed's race where its KVM-internal zap has work: turning dirty logging off zaps the SPTEs that could
         // map huge pages (kvm_mmu_zap_collapsible_sptes), which needs huge pages in the backing (and, for the
         // shadow MMU, in the guest's own page tables); the thp operation collapses the hot pages' huge page again
         // after each split, its notifier racing those zaps.
         Workload(name: "seed-2012-thp", arguments: ["--scenario", "/scenarios/seed-2012.json", "--op", "thp", "--backing", "thp", "--pages", "512", "--guest-page-size", "2m"]),
+        // Narrow races: one hot page invalidated back to back while the checker refaults it, one window in flight
+        // and held for a microsecond, so that whole invalidations keep landing inside a fault's pfn lookup (the
+        // report's "faults retried" is KVM's own count of such overlaps).
+        Workload(name: "narrow-race", arguments: ["--op", "dontneed", "--pages", "16", "--hot", "1", "--in-flight", "1", "--window-us", "1"]),
         // Multi-page invalidations: truncating a memfd frees a whole tail of it in one notifier range.
         Workload(name: "truncate", arguments: ["--op", "truncate", "--backing", "memfd"]),
         // The data slot deleted, re-added, moved away and back under the running checkers.
