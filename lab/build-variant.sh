@@ -77,7 +77,32 @@ mv "$work/kvm_main.c" "$work/virt/kvm/kvm_main.c"
 # TRACE_INCLUDE_PATH (../../arch/x86/kvm) must resolve from an include directory two levels below it.
 sed -i 's|^ccflags-y += -I \$(srctree)/arch/x86/kvm$|ccflags-y += -I $(src) -I $(src)/../../../include/trace|; s|include \$(srctree)/virt/kvm/Makefile.kvm|include $(src)/../../../virt/kvm/Makefile.kvm|' \
     "$work/arch/x86/kvm/Makefile"
-if ! make -s -C "$headers" M="$work/arch/x86/kvm" -j"$(nproc)" modules > "$work/build.log" 2>&1; then
+# As root, the compiler and kbuild run as nobody where there is one: a patch is C code the lab compiles, and the build
+# needs only to read the kernel tree root prepared and to write the work directory. In a private mount namespace the
+# cached tree is bind-mounted read-only into the work directory (the cache under root's 0700 home is out of nobody's
+# reach otherwise), which nobody then owns. Elsewhere (not root, no nobody, no setpriv, or a container that refuses a
+# mount namespace) it runs as the caller, and says so.
+build=(make -s -C "$headers" M="$work/arch/x86/kvm" -j"$(nproc)" modules)
+builder=$(id -un)
+if [ "$(id -u)" = 0 ] && id -u nobody > /dev/null 2>&1 && command -v setpriv > /dev/null \
+    && unshare --mount --propagation private true 2> /dev/null; then
+    tree=$(cd "$headers/../../.." && pwd -P)
+    headers_real=$(cd "$headers" && pwd -P)
+    mkdir "$work/kernel-tree"
+    chown -R nobody: "$work"
+    # The headers' Makefile includes the common headers by the cache's absolute path (fetch.sh): inside, a copy
+    # pointing at the mounted tree is bound over it.
+    build=(unshare --mount --propagation private sh -c '
+        mount --bind "$1" "$2/kernel-tree" && mount -o remount,bind,ro "$2/kernel-tree" \
+            && sed -E "s|^include .*/usr/src/|include $2/kernel-tree/usr/src/|" "$1/$3/Makefile" > "$2/headers.mk" \
+            && mount --bind "$2/headers.mk" "$2/kernel-tree/$3/Makefile" \
+            && exec setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups --no-new-privs \
+                env HOME=/nonexistent make -s -C "$2/kernel-tree/$3" M="$2/arch/x86/kvm" -j"$4" modules' \
+        sh "$tree" "$work" "${headers_real#"$tree"/}" "$(nproc)")
+    builder=nobody
+fi
+echo "lab: building $name as $builder" >&2
+if ! "${build[@]}" > "$work/build.log" 2>&1; then
     echo "lab: building variant $name failed:" >&2
     grep -E 'error|Error' "$work/build.log" | head -20 | sed 's/^/    /' >&2
     exit 65
