@@ -19,6 +19,11 @@ public enum DescriptorIO {
         return nil
     }
 
+    /// Writes all of `text` (UTF-8); nil when done, else the errno that stopped it.
+    public static func writeAll(_ descriptor: Int32, _ text: String) -> Int32? {
+        Array(text.utf8).withUnsafeBytes { writeAll(descriptor, $0) }
+    }
+
     /// Everything the descriptor delivers until end of file (or a pipe's writer closes it); at any error other
     /// than EINTR, what it had.
     public static func readToEnd(_ descriptor: Int32) -> Data {

@@ -34,7 +34,7 @@ struct LockFile {
             return .failure(.held(owner: owner))
         }
         _ = ftruncate(descriptor, 0)
-        _ = Array("\(getpid())\n".utf8).withUnsafeBytes { DescriptorIO.writeAll(descriptor, $0) }
+        _ = DescriptorIO.writeAll(descriptor, "\(getpid())\n")
         return .success(LockFile(path: path, descriptor: descriptor))
     }
 

@@ -22,7 +22,7 @@ public enum StandardStreams {
     public static func write(_ text: String, to descriptor: Int32) -> Bool {
         let bit: UInt8 = descriptor >= 0 && descriptor < 8 ? 1 << UInt8(descriptor) : 0
         if closed.load(ordering: .relaxed) & bit != 0 { return false }
-        guard Array(text.utf8).withUnsafeBytes({ DescriptorIO.writeAll(descriptor, $0) }) == nil else {
+        guard DescriptorIO.writeAll(descriptor, text) == nil else {
             closed.bitwiseOr(bit, ordering: .relaxed)
             return false
         }

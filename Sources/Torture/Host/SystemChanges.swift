@@ -51,7 +51,7 @@ public final class SystemChanges {
         let path = "\(directory)/\(name).state", temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
-        _ = Array(text.utf8).withUnsafeBytes { DescriptorIO.writeAll(fd, $0) }
+        _ = DescriptorIO.writeAll(fd, text)
         fsync(fd)
         close(fd)
         rename(temporary, path)
