@@ -112,9 +112,8 @@ public struct Benchmark {
         func measure(_ operation: Operation, _ windows: Int) throws {
             log("windows in flight: \(operation.rawValue), --in-flight \(windows), --mode both")
             let report = try torture(operation, mode: .both, inFlight: windows)
-            let steps = report.operations.filter { $0.name != Operation.none.rawValue }.reduce(0) { $0 + $1.count }
             runs.append(InFlightRun(
-                operation: operation.rawValue, inFlight: windows, opsPerSecond: Double(steps) / report.durationSeconds,
+                operation: operation.rawValue, inFlight: windows, opsPerSecond: Self.stepsPerSecond(report),
                 windowsSampledPerSecond: (report.windows ?? [:]).mapValues { Double($0.sampled) / report.durationSeconds },
                 verdict: report.verdict))
         }
@@ -163,6 +162,11 @@ public struct Benchmark {
             AntagonistSpec(kind: .mmuReset, periodMicroseconds: 300),
         ]),
     ]
+
+    /// The mutator's steps per second in a run: every operation's calls (not `none`'s republications).
+    static func stepsPerSecond(_ report: RunReport) -> Double {
+        Double(report.operations.filter { $0.name != Operation.none.rawValue }.reduce(0) { $0 + $1.count }) / report.durationSeconds
+    }
 
     /// A torture run with the stale-read checkers only (the C baseline does not write).
     func torture(

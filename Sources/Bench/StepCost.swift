@@ -56,8 +56,7 @@ extension Benchmark {
                 for part in [nil] + StepPart.allCases.map(Optional.some) {
                     log("step cost: \(operation.rawValue), \(part.map { "without \($0.rawValue)" } ?? "every part on"), round \(round)")
                     let report = try torture(operation, mode: .both) { configuration in part?.turnOff(&configuration) }
-                    let steps = report.operations.filter { $0.name != Operation.none.rawValue }.reduce(0) { $0 + $1.count }
-                    rates[part, default: []].append(Double(steps) / report.durationSeconds)
+                    rates[part, default: []].append(Self.stepsPerSecond(report))
                 }
             }
             guard let on = MedianInterval(rates[nil] ?? []), on.median > 0 else { throw HarnessFailure("bench: \(operation.rawValue) made no step") }
