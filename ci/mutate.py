@@ -12,6 +12,7 @@ another KVM job or a lab QEMU.
     ci/mutate.py --first ...     stop each mutant's suite at its first failing test (a mutant that leaves runs
                                  unexercised makes many tests retry up to their caps: minutes per mutant)
     ci/mutate.py --list          the mutants and what each breaks
+    ci/mutate.py --check-only    copy the tree and check that every mutant still applies (exactly once); no build
 """
 import os, re, shutil, subprocess, sys, tempfile, time
 
@@ -137,7 +138,8 @@ def failed_tests(log):
 def main():
     args = sys.argv[1:]
     first = "--first" in args
-    args = [a for a in args if a != "--first"]
+    check_only = "--check-only" in args
+    args = [a for a in args if a not in ("--first", "--check-only")]
     if args == ["--list"]:
         for name, (path, _, _, what) in MUTANTS.items():
             print(f"{name:34} {path}: {what}")
@@ -167,6 +169,9 @@ def main():
         if count != 1:
             print(f"mutant {name} does not apply: its text occurs {count} times in {path}", file=sys.stderr)
             return 65
+    if check_only:
+        print(f"{len(names)} mutants apply to {tree}")
+        return 0
     survived = []
     for name in names:
         path, old, new, what = MUTANTS[name]

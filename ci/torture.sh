@@ -17,8 +17,8 @@ mkdir -p "$out"
 # the script ends (never a rule that leaves /dev/kvm open to every user of the host), then verified by opening it.
 if ! ( exec 3<>/dev/kvm ) 2>/dev/null; then
     if [ -e /dev/kvm ] && command -v setfacl >/dev/null; then
-        sudo setfacl -m "u:$(id -un):rw" /dev/kvm
-        trap 'sudo setfacl -x "u:$(id -un)" /dev/kvm 2>/dev/null || true' EXIT
+        sudo ci/kvm-access.sh grant "$(id -un)"
+        trap 'sudo ci/kvm-access.sh revoke "$(id -un)"' EXIT
     fi
     ( exec 3<>/dev/kvm ) || { echo "cannot open /dev/kvm read-write: nested virtualization off, or no permission (setfacl from the acl package grants it)" >&2; exit 69; }
 fi
