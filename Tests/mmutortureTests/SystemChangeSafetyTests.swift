@@ -48,6 +48,33 @@ struct SystemChangeSafetyTests {
         #expect(Self.ksm() == before, "ksmd's run setting put back")
     }
 
+    @Test func aHungUpTerminalNeitherKillsTheRunNorLeavesKSMChanged() throws {
+        let before = Self.ksm()
+        let report = FileManager.default.temporaryDirectory.appendingPathComponent("ksm-tty-\(getpid()).json").path
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        // As an ssh drop: the run writes to a terminal whose other side is gone, and every write fails with EIO.
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        var unlock: Int32 = 0, number: UInt32 = 0
+        // TIOCSPTLCK and TIOCGPTN (asm-generic/ioctls.h), which Swift's Glibc does not import: unlockpt and ptsname.
+        try #require(master >= 0 && ioctl(master, 0x4004_5431, &unlock) == 0 && ioctl(master, 0x8004_5430, &number) == 0, "no pseudo-terminal")
+        let terminal = try #require(FileHandle(forUpdatingAtPath: "/dev/pts/\(number)"))
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ksmArguments(seconds: 4, report: report)
+        process.standardOutput = terminal
+        process.standardError = terminal
+        try process.run()
+        try terminal.close()
+        var first: UInt8 = 0
+        _ = read(master, &first, 1)  // the run has printed to the terminal
+        close(master)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit, "killed by signal \(process.terminationStatus)")
+        #expect([0, 1, 2].contains(process.terminationStatus), "exit \(process.terminationStatus)")
+        #expect(FileManager.default.fileExists(atPath: report), "the report was written")
+        #expect(Self.ksm() == before, "ksmd's run setting put back")
+    }
+
     @Test func aRunKilledWithSIGKILLIsUndoneByDoctorRestoreAndASecondRunIsRefusedMeanwhile() throws {
         _ = try invoke(["doctor", "--restore"])  // no journal left from elsewhere
         let before = Self.ksm()
