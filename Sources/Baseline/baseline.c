@@ -46,6 +46,22 @@ static void spin_us(uint64_t us) {
 
 #define KIND(k, n) (((uint64_t)(k) << 56) | ((n) & 0x00ffffffffffffffULL))
 
+// A must-read-zero or content-kept window: published, held, closed.
+static void hold_window(_Atomic uint64_t *word, uint64_t window, uint64_t us) {
+    atomic_store_explicit(word, window, memory_order_release);
+    spin_us(us);
+    atomic_store_explicit(word, 0, memory_order_seq_cst);
+}
+
+// Generation `counter` written into the page's 448 reader words, then promised. Returns `counter`.
+static uint64_t republish(_Atomic uint64_t *word, uint8_t *frame, uint64_t counter) {
+    uint64_t generation = KIND(1, counter);
+    uint64_t *words = (uint64_t *)frame;
+    for (int w = 0; w < 448; w++) words[w] = generation;
+    atomic_store_explicit(word, generation, memory_order_release);
+    return counter;
+}
+
 int64_t baseline_mutator_run(struct baseline_mutator *m, uint64_t steps) {
     uint64_t state = m->seed, counter = m->first_counter;
     uint64_t stats[64];
@@ -84,17 +100,29 @@ int64_t baseline_mutator_run(struct baseline_mutator *m, uint64_t steps) {
             return -EINVAL;
         }
         if (pread(m->stats_fd, stats, m->stats_length, m->stats_offset) < 0) { free(current); return -errno; }
-        atomic_store_explicit(word, window, memory_order_release);
-        spin_us(m->window_us);
-        atomic_store_explicit(word, 0, memory_order_seq_cst);
-        uint64_t generation = KIND(1, counter++);
-        uint64_t *words = (uint64_t *)frame;
-        for (int w = 0; w < 448; w++) words[w] = generation;
-        atomic_store_explicit(word, generation, memory_order_release);
-        current[page] = counter - 1;
+        hold_window(word, window, m->window_us);
+        current[page] = republish(word, frame, counter++);
     }
     m->seed = state;
     m->first_counter = counter;
     free(current);
+    return now_ns() - start;
+}
+
+int64_t baseline_reference_run(struct baseline_mutator *m, uint64_t steps) {
+    uint64_t state = m->seed, counter = m->first_counter;
+    int64_t start = now_ns();
+    for (uint64_t s = 0; s < steps; s++) {
+        uint64_t page = splitmix64(&state) % m->pages;
+        (void)splitmix64(&state);
+        _Atomic uint64_t *word = (_Atomic uint64_t *)&m->control[page];
+        uint8_t *frame = m->data + page * 4096;
+        atomic_store_explicit(word, 0, memory_order_seq_cst);
+        if (madvise(frame, 4096, MADV_DONTNEED) != 0) return -errno;
+        hold_window(word, KIND(2, counter++), m->window_us);
+        republish(word, frame, counter++);
+    }
+    m->seed = state;
+    m->first_counter = counter;
     return now_ns() - start;
 }

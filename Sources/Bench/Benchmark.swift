@@ -23,7 +23,7 @@ public struct Benchmark {
 
     /// The parts of the bench, each measured on its own (`bench --only`).
     public enum Section: String, CaseIterable, Codable, Sendable {
-        case exits, mutator, checks, latency, setup, early, scale, evidence, inflight, stepcost
+        case exits, mutator, reference, checks, latency, setup, early, scale, evidence, inflight, stepcost
     }
 
     /// The sections to measure; all by default.
@@ -37,6 +37,7 @@ public struct Benchmark {
             results.exitRoundTrip = try exitRoundTrip(kvm: kvm)
         }
         if sections.contains(.mutator) { (results.mutatorSteps, results.mutatorNoiseFloor) = try measureMutatorSteps() }
+        if sections.contains(.reference) { results.reference = try measureAgainstReference() }
         if sections.contains(.checks) { results.checksPerSecond = try measureChecks() }
         if sections.contains(.latency) {
             log("detection latency: nowrite")
@@ -62,11 +63,28 @@ public struct Benchmark {
         var steps: [String: Comparison] = [:], floor: [String: Comparison] = [:]
         for (operation, backing) in [(Operation.dontneed, BackingKind.anonymous), (.mprotect, .anonymous), (.punch, .memfd)] {
             log("mutator steps: \(operation.rawValue), engine vs C in paired slices")
-            steps[operation.rawValue] = try mutatorComparison(operation, backing: backing, againstItself: false)
+            steps[operation.rawValue] = try Comparison(steps: mutatorRounds(operation, backing: backing, .engineAgainstProtocolLoop))
             log("mutator steps: \(operation.rawValue), C vs C in the same slices (the method's noise floor)")
-            floor[operation.rawValue] = try mutatorComparison(operation, backing: backing, againstItself: true)
+            floor[operation.rawValue] = try Comparison(steps: mutatorRounds(operation, backing: backing, .protocolLoopAgainstItself))
         }
         return (steps, floor)
+    }
+
+    /// The engine's dontneed step, every oracle on (`--mode read`: the reference loop writes no words to verify),
+    /// against the minimal reference loop in paired slices: at the engine's default window, the reference loop
+    /// holding the same; and both at 1 µs.
+    private func measureAgainstReference() throws -> [ReferenceRun] {
+        try [nil, 1].map { (window: Int?) in
+            log("reference: dontneed, the engine vs the minimal loop in paired slices, window \(window.map { "\($0) µs" } ?? "default")")
+            let rounds = try mutatorRounds(.dontneed, backing: .anonymous, .engineAgainstReference) { configuration in
+                if let window { configuration.windowMicroseconds = window }
+            }
+            return ReferenceRun(
+                windowMicroseconds: window ?? TortureConfiguration.defaultWindowMicroseconds, steps: try Comparison(steps: rounds),
+                flushRequests: try Comparison(
+                    swiftRates: rounds.map { Double($0.engineFlushRequests) / $0.engineSeconds },
+                    cRates: rounds.map { Double($0.cFlushRequests) / $0.cSeconds }, ratios: rounds.map(\.flushRequestRatio)))
+        }
     }
 
     /// Conclusive checks per second, idle and under dontneed, with one and two vCPUs.
@@ -139,17 +157,17 @@ public struct Benchmark {
             fewestChecksOfAVCPU: fewest, verdict: many.verdict)
     }
 
-    /// Paired slices of the engine's steps and the C loop's (or, `againstItself`, the C loop's in both).
-    private func mutatorComparison(_ operation: Operation, backing: BackingKind, againstItself: Bool) throws -> Comparison {
-        let comparison = MutatorComparison(againstItself: againstItself)
-        _ = try torture(operation, backing: backing, comparison: comparison)
+    /// Paired slices of the two sides `pairing` names, on one run's VM, vCPU and memory.
+    private func mutatorRounds(
+        _ operation: Operation, backing: BackingKind, _ pairing: MutatorComparison.Pairing, adjust: (inout TortureConfiguration) -> Void = { _ in }
+    ) throws -> [MutatorComparison.Round] {
+        let comparison = MutatorComparison(pairing)
+        _ = try torture(operation, backing: backing, comparison: comparison, adjust: adjust)
         let rounds = comparison.rounds.withLock { $0 }
         guard !rounds.isEmpty else {
             throw TortureRun.SetupError.harness(HarnessFailure("bench: no comparison rounds for \(operation.rawValue)", hint: "use --seconds 0.5 or more"))
         }
-        return try Comparison(
-            swiftRates: rounds.map { Double($0.engineSteps) / $0.engineSeconds }, cRates: rounds.map { Double($0.cSteps) / $0.cSeconds },
-            ratios: rounds.map(\.ratio))
+        return rounds
     }
 
     /// The setups whose `early` catch rates are compared: the default, a hot set, and hot sets with antagonists
@@ -181,8 +199,8 @@ public struct Benchmark {
         configuration.inFlight = inFlight
         configuration.hotPages = hot
         configuration.antagonists = antagonists
-        // The C baseline springs no recycled-frame traps: its comparison runs the same work without them.
-        configuration.trapPages = comparison != nil ? 0 : traps
+        // The protocol's C loop springs no recycled-frame traps: its comparison runs the same work without them.
+        configuration.trapPages = comparison.map { $0.pairing == .engineAgainstReference } == false ? 0 : traps
         adjust(&configuration)
         var run = TortureRun(configuration: configuration)
         if let comparison { run.mutatorDriver = { @Sendable mutator in comparison.drive(mutator) } }

@@ -21,6 +21,8 @@ extension Benchmark {
         public var mutatorSteps: [String: Comparison]?
         /// The same slices with the C loop on both sides: how far from 1 the method itself strays.
         public var mutatorNoiseFloor: [String: Comparison]?
+        /// dontneed, every oracle on, against the minimal reference loop: at the default window and at 1 µs.
+        public var reference: [ReferenceRun]?
         /// Conclusive checks per second, by scenario ("none, 1 vCPU", …).
         public var checksPerSecond: [String: Double]?
         public var detectionLatencyMicroseconds: [String: Double]?
@@ -49,6 +51,13 @@ extension Benchmark {
         public var ratioHigh: Double
         public var pairs: Int
 
+        /// Steps per second of paired slices.
+        init(steps rounds: [MutatorComparison.Round]) throws {
+            try self.init(
+                swiftRates: rounds.map { Double($0.engineSteps) / $0.engineSeconds }, cRates: rounds.map { Double($0.cSteps) / $0.cSeconds },
+                ratios: rounds.map(\.ratio))
+        }
+
         /// From paired measurements: the rates are the medians of each side's rates, the ratio the median of the
         /// pairs' ratios (so that a nested host's drifts cancel within each pair instead of deciding a best-of).
         init(swiftRates: [Double], cRates: [Double], ratios: [Double]) throws {
@@ -62,6 +71,14 @@ extension Benchmark {
             ratioHigh = ratio.high
             pairs = ratio.count
         }
+    }
+
+    /// The engine's dontneed steps (every oracle on) and the minimal reference loop's, both holding windows of
+    /// `windowMicroseconds`, in paired slices: steps per second, and `remote_tlb_flush_requests` per second.
+    public struct ReferenceRun: Codable, Sendable {
+        public var windowMicroseconds: Int
+        public var steps: Comparison
+        public var flushRequests: Comparison
     }
 
     public struct Setup: Codable, Sendable {

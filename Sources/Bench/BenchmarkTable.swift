@@ -13,7 +13,7 @@ import Synchronization
 
 extension Benchmark.Results {
     public var table: String {
-        var lines = exitRoundTrip == nil && mutatorSteps == nil ? []
+        var lines = exitRoundTrip == nil && mutatorSteps == nil && reference == nil ? []
             : ["measurement                                   Swift             C    Swift/C    95% interval   pairs"]
         func row(_ name: String, _ comparison: Benchmark.Comparison) {
             lines.append(name.padded(40) + String(
@@ -25,6 +25,11 @@ extension Benchmark.Results {
             row("mutator steps: \(name)", comparison)
             if let floor = mutatorNoiseFloor?[name] { row("  same slices, C against C", floor) }
         }
+        for run in reference ?? [] {
+            row("reference, dontneed, \(run.windowMicroseconds) µs window: steps", run.steps)
+            row("  remote TLB flush requests", run.flushRequests)
+        }
+        if reference != nil { lines.append("  (reference rows: Swift is the engine with every oracle on, C the minimal loop)") }
         if let checksPerSecond {
             lines.append("")
             for (name, value) in checksPerSecond.sorted(by: { $0.key < $1.key }) {

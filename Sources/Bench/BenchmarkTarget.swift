@@ -33,6 +33,11 @@ extension Benchmark.Results {
         for (name, comparison) in (mutatorSteps ?? [:]).sorted(by: { $0.key < $1.key }) {
             targets.append(ratioTarget("mutator steps Swift/C ≥ 0.95: \(name)", comparison, atLeast: 0.95))
         }
+        for run in reference ?? [] {
+            let name = "dontneed, every oracle on, ≥ 0.9× the minimal reference loop (\(run.windowMicroseconds) µs windows)"
+            targets.append(ratioTarget("\(name): steps/s", run.steps, atLeast: 0.9))
+            targets.append(ratioTarget("\(name): flush requests/s", run.flushRequests, atLeast: 0.9))
+        }
         if let rate = checksPerSecond?["none, 1 vCPU"] {
             targets.append(valueTarget("conclusive checks/s, no operation, 1 vCPU ≥ 2e8", rate >= 2e8, String(format: "%.3g/s", rate)))
         }

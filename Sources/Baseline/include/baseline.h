@@ -33,4 +33,9 @@ struct baseline_mutator {
 // nanoseconds, or -errno on a failed call.
 int64_t baseline_mutator_run(struct baseline_mutator *m, uint64_t steps);
 
+// The protocol's physical limit on this host (issue 30): madvise(MADV_DONTNEED) of one page, its must-read-zero
+// window held `window_us`, and the republication; nothing else (no counter reads, no traps, no bookkeeping). The
+// engine's dontneed step with every oracle on is compared against it. Same state and return as above.
+int64_t baseline_reference_run(struct baseline_mutator *m, uint64_t steps);
+
 #endif

@@ -39,7 +39,8 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     /// ever samples it.
     public var faultWindowMicroseconds: Int = 300
     /// How long a must-read-zero or content-kept window stays open, in microseconds.
-    public var windowMicroseconds: Int = 5
+    public var windowMicroseconds: Int = Self.defaultWindowMicroseconds
+    public static let defaultWindowMicroseconds = 5
     /// The user's explicit consent to operations that change system-wide settings (ksm starts ksmd), each undone
     /// when the run ends. Optional so that reports written before it existed still decode; nil means no.
     public var allowSystemChanges: Bool? = nil
