@@ -101,7 +101,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong(Setting.flushProbe.long), help: "Milliseconds between two probes of the missing-flush oracle (default 5; 0: off).")
     var flushProbe: Int?
 
-    @Option(name: .customLong(Setting.traps.long), help: "Pages in the ring of recycled-frame traps (default 64; 0: off; a multiple of 4).")
+    @Option(name: .customLong(Setting.traps.long), help: "Pages in the ring of recycled-frame traps (default \(TortureConfiguration.defaultTrapPages); 0: off; a multiple of 4).")
     var traps: Int?
 
     @Option(name: .customLong(Setting.inFlight.long), help: "Windows the mutator keeps open at once, each on its own page (default \(TortureConfiguration.defaultInFlight); 1 to 64).")

@@ -115,11 +115,11 @@ struct AntagonistTests {
         // the ring, and the call, that wrote it.
         let mutator = try FrameTraps(pages: 4)
         let antagonist = try FrameTraps(pages: 4)
-        mutator.spring(poison: ControlWord.make(.poison, 7), call: "dontneed on page 3", seconds: 0.5, freed: [])
-        antagonist.spring(poison: ControlWord.make(.poison, 1 << 44 + 1), call: "antagonist pageout 64..<128", seconds: 0.75, freed: [])
+        mutator.spring(poison: ControlWord.make(.poison, 7), call: .step(.dontneed, page: 3), seconds: 0.5, freed: [])
+        antagonist.spring(poison: ControlWord.make(.poison, 1 << 44 + 1), call: .antagonist("pageout 64..<128"), seconds: 0.75, freed: [])
         let rings = [mutator, antagonist]
-        #expect(rings.record(poison: ControlWord.make(.poison, 1 << 44 + 1))?.call == "antagonist pageout 64..<128")
-        #expect(rings.record(poison: ControlWord.make(.poison, 7))?.call == "dontneed on page 3")
+        #expect(rings.record(poison: ControlWord.make(.poison, 1 << 44 + 1))?.call.description == "antagonist pageout 64..<128")
+        #expect(rings.record(poison: ControlWord.make(.poison, 7))?.call.description == "dontneed on page 3")
         #expect(rings.record(poison: ControlWord.make(.poison, 8)) == nil)
     }
 

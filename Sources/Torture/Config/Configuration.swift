@@ -62,6 +62,7 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     /// violation and some evidence, not the rest of the duration). Nil: run the whole duration.
     public var stopAfterViolationSeconds: Double? = nil
     public var frameTrapPages: Int { trapPages ?? FrameTraps.defaultPages }
+    public static var defaultTrapPages: Int { FrameTraps.defaultPages }
     /// Windows the mutator keeps open at once (``Mutator``: a step's window runs while the next steps begin on
     /// other pages). Optional so that older reports decode; nil means the default.
     public var inFlight: Int? = nil

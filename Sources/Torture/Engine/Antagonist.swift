@@ -145,7 +145,7 @@ final class Antagonist: @unchecked Sendable {
     /// the frames on top of the free list (the last freed), so that a translation left on one reads poison.
     private func springTraps(after plan: String, pages: Int, freed: Set<UInt64>) {
         guard let frameTraps else { return }
-        _ = frameTraps.spring(after: "antagonist \(plan)", freedPages: pages, measuring: freed, seconds: context.observations.elapsed) {
+        _ = frameTraps.spring(after: .antagonist(plan), freedPages: pages, measuring: freed, seconds: context.observations.elapsed) {
             nextPoison += 1
             return ControlWord.make(.poison, nextPoison)
         }

@@ -29,12 +29,29 @@ final class FrameTraps: @unchecked Sendable {
     /// One sprung trap: which call freed the frame it (probably) holds.
     struct Record: Sendable {
         var poison: UInt64
-        /// The call, as a violation names it: "dontneed on page 5", "antagonist collapse 512..<1024".
-        var call: String
+        var call: Cause
         var seconds: Double
     }
 
-    static let defaultPages = 64
+    /// The call that freed a trapped frame, kept as values: its name is spelled only when a violation asks for it,
+    /// not on each of tens of thousands of steps a second.
+    enum Cause: Sendable, CustomStringConvertible {
+        case step(Operation, page: Int)
+        /// An antagonist's call, as its plan names it ("collapse 512..<1024").
+        case antagonist(String)
+
+        /// As a violation names it: "dontneed on page 5", "antagonist collapse 512..<1024".
+        var description: String {
+            switch self {
+            case .step(let operation, let page): "\(operation.rawValue) on page \(page)"
+            case .antagonist(let plan): "antagonist \(plan)"
+            }
+        }
+    }
+
+    /// 256 pages: a quarter released at once is one TLB shootdown (an IPI to every CPU running the VM's threads) per
+    /// 64 steps (a 64-page ring, the default until 2026-12-07, cost a step about 1.5 µs in them; this one 0.8 µs).
+    static let defaultPages = 256
     /// One step in this many reads the two PFNs.
     static let measureEvery = 8
 
@@ -43,12 +60,13 @@ final class FrameTraps: @unchecked Sendable {
     private var next = 0
     private var stepsUntilMeasure = 0
     private let pagemap = PageMap()
-    /// The last ``history`` traps' records (and where each poison's lies), and the counts, read by the report and by
-    /// vCPU threads (to name a poison value's step) while the mutator updates them: one lock per trap, held briefly.
-    private let state: Mutex<(records: [Record?], slotOfPoison: [UInt64: Int], report: RunReport.TrapReport)>
+    /// The last ``history`` traps' records and the counts, read by the report and by vCPU threads (to name a poison
+    /// value's step) while the mutator updates them: one lock per trap, held briefly. A poison is looked up by a
+    /// search of the records: only a violation asks, and a step then pays no hashing.
+    private let state: Mutex<(records: [Record?], report: RunReport.TrapReport)>
     /// How many sprung traps' records are kept: far more than the ring has pages, because a frame stays poisoned
     /// after its trap page is reused, and a checker busy with other violations may name it milliseconds later
-    /// (at 70,000 steps a second a 64-page ring turns over in about a millisecond).
+    /// (at 70,000 steps a second a 256-page ring turns over in about 4 ms).
     static let history = 4096
     var report: RunReport.TrapReport { state.withLock { $0.report } }
 
@@ -65,7 +83,7 @@ final class FrameTraps: @unchecked Sendable {
         _ = madvise(base, length, MADV_NOHUGEPAGE)
         var report = RunReport.TrapReport()
         report.ringPages = pages
-        state = Mutex((Array(repeating: nil, count: max(pages, Self.history)), [:], report))
+        state = Mutex((Array(repeating: nil, count: max(pages, Self.history)), report))
     }
 
     deinit {
@@ -85,7 +103,7 @@ final class FrameTraps: @unchecked Sendable {
 
     /// Right after the call freed the frames `freed` (empty: not measured): writes `poison` into the next trap,
     /// which faults in the frame freed last, and records which call it came from.
-    func spring(poison: UInt64, call: String, seconds: Double, freed: Set<UInt64>) {
+    func spring(poison: UInt64, call: Cause, seconds: Double, freed: Set<UInt64>) {
         let index = next
         next = (next + 1) % pages
         // SAFETY: the trap page is mapped read-write, 8-aligned, GUEST_PAGE_SIZE bytes, and only this thread writes it.
@@ -99,10 +117,7 @@ final class FrameTraps: @unchecked Sendable {
             _ = madvise(trap(next), quarter * Int(GUEST_PAGE_SIZE), MADV_DONTNEED)
         }
         state.withLock { state in
-            let slot = state.report.sprung % state.records.count
-            if let evicted = state.records[slot] { state.slotOfPoison[evicted.poison] = nil }
-            state.records[slot] = Record(poison: poison, call: call, seconds: seconds)
-            state.slotOfPoison[poison] = slot
+            state.records[state.report.sprung % state.records.count] = Record(poison: poison, call: call, seconds: seconds)
             state.report.sprung += 1
             if let caught {
                 state.report.measured += 1
@@ -116,7 +131,7 @@ final class FrameTraps: @unchecked Sendable {
     /// frame, up to ``perCall`` (truncate frees a whole tail of the file, a collapse 512 pages), each with the next
     /// value of `poison`; the first is measured against `frames` (``framesBeforeCall(_:count:)``). Returns the
     /// first trap's poison (nil: nothing freed).
-    func spring(after call: String, freedPages: Int, measuring frames: Set<UInt64>, seconds: Double, poison: () -> UInt64) -> UInt64? {
+    func spring(after call: Cause, freedPages: Int, measuring frames: Set<UInt64>, seconds: Double, poison: () -> UInt64) -> UInt64? {
         var first: UInt64?
         for trap in 0..<min(freedPages, Self.perCall) {
             let value = poison()
@@ -131,7 +146,7 @@ final class FrameTraps: @unchecked Sendable {
 
     /// The step that wrote `poison`, if it is still in the ring.
     func record(poison: UInt64) -> Record? {
-        state.withLock { state in state.slotOfPoison[poison].flatMap { state.records[$0] } }
+        state.withLock { state in state.records.lazy.compactMap { $0 }.first { $0.poison == poison } }
     }
 }
 

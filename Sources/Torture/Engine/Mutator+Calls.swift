@@ -25,7 +25,7 @@ extension Mutator {
     /// Right after a call that freed `freed` frames: the traps (``FrameTraps/spring(after:freedPages:measuring:seconds:poison:)``).
     /// Returns the first trap's poison.
     func springTraps(after step: Step, freed: Int, measuring frames: Set<UInt64>) -> UInt64? {
-        frameTraps?.spring(after: "\(step.operation.rawValue) on page \(step.page)", freedPages: freed, measuring: frames,
+        frameTraps?.spring(after: .step(step.operation, page: step.page), freedPages: freed, measuring: frames,
                            seconds: observations.elapsed) { ControlWord.make(.poison, takeCounter()) }
     }
 
