@@ -18,15 +18,22 @@ extension Mutator {
         var calls: CallMeasurement
         var missingFlush: (before: UInt64, after: UInt64)?
         var snapshot: PageSnapshot?
+        /// The traps the call's freed frames are owed, until they are sprung (``springTraps(_:)``).
+        var traps: (freed: Int, measuring: Set<UInt64>)?
         /// The poison of the step's first trap (``Injection/poison`` republishes it).
         var poison: UInt64?
     }
 
-    /// Right after a call that freed `freed` frames: the traps (``FrameTraps/spring(after:freedPages:measuring:seconds:poison:)``).
-    /// Returns the first trap's poison.
-    func springTraps(after step: Step, freed: Int, measuring frames: Set<UInt64>) -> UInt64? {
-        frameTraps?.spring(after: .step(step.operation, page: step.page), freedPages: freed, measuring: frames,
-                           seconds: observations.elapsed) { ControlWord.make(.poison, takeCounter()) }
+    /// The traps a call that freed frames is owed (``FrameTraps/spring(after:freedPages:measuring:seconds:poison:)``),
+    /// sprung once its first window is published and its hold has begun: the hold is time the step waits anyway,
+    /// and nothing on this CPU faults a page in before the window closes (the republication), so the traps still
+    /// take the frames just freed. Keeps the first trap's poison in the record.
+    func springTraps(_ record: inout CallRecord) {
+        guard let traps = record.traps else { return }
+        record.traps = nil
+        let step = record.step
+        record.poison = frameTraps?.spring(after: .step(step.operation, page: step.page), freedPages: traps.freed, measuring: traps.measuring,
+                                           seconds: observations.elapsed) { ControlWord.make(.poison, takeCounter()) }
     }
 
     /// `remote_tlb_flush_requests` and `remote_tlb_flush` read right around a call, and its time: every step's
@@ -63,9 +70,11 @@ extension Mutator {
     /// After the step's calls: the traps, the missing-flush verdict, the bookkeeping, and the step's
     /// must-read-zero or content-kept window, published and returned open (nil: the step has none, and is done).
     func finish(_ record: CallRecord, _ call: Call, slot: Int) throws -> OpenStep? {
+        var record = record
         let (operation, page, pages) = (record.step.operation, record.step.page, record.pages)
         if let snapshot = record.snapshot, call.window == .keep { snapshot.restore() }
         guard let window = call.window else {
+            springTraps(&record)
             republish(record)
             account(record, call)
             return nil
@@ -77,6 +86,7 @@ extension Mutator {
             control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
         }
         let closes = MonotonicClock.deadline(microseconds: configuration.windowMicroseconds)
+        springTraps(&record)
         account(record, call)
         return OpenStep(pages: pages, slot: slot, deadline: closes) { [self] in
             for p in pages { control.close(p) }

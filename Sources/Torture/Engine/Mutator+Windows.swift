@@ -113,10 +113,9 @@ extension Mutator {
         let missingFlush = probing
             ? flushProbe?.judge(requestsBefore: measurement.requestsBefore, requestsAfter: measurement.requestsAfter, judgeable: invocation.invalidates)
             : nil
-        // Before anything faults the page back in: a trap takes the frame the call just freed.
-        let poison = trapping ? springTraps(after: step, freed: invocation.freedFrames, measuring: freedFrames) : nil
-        let calls = CallRecord(step: step, pages: pages, started: started, calls: measurement, missingFlush: missingFlush,
-                               snapshot: snapshot, poison: poison)
+        // The traps take the frames the call freed once the step's first window is open (``springTraps(_:)``).
+        var calls = CallRecord(step: step, pages: pages, started: started, calls: measurement, missingFlush: missingFlush,
+                               snapshot: snapshot, traps: trapping ? (invocation.freedFrames, freedFrames) : nil)
         switch invocation {
         case .done(let call):
             keep(try finish(calls, call, slot: slot), slot: slot)
@@ -125,7 +124,9 @@ extension Mutator {
             let evidence = windows.evidence(kind)
             publishHeldWindow(kind, on: pages)
             observations.faultWindowOpen(true, slot: slot)  // the guests' accesses (writes, for read-only) must fault now
-            openSteps.append(OpenStep(pages: pages, slot: slot, deadline: MonotonicClock.deadline(microseconds: configuration.faultWindowMicroseconds)) { [self] in
+            let deadline = MonotonicClock.deadline(microseconds: configuration.faultWindowMicroseconds)
+            springTraps(&calls)
+            openSteps.append(OpenStep(pages: pages, slot: slot, deadline: deadline) { [self, calls] in
                 observations.faultWindowOpen(false, slot: slot)
                 for p in pages { control.close(p) }
                 windows.closed(kind, of: operation, evidenceBefore: evidence)
