@@ -72,12 +72,17 @@ public struct Benchmark {
 
     /// The engine's dontneed step, every oracle on (`--mode read`: the reference loop writes no words to verify),
     /// against the minimal reference loop in paired slices: at the engine's default window, the reference loop
-    /// holding the same; and both at 1 µs.
+    /// holding the same; and both at 1 µs. The pairs of ``referenceRuns`` runs (each a VM of its own) are pooled:
+    /// on this nested host one run's median ratio strays from the next run's by ±0.03, more than its own interval
+    /// says, so that one VM's luck (where its pages landed, the host's state meanwhile) does not decide it.
     private func measureAgainstReference() throws -> [ReferenceRun] {
         try [nil, 1].map { (window: Int?) in
-            log("reference: dontneed, the engine vs the minimal loop in paired slices, window \(window.map { "\($0) µs" } ?? "default")")
-            let rounds = try mutatorRounds(.dontneed, backing: .anonymous, .engineAgainstReference) { configuration in
-                if let window { configuration.windowMicroseconds = window }
+            var rounds: [MutatorComparison.Round] = []
+            for run in 1...Self.referenceRuns {
+                log("reference: dontneed, the engine vs the minimal loop in paired slices, window \(window.map { "\($0) µs" } ?? "default"), run \(run) of \(Self.referenceRuns)")
+                rounds += try mutatorRounds(.dontneed, backing: .anonymous, .engineAgainstReference) { configuration in
+                    if let window { configuration.windowMicroseconds = window }
+                }
             }
             return ReferenceRun(
                 windowMicroseconds: window ?? TortureConfiguration.defaultWindowMicroseconds, steps: try Comparison(steps: rounds),
@@ -169,6 +174,9 @@ public struct Benchmark {
         }
         return rounds
     }
+
+    /// Runs (VMs) whose paired slices the reference section pools, per window.
+    static let referenceRuns = 3
 
     /// The setups whose `early` catch rates are compared: the default, a hot set, and hot sets with antagonists
     /// (those that act without guest writes: the early control needs --mode read).

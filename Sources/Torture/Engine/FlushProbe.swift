@@ -67,7 +67,7 @@ final class FlushProbe {
         let start = statusBlocks.map { $0.load(.sweeps) }
         let deadline = now + Self.sweepWaitNanoseconds
         // However slow the sweeps (many pages, or a guest that exits on every page), probing takes at most a
-        // tenth of the mutator's time: the next probe comes no sooner than nine waits after this one ends.
+        // fortieth of the mutator's time: the next probe comes no sooner than 39 waits after this one ends.
         defer {
             let end = MonotonicClock.now()
             nextProbe = end + max(intervalNanoseconds, (end - now) * Self.waitShare)
@@ -83,8 +83,11 @@ final class FlushProbe {
         return true
     }
 
-    /// The mutator's time between two probes, in units of the first one's wait (a tenth of it probing, at most).
-    static let waitShare: UInt64 = 9
+    /// The mutator's time between two probes, in units of the first one's wait: probing takes at most a fortieth
+    /// of it (2.5%). A probe waits 1.5 sweeps on average, and every step the mutator does not make meanwhile is an
+    /// invalidation fewer: at 256 pages on a nested host, a tenth (the share until 2026-12-07) was about 4% of a
+    /// dontneed step's time at the 5 ms interval.
+    static let waitShare: UInt64 = 39
 
     /// After the call: `requestsBefore`/`requestsAfter` bracket the call itself. Returns the missing flush, if
     /// this probe proves one: nil when the probe was not armed, judged nothing, or saw the flush.
