@@ -87,7 +87,7 @@ MUTANTS = {
         "                    try closeImminent()\n", "",
         "a window that falls due during the next call closes after it: a whole call longer than its length"),
     "probe-wait-share": ("Sources/Torture/Engine/FlushProbe.swift",
-        "    static let waitShare: UInt64 = 9", "    static let waitShare: UInt64 = 0",
+        "    static let waitShare: UInt64 = 39", "    static let waitShare: UInt64 = 0",
         "a probe waiting on slow sweeps comes back one interval after its wait: the mutator spends its time waiting"),
     "sanitizer-poll-ignored": ("Sources/Torture/Host/FlushSanitizer.swift",
         "        guard violations > before else { return }",
@@ -108,6 +108,9 @@ MUTANTS = {
     "faults-retried-counts-efaults": ("Sources/Torture/Report/FaultOverlap.swift",
         ' - sum("pf_guest") - Int64(clamping: efaults))', ' - sum("pf_guest"))',
         "a must-fault window's failed re-entries count as faults an invalidation overlapped"),
+    "long-windows-never": ("Sources/Torture/Engine/Mutator+Windows.swift",
+        "contentWindows % Self.longWindowEvery == 0,", "contentWindows % Self.longWindowEvery == -1,",
+        "no window is ever held long: early's republication race is seen about once in a thousand steps"),
 }
 
 

@@ -49,7 +49,10 @@ public struct Benchmark {
                 return try setupCost(kvm: kvm, gibibytes: size)
             }
         }
-        if sections.contains(.early) { results.earlyCatchRate = try measureEarlyCatchRates() }
+        if sections.contains(.early) {
+            results.earlyCatchRate = try measureEarlyCatchRates()
+            results.earlyInFlight = try measureEarlyInFlight()
+        }
         if sections.contains(.evidence) { results.evidence = try measureEvidence() }
         if sections.contains(.inflight) { results.inFlight = try measureInFlight() }
         if sections.contains(.scale) { results.manyVCPUs = try measureManyVCPUs() }
@@ -113,6 +116,20 @@ public struct Benchmark {
             catchRates[name] = report.publications > 0 ? Double(report.caughtPublications) / Double(report.publications) : 0
         }
         return catchRates
+    }
+
+    /// `--inject early` (dontneed, `--mode read`) caught per second at one window in flight and at the default, in
+    /// rounds (each round runs both, side by side; a seed of its own per round, since one seed's rate strays by 2×).
+    private func measureEarlyInFlight() throws -> [EarlyRun] {
+        var runs: [EarlyRun] = []
+        for round in 1...Self.inFlightRounds {
+            for windows in [1, TortureConfiguration.defaultInFlight] {
+                log("early caught per second: --in-flight \(windows), round \(round)")
+                let report = try torture(.dontneed, injection: .early, inFlight: windows) { $0.seed = 20261200 + UInt64(round) }
+                runs.append(EarlyRun(inFlight: windows, caughtPerSecond: Double(report.caughtPublications) / report.durationSeconds))
+            }
+        }
+        return runs
     }
 
     /// dontneed with and without recycled-frame traps: windows sampled, frames the traps took, and what they cost.

@@ -30,6 +30,8 @@ extension Benchmark {
         public var manyVCPUs: ManyVCPUs?
         /// `--inject early`: caught publications / publications, by setup (the sensitivity to microsecond windows).
         public var earlyCatchRate: [String: Double]?
+        /// `--inject early` caught per second at `--in-flight 1` and at the default, in rounds.
+        public var earlyInFlight: [EarlyRun]?
         /// dontneed, 256 pages, 1 vCPU: what its windows and traps prove, and what the traps cost.
         public var evidence: Evidence?
         /// `mix` and each of its operations alone, `--mode both`, at one window in flight and at the default.
@@ -100,6 +102,12 @@ extension Benchmark {
         public var trapsMeasured: Int
         public var opsPerSecondWithTraps: Double
         public var opsPerSecondWithoutTraps: Double
+    }
+
+    /// One run of `--inject early` at `inFlight` windows: publications the checkers caught, per second.
+    public struct EarlyRun: Codable, Sendable, Equatable {
+        public var inFlight: Int
+        public var caughtPerSecond: Double
     }
 
     /// One run of the in-flight section: its operation's (or the mix's) steps per second and, per window kind,

@@ -47,6 +47,12 @@ extension Benchmark.Results {
         for (name, rate) in (earlyCatchRate ?? [:]).sorted(by: { $0.value < $1.value }) {
             lines.append("early catch rate, \(name): ".padded(64) + String(format: "%.2f%% of publications", 100 * rate))
         }
+        if let earlyInFlight {
+            for windows in Set(earlyInFlight.map(\.inFlight)).sorted() {
+                let rates = earlyInFlight.filter { $0.inFlight == windows }.map(\.caughtPerSecond)
+                lines.append("early caught per second, --in-flight \(windows): ".padded(64) + rates.map { String(format: "%.0f", $0) }.joined(separator: ", ") + " (rounds)")
+            }
+        }
         if let evidence {
             lines.append("dontneed must-read-zero windows sampled: ".padded(64)
                 + String(format: "%.1f%% (%llu of %llu)", 100 * evidence.zeroWindowSampledFraction, evidence.zeroWindowsSampled, evidence.zeroWindowsOpened))

@@ -52,6 +52,17 @@ extension Benchmark.Results {
         if let best = earlyCatchRate?.max(by: { $0.value < $1.value }) {
             targets.append(valueTarget("early catch rate ≥ 5% with the best setup", best.value >= 0.05, String(format: "%.1f%%", 100 * best.value) + ", \(best.key)"))
         }
+        if let earlyInFlight {
+            let median = { (windows: Int) -> Double? in
+                let rates = earlyInFlight.filter { $0.inFlight == windows }.map(\.caughtPerSecond).sorted()
+                return rates.isEmpty ? nil : rates[rates.count / 2]
+            }
+            let standard = TortureConfiguration.defaultInFlight
+            if let alone = median(1), let many = median(standard) {
+                targets.append(valueTarget("early caught/s at --in-flight \(standard) ≥ at --in-flight 1 (medians of the rounds)", many >= alone,
+                                           String(format: "%.0f/s against %.0f/s", many, alone)))
+            }
+        }
         if let inFlight {
             let standard = TortureConfiguration.defaultInFlight
             // The last `inFlightRounds` runs of each setting are the rounds (dontneed at the default also ran once

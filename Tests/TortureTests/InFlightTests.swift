@@ -60,6 +60,18 @@ struct InFlightRunTests {
         #expect(munmap.verdict == .pass && (munmap.windowsInFlightPeak ?? 0) > 1, "\(munmap.summary)")
     }
 
+    @Test func oneContentWindowInThirtyTwoIsHeldLongWithWindowsInFlightAndNoneAtOne() throws {
+        // The long windows give the vCPU, kicked out by the call, time to map the page again before its
+        // republication (Mutator.windowMicroseconds()).
+        let many = try shortRun(.dontneed, seconds: 1)
+        let opened = try #require(many.windows?[WindowKind.zero.rawValue]?.opened)
+        let long = try #require(many.longWindows, "\(many.summary)")
+        #expect(opened > 320 && Int(opened) / Mutator.longWindowEvery == long, "\(long) long of \(opened)")
+        #expect(many.summary.contains("\(long.grouped) windows held \(Mutator.longWindowMicroseconds) µs (one in \(Mutator.longWindowEvery))"), "\(many.summary)")
+        let one = try shortRun(.dontneed, seconds: 0.5) { $0.inFlight = 1 }
+        #expect(one.longWindows == nil && one.verdict == .pass, "\(one.summary)")
+    }
+
     @Test(arguments: [Torture.Operation.munmap, .mprotect])
     func theCheckerMovesPastPagesInMustFaultWindowsAndTheirWritesStillCount(operation: Torture.Operation) throws {
         // Several must-fault windows open at once: the checker skips a faulting read and defers its write rather

@@ -85,10 +85,11 @@ extension Mutator {
             let kind = call.zeroed.contains(p) ? .zero : window
             control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
         }
-        let closes = MonotonicClock.deadline(microseconds: configuration.windowMicroseconds)
+        let length = windowMicroseconds()
+        let closes = MonotonicClock.deadline(microseconds: length)
         springTraps(&record)
         account(record, call)
-        return OpenStep(pages: pages, slot: slot, deadline: closes) { [self] in
+        return OpenStep(pages: pages, slot: slot, deadline: closes, heldTight: length > configuration.windowMicroseconds) { [self] in
             for p in pages { control.close(p) }
             windows.closed(sampledKind, of: operation, evidenceBefore: evidence)
             republish(record)

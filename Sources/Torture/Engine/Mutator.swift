@@ -202,6 +202,9 @@ final class Mutator: @unchecked Sendable {
     /// The most windows open at once, for the report.
     private(set) var peakInFlight = 0
     var freeSlots = Array((0..<Observations.maxInFlight).reversed())
+    /// Must-read-zero and content-kept windows opened, and how many of them were long (``windowMicroseconds()``).
+    var contentWindows = 0
+    var longWindows = 0
     /// A call's mean time (moving over the last few calls), to tell a window that would fall due during the next.
     var meanCallNanoseconds: UInt64 = 0
     /// The slot of the step running now, for windows held inside one call (memslot's).

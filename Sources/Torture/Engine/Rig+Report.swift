@@ -26,6 +26,7 @@ extension Rig {
         report.flushSanitizer = flushSanitizer?.report()
         report.traps = mutator.frameTraps?.report
         report.windowsInFlightPeak = driven ? nil : mutator.peakInFlight
+        report.longWindows = driven || mutator.configuration.inFlightWindows == 1 ? nil : mutator.longWindows
         report.mmioServedChecks = observations.mmioServedChecks.load(ordering: .relaxed)
         return report
     }

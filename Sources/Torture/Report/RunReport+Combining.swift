@@ -36,6 +36,7 @@ extension RunReport {
             }
             if let traps = part.traps { total.traps = (total.traps ?? .init()).adding(traps) }
             if let peak = part.windowsInFlightPeak { total.windowsInFlightPeak = max(total.windowsInFlightPeak ?? 0, peak) }
+            if let long = part.longWindows { total.longWindows = (total.longWindows ?? 0) &+ long }
             total.counters.vm = total.counters.vm.adding(part.counters.vm)
             total.counters.vcpus = zip(total.counters.vcpus, part.counters.vcpus).map { $0.adding($1) }
             // Each part counts from zero: its samples continue the totals so far, so the timeline stays cumulative.

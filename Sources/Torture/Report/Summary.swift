@@ -34,7 +34,8 @@ extension RunReport {
             lines.append("windows sampled (a check landed inside): " + text.joined(separator: ", "))
         }
         if let peak = windowsInFlightPeak {
-            lines.append("windows in flight: at most \(peak) open at once (--in-flight \(c.inFlightWindows))")
+            lines.append("windows in flight: at most \(peak) open at once (--in-flight \(c.inFlightWindows))"
+                + (longWindows.map { "; \($0.grouped) windows held \(Mutator.longWindowMicroseconds) µs (one in \(Mutator.longWindowEvery))" } ?? ""))
         }
         lines.append("coverage: \(checks.sweeps.grouped) sweeps of all \(c.pages) pages; \(checks.wordsReadPerPage) of 448 generation words read in every page")
         if !writes.published.isEmpty {
