@@ -215,7 +215,7 @@ public struct Benchmark {
     func torture(
         _ operation: Operation, backing: BackingKind = .anonymous, vcpus: Int = 1, injection: Injection = .none,
         comparison: MutatorComparison? = nil, hot: Int = 0, antagonists: [AntagonistSpec] = [], traps: Int? = nil, mode: CheckerMode = .read, inFlight: Int? = nil,
-        adjust: (inout TortureConfiguration) -> Void = { _ in }
+        phases: StepPhases? = nil, adjust: (inout TortureConfiguration) -> Void = { _ in }
     ) throws -> RunReport {
         var configuration = TortureConfiguration(
             operation, on: backing, injection: injection, duration: seconds, seed: 20261128, devicePath: devicePath)
@@ -229,6 +229,7 @@ public struct Benchmark {
         adjust(&configuration)
         var run = TortureRun(configuration: configuration)
         if let comparison { run.mutatorDriver = { @Sendable mutator in comparison.drive(mutator) } }
+        run.stepPhases = phases
         return try run.run()
     }
 

@@ -82,6 +82,15 @@ extension Benchmark.Results {
                     + parts.map { part in cost.parts[part].map { String(format: "%13.0f", $0.nanosecondsPerStep) } ?? "-".rightAligned(13) }.joined())
             }
             lines.append("  (a part's cost: ns per step with every part on, minus with that part off; medians of \(Benchmark.stepCostRounds) rounds)")
+            let phases = StepPhases.Phase.allCases.map(\.rawValue)
+            lines.append("")
+            lines.append("where a step's time goes, ns per step".padded(38) + "total".rightAligned(9) + phases.map { $0.rightAligned(14) }.joined())
+            for cost in stepCosts {
+                guard let measured = cost.phases else { continue }
+                lines.append("  \(cost.operation)".padded(38) + String(format: "%9.0f", measured.values.reduce(0, +))
+                    + phases.map { String(format: "%14.0f", measured[$0] ?? 0) }.joined())
+            }
+            lines.append("  (read by the mutator's clock at each phase's end, in one run with every part on)")
         }
         if let manyVCPUs {
             lines.append("\(manyVCPUs.vcpus) vCPUs on \(manyVCPUs.hostCPUs) CPUs: every vCPU made conclusive checks: \(manyVCPUs.everyVCPUChecked ? "yes" : "NO") (fewest \(manyVCPUs.fewestChecksOfAVCPU)); verdict \(manyVCPUs.verdict.rawValue)")

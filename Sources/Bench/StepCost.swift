@@ -39,6 +39,9 @@ extension Benchmark {
         /// Per part: steps per second with it off, and the nanoseconds per step it costs (negative: the step was
         /// faster with it on, as windows in flight make it).
         public var parts: [String: PartCost]
+        /// Nanoseconds per step in each phase (``StepPhases``), every part on, from one more run: what the step
+        /// spends where, read by the mutator's own clock instead of inferred from runs minutes apart.
+        public var phases: [String: Double]?
     }
 
     public struct PartCost: Codable, Sendable {
@@ -65,7 +68,12 @@ extension Benchmark {
                 guard let off = MedianInterval(rates[part] ?? []), off.median > 0 else { continue }
                 parts[part.rawValue] = PartCost(stepsPerSecondWithout: off, nanosecondsPerStep: 1e9 / on.median - 1e9 / off.median)
             }
-            return StepCost(operation: operation.rawValue, stepsPerSecond: on, nanosecondsPerStep: 1e9 / on.median, parts: parts)
+            log("step cost: \(operation.rawValue), every part on, the mutator's phases timed")
+            let phases = StepPhases()
+            _ = try torture(operation, mode: .both, phases: phases)
+            return StepCost(
+                operation: operation.rawValue, stepsPerSecond: on, nanosecondsPerStep: 1e9 / on.median, parts: parts,
+                phases: Dictionary(uniqueKeysWithValues: phases.perStep.map { ($0.rawValue, $1) }))
         }
     }
 }

@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 @testable import Bench
 @testable import Torture
@@ -19,5 +20,31 @@ struct StepCostTests {
             }
             #expect(changed, "\(part.rawValue)")
         }
+    }
+}
+
+/// The mutator's own clock, phase by phase (`bench --only stepcost`'s second table).
+@Suite(.requiresKVM)
+struct StepPhasesTests {
+    @Test func aRunGivenStepPhasesTimesEveryPhaseOfItsStepsAndTheyAddUpToTheRun() throws {
+        var bench = Benchmark()
+        bench.devicePath = kvmDevicePath
+        bench.seconds = 1
+        let phases = StepPhases()
+        let report = try bench.torture(.dontneed, mode: .both, phases: phases)
+        let steps = report.operations.first { $0.name == "dontneed" }?.count ?? 0
+        #expect(steps > 100 && (phases.steps - steps) <= 1, "every step was timed: \(phases.steps) of \(steps)")
+        let perStep = phases.perStep
+        for phase in StepPhases.Phase.allCases {
+            #expect((perStep[phase] ?? 0) > 0, "\(phase.rawValue) was timed: \(perStep)")
+        }
+        // The call (its IPIs to the vCPU's CPU) is most of a dontneed step; the counters' reads around it are not.
+        let call = perStep[.call] ?? 0
+        #expect(perStep.allSatisfy { $0.key == .call || $0.value < call }, "\(perStep)")
+        // Nothing of the mutator's time is counted twice or lost: the phases add up to the run's time per step,
+        // less the first step's wait for the checkers' first sweeps.
+        let wall = report.durationSeconds * 1e9 / Double(phases.steps)
+        let total = perStep.values.reduce(0, +)
+        #expect(total <= wall * 1.01 && total > wall * 0.8, "phases \(total) ns a step, the run \(wall)")
     }
 }

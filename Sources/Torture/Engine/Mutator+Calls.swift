@@ -53,11 +53,15 @@ extension Mutator {
     }
 
     func measured<Result>(_ call: () throws -> Result) throws -> (Result, CallMeasurement) {
+        phases?.mark(.bookkeeping)
         try? countersBefore?.capture()
+        phases?.mark(.counters)
         let started = observations.clock.now()
         let result = try call()
         let ended = observations.clock.now()
+        phases?.mark(.call)
         try? countersAfter?.capture()
+        phases?.mark(.counters)
         var measurement = CallMeasurement(nanoseconds: observations.clock.nanoseconds(from: started, to: ended))
         meanCallNanoseconds = (meanCallNanoseconds * 7 + measurement.nanoseconds) / 8
         if let before = countersBefore, let after = countersAfter {
@@ -74,12 +78,16 @@ extension Mutator {
         let (operation, page, pages) = (record.step.operation, record.step.page, record.pages)
         if let snapshot = record.snapshot, call.window == .keep { snapshot.restore() }
         guard let window = call.window else {
+            phases?.mark(.bookkeeping)
             springTraps(&record)
+            phases?.mark(.traps)
             republish(record)
+            phases?.mark(.republication)
             account(record, call)
             return nil
         }
         let sampledKind: WindowKind = call.zeroed.contains(page) || window == .zero ? .zero : .kept
+        phases?.mark(.bookkeeping)
         let evidence = windows.evidence(sampledKind)
         for p in pages {
             let kind = call.zeroed.contains(p) ? .zero : window
@@ -87,8 +95,11 @@ extension Mutator {
         }
         let length = windowMicroseconds()
         let closes = MonotonicClock.deadline(microseconds: length)
+        phases?.mark(.publication)
         springTraps(&record)
+        phases?.mark(.traps)
         account(record, call)
+        phases?.mark(.bookkeeping)
         return OpenStep(pages: pages, slot: slot, deadline: closes, heldTight: length > configuration.windowMicroseconds) { [self] in
             for p in pages { control.close(p) }
             windows.closed(sampledKind, of: operation, evidenceBefore: evidence)

@@ -82,8 +82,11 @@ extension Mutator {
 
     func closeEarliest() throws {
         guard let earliest else { return }
+        phases?.mark(.bookkeeping)
         MonotonicClock.spin(until: openSteps[earliest].deadline)
+        phases?.mark(.windowWait)
         try close(at: earliest)
+        phases?.mark(.republication)
     }
 
     func close(at index: Int) throws {
@@ -110,9 +113,12 @@ extension Mutator {
         let pages = affectedPages(operation, page: page)
         // A due probe of the missing-flush oracle runs alone, and waits here, the page published, until the
         // checkers mapped it.
+        phases?.beginStep()
         let probeDue = flushProbe?.isDue(for: operation) ?? false
         try makeRoom(for: pages, alone: probeDue || Self.runsAlone.contains(operation))
+        phases?.mark(.bookkeeping)
         let probing = probeDue && flushProbe?.arm(requests: { try? countersBefore?.capture(); return countersBefore?[0] }) == true
+        phases?.mark(.probeWait)
         let slot = freeSlots.removeLast()
         currentSlot = slot
         observations.beginOperation(operation, pages: pages, slot: slot)
@@ -121,8 +127,10 @@ extension Mutator {
         let trapping = frameTraps != nil && Self.freesFrames.contains(operation)
         // The frames the call may free: the first trap must take one of them. (Aging reclaims whichever pages the
         // cgroup's LRU offers: nothing to measure.)
+        phases?.mark(.bookkeeping)
         let freedFrames = trapping && operation != .aging
             ? frameTraps?.framesBeforeCall(backing.address(ofPage: pages.lowerBound), count: pages.count) ?? [] : []
+        phases?.mark(.traps)
         prepare(operation, page: page)
         let started = observations.clock.now()
         // The negative control of the missing-flush oracle: on a probe, the call is skipped (the content stays).
@@ -142,11 +150,14 @@ extension Mutator {
             keep(try finish(calls, call, slot: slot), slot: slot)
         case .holding(let kind, _, _, let rest):
             let before = kind == .readOnly ? writerWords(page: page) : []
+            phases?.mark(.bookkeeping)
             let evidence = windows.evidence(kind)
             publishHeldWindow(kind, on: pages)
             observations.faultWindowOpen(true, slot: slot)  // the guests' accesses (writes, for read-only) must fault now
             let deadline = MonotonicClock.deadline(microseconds: configuration.faultWindowMicroseconds)
+            phases?.mark(.publication)
             springTraps(&calls)
+            phases?.mark(.traps)
             openSteps.append(OpenStep(pages: pages, slot: slot, deadline: deadline) { [self, calls] in
                 observations.faultWindowOpen(false, slot: slot)
                 for p in pages { control.close(p) }

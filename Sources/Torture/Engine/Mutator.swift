@@ -84,6 +84,8 @@ final class Mutator: @unchecked Sendable {
     var frameBeforeFork: UInt64 = 0
     /// Opened on fork-cow's first step only.
     lazy var pageMap = PageMap()
+    /// Where the steps spend their time (nil: not measured, no clock read for it).
+    var phases: StepPhases?
     /// The first steps of the schedule, kept to show that a seed replays.
     private(set) var firstSteps: [Step] = []
     static let recordedSteps = 64

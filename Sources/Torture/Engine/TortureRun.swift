@@ -19,6 +19,8 @@ public struct TortureRun {
     /// Drives the mutator's thread instead of its own loop, until the run stops it (the bench alternates engine
     /// steps with its C loop's this way). The run's windows and in-flight peak are then not reported.
     package var mutatorDriver: (@Sendable (MutatorDriving) -> Void)?
+    /// Where the mutator's steps spend their time, kept when set (the bench's step-cost section).
+    package var stepPhases: StepPhases?
 
     public init(configuration: TortureConfiguration) {
         self.configuration = configuration
@@ -93,6 +95,7 @@ public struct TortureRun {
     private func execute(_ config: TortureConfiguration, kvm: KVMSystem) throws -> RunReport {
         let rig = try Rig(config, kvm: kvm, progress: progress)
         defer { rig.restore() }
+        rig.mutator.phases = stepPhases
         let threads = try rig.start(driver: mutatorDriver)
         let timeline = watch(rig)
         rig.stop(threads)
