@@ -417,7 +417,8 @@ struct DirtyTrackingTests {
         #expect(report.violationCount == 0 && report.verdict == .pass, "\(report.summary)")
         let rounds = try #require(report.dirty)
         #expect(rounds.rounds > 10 && rounds.pagesReported > 0)
-        #expect(rounds.judgedRounds > rounds.rounds / 2, "most rounds had a whole sweep between harvests, so they judged every page")
+        // Each harvest waits (its windows closed) for a writer's whole sweep: all but a few rounds judge every page.
+        #expect(rounds.judgedRounds >= rounds.rounds * 9 / 10, "\(rounds.judgedRounds) of \(rounds.rounds) rounds judged every page")
         #expect((rounds.writtenPagesJudged ?? 0) > rounds.rounds, "every round judged the pages written since the previous harvest")
         let faults = report.counters.vcpus.reduce(Int64(0)) { $0 + ($1.delta["pf_taken"] ?? 0) }
         #expect(faults > Int64(rounds.rounds), "write-protection faults: every round re-protects pages the writers touch again")
