@@ -113,7 +113,8 @@ struct TortureRunTests {
         #expect((report.mmioServedChecks ?? 0) > 0, "\(report.summary)")
     }
 
-    @Test(arguments: [Torture.Operation.mprotect, .munmap])
+    /// guard where this kernel has guard regions (Linux 6.13): elsewhere `aGuardOperationTheKernelLacksExits69`.
+    @Test(arguments: [Torture.Operation.mprotect, .munmap] + (Torture.Operation.guardRegion.hostProblem == nil ? [.guardRegion] : []))
     func injectedFaultearlyIsCaughtByTheMustFaultWindow(operation: Torture.Operation) throws {
         let report = try shortRun(operation, inject: .faultearly)
         #expect(report.verdict == .controlFired, "\(report.summary)")
@@ -123,6 +124,16 @@ struct TortureRunTests {
         dontneed.operation = .dontneed
         dontneed.injection = .faultearly
         #expect(throws: ConfigurationError.self, "dontneed holds no must-fault window") { try dontneed.validate() }
+    }
+
+    @Test func aGuardOperationTheKernelLacksExits69NamingIt() throws {
+        guard let problem = Torture.Operation.guardRegion.hostProblem else {
+            // This kernel has guard regions: the operation runs (aCorrectKernelPasses…, and faultearly above).
+            #expect(DoctorReport.exercisability(facts: .current()).contains { $0.operation == "guard" && $0.exercisable })
+            return
+        }
+        let error = #expect(throws: TortureRun.SetupError.self) { try shortRun(.guardRegion) }
+        #expect(error?.exitCode == 69 && error?.description.contains(problem) == true, "\(String(describing: error))")
     }
 
     @Test func injectedSlotearlyIsCaughtByTheMemslotWindow() throws {

@@ -35,6 +35,8 @@ extern const int CHOST_MADV_COLLAPSE;
 extern const int CHOST_MADV_PAGEOUT;
 extern const int CHOST_MADV_COLD;
 extern const int CHOST_MADV_MERGEABLE;
+extern const int CHOST_MADV_GUARD_INSTALL;  // Linux 6.13: EINVAL before
+extern const int CHOST_MADV_GUARD_REMOVE;
 extern const int CHOST_FALLOC_FL_PUNCH_HOLE_KEEP_SIZE;
 
 // The CPU's time-stamp counter (RDTSC), inline so that reading it touches no page but the caller's: a

@@ -199,7 +199,7 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         if injection == .noinval && (flushProbeInterval == 0 || !flushProbeJudgeable) {
             throw ConfigurationError(.injection, problem: "noinval acts on the missing-flush oracle's probes, which are off with --flush-probe-ms 0 or the antagonists memslot-churn and cr0-wp", fix: "leave --flush-probe-ms at its default and run neither memslot-churn nor cr0-wp")
         }
-        if injection == .noinval && ![.dontneed, .remap, .munmap, .punch, .mprotect, .mprotectReadOnly, .mremap, .truncate, .mix].contains(operation) {
+        if injection == .noinval && ![.dontneed, .remap, .munmap, .punch, .mprotect, .mprotectReadOnly, .mremap, .truncate, .guardRegion, .mix].contains(operation) {
             throw ConfigurationError(.injection, problem: "noinval needs an operation the missing-flush oracle judges, not \(operation.rawValue)", fix: "use --op dontneed (or remap, munmap, punch, mprotect, mprotect-ro, mremap, truncate, mix)")
         }
         if injection == .faultearly && !stepOperations.contains(where: Operation.holdsAMustFaultWindow.contains) {

@@ -40,6 +40,10 @@ public enum Operation: String, CaseIterable, Codable, Sendable {
     /// page cache: `clear_flush_young` on the pages KVM maps, eviction of the cold ones. File backing (without swap
     /// nothing else is reclaimable).
     case aging
+    /// `madvise(MADV_GUARD_INSTALL)` (Linux 6.13): the page is zapped (an mmu-notifier invalidation) and guarded,
+    /// so any access faults (a must-fault window); then `MADV_GUARD_REMOVE`: readable again, and zero. Private
+    /// anonymous memory.
+    case guardRegion = "guard"
     /// Each step picks one of the operations that replace or protect a page on this backing.
     case mix
     /// Every operation that applies to the backing, one after the other, summarised in one table.
@@ -48,7 +52,7 @@ public enum Operation: String, CaseIterable, Codable, Sendable {
     /// The single operations (not `none`, `mix`, `all`).
     public static let catalogue: [Operation] = [
         .dontneed, .remap, .munmap, .punch, .mprotect, .mprotectReadOnly, .mremap, .forkCOW, .thp, .pageout, .cold,
-        .memslot, .truncate,
+        .memslot, .truncate, .guardRegion,
     ]
 
     /// The operations `mix` draws from on `backing`: the per-page ones of the stale-read catalogue.
@@ -63,7 +67,7 @@ public enum Operation: String, CaseIterable, Codable, Sendable {
     public var isJudgedByItsWindows: Bool { ![.forkCOW, .pageout, .cold, .aging].contains(self) }
 
     /// The operations that take the page away between two calls, holding a must-fault window meanwhile.
-    public static let holdsAMustFaultWindow: Set<Operation> = [.munmap, .mprotect, .mremap, .truncate]
+    public static let holdsAMustFaultWindow: Set<Operation> = [.munmap, .mprotect, .mremap, .truncate, .guardRegion]
 
     /// Whether the operation means anything on `backing`.
     public func applies(to backing: BackingKind) -> Bool {
@@ -76,6 +80,7 @@ public enum Operation: String, CaseIterable, Codable, Sendable {
         case (.truncate, _): backing == .memfd || backing == .file
         case (.ksm, _): backing == .anonymous
         case (.aging, _): backing == .file
+        case (.guardRegion, _): backing == .anonymous
         case (.mix, _): !Operation.mixable(on: backing).isEmpty
         default: true
         }
@@ -95,6 +100,7 @@ public enum Operation: String, CaseIterable, Codable, Sendable {
         switch self {
         case .ksm: KSMDaemon.problem()
         case .aging: if case .failure(let problem) = ReclaimCgroup.locate() { problem.description } else { nil }
+        case .guardRegion: HostMemory.guardRegionsProblem
         default: nil
         }
     }
@@ -108,6 +114,7 @@ public enum Operation: String, CaseIterable, Codable, Sendable {
         case .truncate: "truncate needs a file (--backing memfd|file)"
         case .ksm: "KSM merges private anonymous pages (--backing anonymous)"
         case .aging: "reclaim ages page cache (--backing file)"
+        case .guardRegion: "guard regions are tortured on private anonymous memory (--backing anonymous)"
         default: "the hugetlb backing supports --op none and memslot"
         }
     }

@@ -28,7 +28,7 @@ final class FlushProbe {
     /// The operations whose call is an mmu-notifier invalidation of the page's range. (`thp` only in its split
     /// half: a collapse of a range that is already huge returns early without one; fork-cow, pageout and cold may
     /// not reach KVM at all; memslot changes are not notifier invalidations.)
-    static let judgedOperations: Set<Operation> = [.dontneed, .remap, .munmap, .punch, .mprotect, .mprotectReadOnly, .mremap, .truncate, .thp]
+    static let judgedOperations: Set<Operation> = [.dontneed, .remap, .munmap, .punch, .mprotect, .mprotectReadOnly, .mremap, .truncate, .thp, .guardRegion]
     /// How long a probe waits for the checkers' two sweeps before giving up on this step.
     static let sweepWaitNanoseconds: UInt64 = 50_000_000
 

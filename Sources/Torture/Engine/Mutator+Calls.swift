@@ -157,7 +157,7 @@ extension Mutator {
 
     /// The operations whose call may free data frames: where the content is replaced, and where it is kept but
     /// moves (a collapse's small pages, a page reclaimed by pageout or aging: swapped out, or a file page dropped).
-    static let freesFrames: Set<Operation> = [.dontneed, .remap, .munmap, .punch, .truncate, .thp, .pageout, .aging]
+    static let freesFrames: Set<Operation> = [.dontneed, .remap, .munmap, .punch, .truncate, .thp, .pageout, .aging, .guardRegion]
 
     /// What one call did: the window it opens, whether it failed (counted, not fatal), the pages of a
     /// content-kept operation that were replaced nonetheless (the thp split), and whether it was an mmu-notifier
@@ -240,6 +240,12 @@ extension Mutator {
                 try backing.moveBack(page: page, parking: parking)
                 return Call(window: .keep, zeroed: page..<page)
             }
+        case .guardRegion:
+            try backing.advise(page: page, CHOST_MADV_GUARD_INSTALL, name: "madvise(MADV_GUARD_INSTALL)")
+            return .holding(.fault, invalidates: true, freedFrames: 1) { [self] in
+                try backing.advise(page: page, CHOST_MADV_GUARD_REMOVE, name: "madvise(MADV_GUARD_REMOVE)")
+                return Call(window: .zero, zeroed: page..<page)
+            }
         case .truncate:
             try backing.truncate(to: page * GuestPage.size)
             return .holding(.fault, invalidates: true, freedFrames: pages.count) { [self] in
@@ -301,7 +307,7 @@ extension Mutator {
         case .aging:
             (movedOut, failed) = age()
             window = .keep
-        case .munmap, .mprotect, .mprotectReadOnly, .mremap, .truncate:
+        case .munmap, .mprotect, .mprotectReadOnly, .mremap, .truncate, .guardRegion:
             preconditionFailure("\(operation) holds a window between its two halves (invoke)")
         case .mix, .all:
             preconditionFailure("the schedule resolves \(operation) to single operations")

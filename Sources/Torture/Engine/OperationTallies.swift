@@ -39,8 +39,9 @@ extension Operation {
         case .truncate: 13
         case .ksm: 14
         case .aging: 15
-        case .mix: 16
-        case .all: 17
+        case .guardRegion: 16
+        case .mix: 17
+        case .all: 18
         }
     }
 }

@@ -118,6 +118,8 @@ public struct DoctorReport: Codable, Sendable {
                     (exercisable, reason) = (false, "MADV_COLD only deactivates pages; KVM is never told")
                 case (.pageout, .anonymous):
                     if !facts.swap { (exercisable, reason) = (false, "MADV_PAGEOUT of private anonymous memory needs swap") }
+                case (.guardRegion, _):
+                    if let problem = facts.guardRegionsProblem { (exercisable, reason) = (false, problem) }
                 default:
                     break
                 }
@@ -151,6 +153,8 @@ struct HostFacts {
     var freeHugePages: Int
     var swap: Bool
     var ksmRun: String
+    /// Why `--op guard` cannot run here (no `MADV_GUARD_INSTALL`), or nil.
+    var guardRegionsProblem: String? = nil
 
     static func current() -> HostFacts {
         let thp = ProcFile.value("/sys/kernel/mm/transparent_hugepage/enabled") ?? "unavailable"
@@ -160,6 +164,6 @@ struct HostFacts {
             thpMode: selected, thpEnabled: selected == "always" || selected == "madvise",
             freeHugePages: Int(ProcFile.value("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") ?? "") ?? 0,
             swap: swaps > 1,
-            ksmRun: KSMDaemon.value("run") ?? "")
+            ksmRun: KSMDaemon.value("run") ?? "", guardRegionsProblem: HostMemory.guardRegionsProblem)
     }
 }

@@ -22,6 +22,19 @@ enum HostMemory {
         try check(Glibc.madvise(address, length, advice), name, address, length)
     }
 
+    /// Why this kernel has no guard regions, or nil: `MADV_GUARD_INSTALL` (Linux 6.13) tried on a scratch page of
+    /// private anonymous memory (an older kernel answers EINVAL).
+    static let guardRegionsProblem: String? = {
+        guard let page = Glibc.mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), page != MAP_FAILED else {
+            return "mmap of a scratch page failed (\(String(cString: strerror(errno))))"
+        }
+        defer { Glibc.munmap(page, 4096) }
+        guard Glibc.madvise(page, 4096, CHOST_MADV_GUARD_INSTALL) == 0 else {
+            return "madvise(MADV_GUARD_INSTALL) failed (\(String(cString: strerror(errno)))): guard regions need Linux 6.13 or later"
+        }
+        return nil
+    }()
+
     static func mprotect(_ address: UnsafeMutableRawPointer, _ length: Int, _ protection: Int32) throws {
         try check(Glibc.mprotect(address, length, protection), "mprotect", address, length)
     }
