@@ -34,33 +34,3 @@ extension RunReport {
     /// KVM's count of faults an invalidation overlapped (``FaultOverlap``).
     public var faultOverlap: FaultOverlap? { FaultOverlap(vcpus: counters.vcpus, efaults: efaults) }
 }
-
-extension RunReport {
-    /// What the run judged, in a few words (the lab's per-row column): conclusive checks, windows sampled, dirty
-    /// rounds judged, missing-flush probes judged, faults retried (the narrow race happening), and the releases
-    /// of mmu_lock the kernel's flush sanitizer judged; each only where its part ran.
-    public var judgedEvidence: String {
-        var parts = ["\(checks.conclusive.compact) checks"]
-        let sampled = (windows ?? [:]).values.reduce(UInt64(0)) { $0 &+ $1.sampled }
-        if sampled > 0 { parts.append("\(sampled.compact) windows") }
-        if let dirty { parts.append("\(dirty.judgedRounds.compact) dirty rounds") }
-        if let flushProbes, flushProbes.probes > 0 { parts.append("\(flushProbes.judged.compact) flush probes") }
-        if let faultOverlap, faultOverlap.retried > 0 { parts.append("\(faultOverlap.retried.compact) faults retried") }
-        if let flushSanitizer { parts.append("\(flushSanitizer.judgedReleases.compact) unlocks") }
-        return parts.joined(separator: ", ")
-    }
-}
-
-extension BinaryInteger {
-    /// "412k", "3.2M": a count for a narrow column.
-    public var compact: String {
-        let value = Double(Int64(clamping: self))
-        switch abs(value) {
-        case ..<1_000: return String(Int64(clamping: self))
-        case ..<10_000: return String(format: "%.1fk", value / 1_000)
-        case ..<1_000_000: return String(format: "%.0fk", value / 1_000)
-        case ..<10_000_000: return String(format: "%.1fM", value / 1_000_000)
-        default: return String(format: "%.0fM", value / 1_000_000)
-        }
-    }
-}

@@ -20,7 +20,7 @@ public enum HTMLRenderer {
             let first = row.secondsToFirstViolation.map { String(format: "%.2f s", $0) } ?? "-"
             let cells: String = "<tr><td>\(escape(row.variant))</td><td>\(escape(row.mmu))</td><td><a href=\"#row-\(index + 1)\">\(escape(row.workload))</a></td>"
                 + "<td>\(row.seed)</td><td class=\"\(escape(row.verdict.rawValue))\">\(escape(row.verdict.rawValue))</td>"
-                + "<td>\(escape(row.caughtBy.isEmpty ? "-" : row.caughtBy.joined(separator: ", ")))</td><td>\(first)</td><td>\(escape(row.report?.judgedEvidence ?? "\(row.conclusiveChecks.grouped) checks"))</td></tr>\n"
+                + "<td>\(escape(row.caughtBy.isEmpty ? "-" : row.caughtBy.joined(separator: ", ")))</td><td>\(first)</td><td>\(escape(row.judged))</td></tr>\n"
             matrix += cells
         }
         body += "<h2>Matrix</h2>\n" + matrix + "</table>\n"

@@ -199,6 +199,14 @@ extension LabReport {
         return ExitStatus.success.rawValue
     }
 
+    /// A row of the summary's table.
+    private static func tableLine(_ row: Row) -> String {
+        let cell = row.variant.padded(24) + " " + row.mmu.padded(6) + " " + row.workload.padded(14) + " " + String(row.seed).padded(6)
+        let caught = row.caughtBy.isEmpty ? "-" : row.caughtBy.joined(separator: ",")
+        let first = row.secondsToFirstViolation.map { String(format: "%7.2f", $0) } ?? "      -"
+        return cell + " " + row.verdict.rawValue.padded(14) + " " + caught.padded(22) + " " + first + "   " + row.judged
+    }
+
     public var summary: String {
         var lines = [
             "mmutorture lab: Debian kernel \(kernelVersion) (\(kernelABI)), QEMU \(accel), \(rows.count) runs in \(boots.count) boots",
@@ -207,11 +215,7 @@ extension LabReport {
                 + "verdict".padded(14) + " " + "caught by".padded(22) + " first s   judged",
         ]
         for row in rows {
-            lines.append(
-                row.variant.padded(24) + " " + row.mmu.padded(6) + " " + row.workload.padded(14) + " " + String(row.seed).padded(6)
-                    + " " + row.verdict.rawValue.padded(14) + " " + (row.caughtBy.isEmpty ? "-" : row.caughtBy.joined(separator: ",")).padded(22)
-                    + " " + (row.secondsToFirstViolation.map { String(format: "%7.2f", $0) } ?? "      -")
-                    + "   " + (row.report?.judgedEvidence ?? "\(row.conclusiveChecks.compact) checks"))
+            lines.append(Self.tableLine(row))
             if row.verdict != .pass { lines.append("    \(row.reason)") }
             for finding in row.kernelFindings.prefix(3) { lines.append("    KERNEL: \(finding.title)") }
         }
