@@ -224,8 +224,7 @@ public struct Benchmark {
         configuration.inFlight = inFlight
         configuration.hotPages = hot
         configuration.antagonists = antagonists
-        // The protocol's C loop springs no recycled-frame traps: its comparison runs the same work without them.
-        configuration.trapPages = comparison.map { $0.pairing == .engineAgainstReference } == false ? 0 : traps
+        configuration.trapPages = comparison?.pairing.engineWithoutTraps == true ? 0 : traps
         adjust(&configuration)
         var run = TortureRun(configuration: configuration)
         if let comparison { run.mutatorDriver = { @Sendable mutator in comparison.drive(mutator) } }

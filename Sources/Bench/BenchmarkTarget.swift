@@ -53,10 +53,7 @@ extension Benchmark.Results {
             targets.append(valueTarget("early catch rate ≥ 5% with the best setup", best.value >= 0.05, String(format: "%.1f%%", 100 * best.value) + ", \(best.key)"))
         }
         if let earlyInFlight {
-            let median = { (windows: Int) -> Double? in
-                let rates = earlyInFlight.filter { $0.inFlight == windows }.map(\.caughtPerSecond).sorted()
-                return rates.isEmpty ? nil : rates[rates.count / 2]
-            }
+            let median = { (windows: Int) in MedianInterval(earlyInFlight.filter { $0.inFlight == windows }.map(\.caughtPerSecond))?.median }
             let standard = TortureConfiguration.defaultInFlight
             if let alone = median(1), let many = median(standard) {
                 targets.append(valueTarget("early caught/s at --in-flight \(standard) ≥ at --in-flight 1 (medians of the rounds)", many >= alone,

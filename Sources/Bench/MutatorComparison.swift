@@ -18,6 +18,10 @@ final class MutatorComparison: Sendable {
         /// The engine, every oracle on, against the minimal reference loop (`baseline_reference_run`: the call, the
         /// window, the republication): what the oracles and the bookkeeping cost against the protocol's limit.
         case engineAgainstReference
+
+        /// Whether the engine's side runs without recycled-frame traps: the protocol's C loop springs none, so its
+        /// comparisons run the same work without them; the reference comparison keeps every oracle.
+        var engineWithoutTraps: Bool { self != .engineAgainstReference }
     }
 
     /// One pair of equally long slices: the engine's steps, then the C loop's (or the other way round; the order

@@ -83,8 +83,9 @@ final class DirtyOracle: @unchecked Sendable {
         }
         rounds += 1
         pagesReported += bitmap.dirtyPages.count
-        writtenPagesJudged += round.written.count
-        let (misses, judged) = round.misses(in: bitmap)
+        let written = round.written
+        writtenPagesJudged += written.count
+        let (misses, judged) = round.misses(in: bitmap, written: written)
         if judged { judgedRounds += 1 }
         for miss in misses {
             observations.addViolation(Violation(
@@ -107,7 +108,9 @@ final class DirtyOracle: @unchecked Sendable {
     private func awaitWholeSweep() {
         let deadline = MonotonicClock.now() + Self.wholeSweepWaitNanoseconds
         let ringFull = observations.ringFullExits.load(ordering: .relaxed)
-        while !writerStatus.indices.contains(where: { writerStatus[$0].load(.complete) >= sweepAfterHarvest[$0] + 1 }),
+        while !writerStatus.indices.contains(where: {
+                  DirtyRound.sweptWhole(completed: writerStatus[$0].load(.complete), sweepAfterPreviousHarvest: sweepAfterHarvest[$0])
+              }),
               MonotonicClock.now() < deadline, observations.ringFullExits.load(ordering: .relaxed) == ringFull {
             sched_yield()
         }

@@ -48,12 +48,19 @@ struct DirtyRound {
         return writes
     }
 
-    /// Whether some writer completed a whole sweep that began after the previous harvest: P >= Q + 1.
-    func sweptWhole(_ writer: Int) -> Bool { completed[writer] >= sweepAfterPreviousHarvest[writer] + 1 }
+    /// Whether a writer whose last complete sweep is `completed` (P) completed a whole sweep that began after the
+    /// previous harvest, where `sweepAfterPreviousHarvest` (Q) was under way: P >= Q + 1. (The oracle also waits on
+    /// this before harvesting.)
+    static func sweptWhole(completed: UInt64, sweepAfterPreviousHarvest: UInt64) -> Bool { completed >= sweepAfterPreviousHarvest + 1 }
+
+    func sweptWhole(_ writer: Int) -> Bool { Self.sweptWhole(completed: completed[writer], sweepAfterPreviousHarvest: sweepAfterPreviousHarvest[writer]) }
 
     /// The pages missing from `bitmap`, each once (the first rule that finds it names it), and whether the
     /// whole-sweep rule judged this round.
-    func misses(in bitmap: DirtyBitmap) -> (misses: [Miss], judgedWholeSweep: Bool) {
+    func misses(in bitmap: DirtyBitmap) -> (misses: [Miss], judgedWholeSweep: Bool) { misses(in: bitmap, written: written) }
+
+    /// The same, with ``written`` already read (the oracle counts it too).
+    func misses(in bitmap: DirtyBitmap, written: [Miss]) -> (misses: [Miss], judgedWholeSweep: Bool) {
         var misses: [Miss] = []
         var reported = Set<Int>()
         for write in written where !bitmap.isDirty(write.page) && reported.insert(write.page).inserted {

@@ -52,6 +52,13 @@ extension Mutator {
         }
     }
 
+    /// The VM's `remote_tlb_flush_requests` now (nil where it has no statistics): a probe's reading before its
+    /// wait, and the bench's around a slice of steps.
+    func flushRequestsNow() -> UInt64? {
+        guard let sample = countersBefore, (try? sample.capture()) != nil else { return nil }
+        return sample[0]
+    }
+
     func measured<Result>(_ call: () throws -> Result) throws -> (Result, CallMeasurement) {
         phases?.mark(.bookkeeping)
         try? countersBefore?.capture()

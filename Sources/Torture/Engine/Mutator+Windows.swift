@@ -117,7 +117,7 @@ extension Mutator {
         let probeDue = flushProbe?.isDue(for: operation) ?? false
         try makeRoom(for: pages, alone: probeDue || Self.runsAlone.contains(operation))
         phases?.mark(.bookkeeping)
-        let probing = probeDue && flushProbe?.arm(requests: { try? countersBefore?.capture(); return countersBefore?[0] }) == true
+        let probing = probeDue && flushProbe?.arm(requests: flushRequestsNow) == true
         phases?.mark(.probeWait)
         let slot = freeSlots.removeLast()
         currentSlot = slot

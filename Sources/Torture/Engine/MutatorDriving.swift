@@ -16,10 +16,7 @@ package struct MutatorDriving: @unchecked Sendable {
     package var flushCounterSpan: (fileDescriptor: Int32, offset: Int, length: Int)? { mutator.flushCounterSpan }
 
     /// The VM's `remote_tlb_flush_requests` now (0 where it has no statistics): what a slice of steps asked for.
-    package func flushRequests() -> UInt64 {
-        guard let sample = mutator.countersBefore, (try? sample.capture()) != nil else { return 0 }
-        return sample[0]
-    }
+    package func flushRequests() -> UInt64 { mutator.flushRequestsNow() ?? 0 }
 
     /// One step of the engine's schedule, made and published as in a run.
     package func step() throws { try mutator.performNextStep() }
