@@ -156,9 +156,7 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         if let change = operation.systemChange, allowSystemChanges != true {
             throw ConfigurationError(.operation, problem: "\(operation.rawValue) \(change.what)", fix: "add --allow-system-changes (\(change.undo))")
         }
-        if operation == .ksm && mode != .read {
-            throw ConfigurationError(.mode, problem: "KSM merges only pages that stay unchanged between its scans, and guest writers change every page every sweep", fix: "use --mode read with --op ksm")
-        }
+        if let problem = operation.row?.problem(in: self) { throw problem }
         if backing == .thp && pages % 512 != 0 {
             throw ConfigurationError(.pages, problem: "the thp backing needs whole 2 MiB huge pages", fix: "use a multiple of 512 pages")
         }
@@ -199,11 +197,11 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         if injection == .noinval && (flushProbeInterval == 0 || !flushProbeJudgeable) {
             throw ConfigurationError(.injection, problem: "noinval acts on the missing-flush oracle's probes, which are off with --flush-probe-ms 0 or the antagonists memslot-churn and cr0-wp", fix: "leave --flush-probe-ms at its default and run neither memslot-churn nor cr0-wp")
         }
-        if injection == .noinval && ![.dontneed, .remap, .munmap, .punch, .mprotect, .mprotectReadOnly, .mremap, .truncate, .guardRegion, .mix].contains(operation) {
-            throw ConfigurationError(.injection, problem: "noinval needs an operation the missing-flush oracle judges, not \(operation.rawValue)", fix: "use --op dontneed (or remap, munmap, punch, mprotect, mprotect-ro, mremap, truncate, mix)")
+        if injection == .noinval && !stepOperations.contains(where: { $0.traits.contains(.noinvalSkips) }) {
+            throw ConfigurationError(.injection, problem: "noinval needs an operation the missing-flush oracle judges, not \(operation.rawValue)", fix: "use --op \(Operation.having(.noinvalSkips)) or mix")
         }
-        if injection == .faultearly && !stepOperations.contains(where: Operation.holdsAMustFaultWindow.contains) {
-            throw ConfigurationError(.injection, problem: "faultearly opens a must-fault window early, and \(operation.rawValue) has none", fix: "use --op munmap, mprotect, mremap, truncate or mix")
+        if injection == .faultearly && !stepOperations.contains(where: { $0.traits.contains(.holdsAMustFaultWindow) }) {
+            throw ConfigurationError(.injection, problem: "faultearly opens a must-fault window early, and \(operation.rawValue) has none", fix: "use --op \(Operation.having(.holdsAMustFaultWindow)) or mix")
         }
         if injection == .slotearly && operation != .memslot {
             throw ConfigurationError(.injection, problem: "slotearly opens the memslot operation's must-fault window early, and \(operation.rawValue) has none", fix: "use --op memslot")

@@ -192,6 +192,20 @@ final class Backing: @unchecked Sendable {
         try HostMemory.madvise(address(ofPage: page / 512 * 512), 2 << 20, CHOST_MADV_COLLAPSE, name: "madvise(MADV_COLLAPSE)")
     }
 
+    /// The errno of the last MADV_COLLAPSE ``tryCollapse(page:)`` saw fail (thp's, cold's), for the report.
+    private(set) var lastCollapseError: String?
+
+    /// MADV_COLLAPSE where a failure (EAGAIN, EINVAL) is counted, not fatal: whether it collapsed.
+    func tryCollapse(page: Int) -> Bool {
+        do {
+            try collapse(page: page)
+            return true
+        } catch {
+            lastCollapseError = (error as? HostCallError)?.errnoName ?? "\(error)"
+            return false
+        }
+    }
+
     /// `ftruncate` the file to `bytes`.
     func truncate(to bytes: Int) throws {
         if ftruncate(fd, off_t(bytes)) != 0 { throw HostCallError("ftruncate", errno: errno, context: "to \(bytes) bytes") }

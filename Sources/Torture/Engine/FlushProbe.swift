@@ -25,10 +25,6 @@ import Synchronization
 /// antagonists run (memslot churn and CR0.WP flips make KVM rebuild roots beside the mutator) and only judge
 /// operations that are invalidations of a mapped range in every backing they run on.
 final class FlushProbe {
-    /// The operations whose call is an mmu-notifier invalidation of the page's range. (`thp` only in its split
-    /// half: a collapse of a range that is already huge returns early without one; fork-cow, pageout and cold may
-    /// not reach KVM at all; memslot changes are not notifier invalidations.)
-    static let judgedOperations: Set<Operation> = [.dontneed, .remap, .munmap, .punch, .mprotect, .mprotectReadOnly, .mremap, .truncate, .thp, .guardRegion]
     /// How long a probe waits for the checkers' two sweeps before giving up on this step.
     static let sweepWaitNanoseconds: UInt64 = 50_000_000
 
@@ -55,7 +51,7 @@ final class FlushProbe {
         stepsUntilClock -= 1
         guard stepsUntilClock <= 0 else { return false }
         stepsUntilClock = Self.stepsPerClockRead
-        return Self.judgedOperations.contains(operation) && MonotonicClock.now() >= nextProbe
+        return operation.traits.contains(.probed) && MonotonicClock.now() >= nextProbe
     }
 
     /// A due probe: waits for two checker sweeps and arms it with the flush request count `requests` read before

@@ -23,10 +23,6 @@ extension Mutator {
         var resume: () throws -> OpenStep?
     }
 
-    /// The operations that begin only with no other window open: each acts on a range, or on state the mutator
-    /// keeps one of (thp's alternation, the fork-cow child, ksm's pause, the cgroup's reclaim).
-    static let runsAlone: Set<Operation> = [.thp, .truncate, .memslot, .ksm, .aging, .forkCOW]
-
     /// Performs one step whole, its windows held to their length (the benchmark's comparison steps this way).
     func perform(_ step: Step) throws {
         try begin(step)
@@ -110,12 +106,13 @@ extension Mutator {
     /// content-kept window, after which the page is republished).
     func begin(_ step: Step) throws {
         let (operation, page) = (step.operation, step.page)
-        let pages = affectedPages(operation, page: page)
+        let traits = operation.traits
+        let pages = operation.row!.pages(around: page, of: configuration.pages)
         // A due probe of the missing-flush oracle runs alone, and waits here, the page published, until the
         // checkers mapped it.
         phases?.beginStep()
         let probeDue = flushProbe?.isDue(for: operation) ?? false
-        try makeRoom(for: pages, alone: probeDue || Self.runsAlone.contains(operation))
+        try makeRoom(for: pages, alone: probeDue || traits.contains(.runsAlone))
         phases?.mark(.bookkeeping)
         let probing = probeDue && flushProbe?.arm(requests: flushRequestsNow) == true
         phases?.mark(.probeWait)
@@ -124,20 +121,20 @@ extension Mutator {
         observations.beginOperation(operation, pages: pages, slot: slot)
         for p in pages { control.close(p) }
         let snapshot = configuration.injection == .losewrite ? PageSnapshot(backing.address(ofPage: page)) : nil
-        let trapping = frameTraps != nil && Self.freesFrames.contains(operation)
+        let trapping = frameTraps != nil && traits.contains(.freesFrames)
         // The frames the call may free: the first trap must take one of them. (Aging reclaims whichever pages the
         // cgroup's LRU offers: nothing to measure.)
         phases?.mark(.bookkeeping)
-        let freedFrames = trapping && operation != .aging
+        let freedFrames = trapping && !traits.contains(.freesUnknownFrames)
             ? frameTraps?.framesBeforeCall(backing.address(ofPage: pages.lowerBound), count: pages.count) ?? [] : []
         phases?.mark(.traps)
-        prepare(operation, page: page)
+        caller(operation).prepare(page: page)
         let started = observations.clock.now()
         // The negative control of the missing-flush oracle: on a probe, the call is skipped (the content stays).
         let skipped = probing && configuration.injection == .noinval
         // The negative control of the must-fault window: it opens while the page is still mapped.
-        if configuration.injection == .faultearly && Operation.holdsAMustFaultWindow.contains(operation) { holdFaultWindow(pages, of: operation) }
-        let (invocation, measurement) = try measured { skipped ? .done(Call(window: .keep, zeroed: page..<page)) : try invoke(operation, page: page, pages: pages) }
+        if configuration.injection == .faultearly && traits.contains(.holdsAMustFaultWindow) { holdFaultWindow(pages, of: operation) }
+        let (invocation, measurement) = try measured { skipped ? .done(CallOutcome(window: .keep, zeroed: page..<page)) : try caller(operation).invoke(page: page, pages: pages) }
         // Judged on the call that invalidates (the first half): nothing else ran between the probe and it.
         let missingFlush = probing
             ? flushProbe?.judge(requestsBefore: measurement.requestsBefore, requestsAfter: measurement.requestsAfter, judgeable: invocation.invalidates)

@@ -22,7 +22,7 @@ import KVM
 /// After every content-preserving operation (and on a random page every step) it also verifies the lost-write
 /// half: each writer's word in the page must be at least the sequence number the writer last published.
 /// Injected faults (`--inject`) break the host's side on purpose, to prove the detectors notice.
-final class Mutator: @unchecked Sendable {
+final class Mutator: StepContext, @unchecked Sendable {
     // @unchecked: all mutable state is touched by the mutator thread only; `stop` is atomic.
     struct Environment {
         var backing: Backing
@@ -63,13 +63,10 @@ final class Mutator: @unchecked Sendable {
     let countersBefore: StatisticSample?
     let countersAfter: StatisticSample?
     var decoyOwner: Int?
-    var alternate = false
-    /// The errno of the last failed MADV_COLLAPSE, for the report.
-    var lastCollapseError: String?
-    /// cold on THP: the huge pages (index of their first data page / 512) a cold step has split.
-    var splitHugePages: Set<Int> = []
-    /// cold on THP: the collapses tried before a step, and how many failed.
-    var coldCollapses = (tried: 0, failed: 0)
+    /// The run's operations, made on first use, at their ``Operation/index`` (nil: not one the run steps through).
+    private(set) lazy var callers: [(any HostOperation)?] = Operation.allCases.map { operation in
+        configuration.stepOperations.contains(operation) ? operation.row.map { $0.init(self) } : nil
+    }
     /// The dirty-log oracle, harvesting between steps when `--dirty` is on.
     var dirtyOracle: DirtyOracle?
     /// The missing-flush oracle (nil when `--flush-probe-ms 0`, an antagonist that may zap without a flush request
@@ -79,11 +76,6 @@ final class Mutator: @unchecked Sendable {
     let windows: WindowSampling
     /// The recycled-frame traps (nil with `--traps 0`).
     let frameTraps: FrameTraps?
-    /// fork-cow: the child holding the pages shared until the step's republication, and the page's frame before.
-    var heldChild: HeldChild?
-    var frameBeforeFork: UInt64 = 0
-    /// Opened on fork-cow's first step only.
-    lazy var pageMap = PageMap()
     /// Where the steps spend their time (nil: not measured, no clock read for it).
     var phases: StepPhases?
     /// The first steps of the schedule, kept to show that a seed replays.
@@ -146,7 +138,8 @@ final class Mutator: @unchecked Sendable {
                 } else {
                     try closeImminent()
                     try begin(step)
-                    if step.operation == .ksm { usleep(KSMTwins.pauseMicroseconds) }  // time for ksmd to merge
+                    let pause = step.operation.row!.pauseAfterStepMicroseconds
+                    if pause > 0 { usleep(pause) }
                 }
                 step = schedule.next()
             } catch {
@@ -177,24 +170,16 @@ final class Mutator: @unchecked Sendable {
     /// Where the VM's flush counters lie in its statistics file (the C loop reads them itself), if they exist.
     var flushCounterSpan: (fileDescriptor: Int32, offset: Int, length: Int)? { countersBefore?.counters.span }
 
-    /// What one aging step asks the cgroup to reclaim: 64 pages.
-    static let agingBytes = 64 * GuestPage.size
-
     func takeCounter() -> UInt64 {
         defer { nextCounter += 1 }
         return nextCounter
     }
 
-    /// The pages an operation on `page` touches.
-    func affectedPages(_ operation: Operation, page: Int) -> Range<Int> {
-        switch operation {
-        case .thp: (page / 512 * 512)..<(page / 512 * 512 + 512)
-        case .truncate: page..<configuration.pages
-        // The whole data slot goes away: every page is closed, watched for stray native reads, and republished.
-        case .memslot: 0..<configuration.pages
-        default: page..<(page + 1)
-        }
-    }
+    /// The run's instance of `operation`.
+    func caller(_ operation: Operation) -> any HostOperation { callers[operation.index]! }
+
+    /// What the run's operations say of their steps, for the report.
+    var operationNotes: [String] { callers.compactMap { $0 }.flatMap { $0.notes() } }
 
     // MARK: Windows in flight (Mutator+Windows.swift)
 

@@ -210,14 +210,6 @@ final class Observations: Sendable {
     let violationsByKind = Mutex<[Violation.Kind: UInt64]>([:])
     /// The publications (control words) under which a stale read was seen.
     let caughtPublications = Mutex<Set<UInt64>>([])
-    /// aging: bytes the cgroup's usage dropped by over the reclaim steps.
-    let reclaimedBytes = ManagedAtomic<UInt64>(0)
-    /// fork-cow: republications with the child alive whose frames were read before and after (root), and those
-    /// among them that moved the page to a new frame (the write broke copy-on-write).
-    let cowMeasured = ManagedAtomic<UInt64>(0)
-    let cowBreaks = ManagedAtomic<UInt64>(0)
-    /// ksm: republications that found their page merged by ksmd.
-    let ksmMergedRepublications = ManagedAtomic<UInt64>(0)
     static let storedViolations = 1000
 
     func completeRecheck(vcpu: Int, page: Int, survived: Bool, observed: UInt64) {

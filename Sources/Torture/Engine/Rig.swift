@@ -19,7 +19,6 @@ final class Rig {
     let flushSanitizer: FlushSanitizerWatch?
     let backing: Backing
     let ksmDaemon: KSMDaemon?
-    let ksmScansAtStart: Int?
     let reclaim: ReclaimCgroup?
     /// The system-wide lock and journal, held while ksmd or the cgroup are changed.
     let systemChanges: SystemChanges?
@@ -52,7 +51,7 @@ final class Rig {
         backing = try Backing(kind: config.backing, size: config.dataBytes)
         // System-wide changes: one run at a time, each journaled before it is made (what an earlier run left
         // changed is put back first, and said).
-        let changes = [.ksm, .aging].contains(config.operation) ? try SystemChanges() : nil
+        let changes = config.operation.systemChange != nil ? try SystemChanges() : nil
         systemChanges = changes
         defer { if !ready { changes?.release() } }
         for line in changes?.restoredLeftovers ?? [] { progress?("mmutorture: " + line) }
@@ -60,7 +59,6 @@ final class Rig {
         let ksmDaemon = try changes.flatMap { config.operation == .ksm ? try KSMDaemon(changes: $0) : nil }
         self.ksmDaemon = ksmDaemon
         defer { if !ready { ksmDaemon?.restore() } }
-        ksmScansAtStart = KSMDaemon.value("full_scans").flatMap { Int($0) }
         // aging: the cgroup is set up before the first page is touched, so that the data is charged to it.
         let reclaim = try changes.flatMap { config.operation == .aging ? try ReclaimCgroup(changes: $0) : nil }
         self.reclaim = reclaim
@@ -74,7 +72,7 @@ final class Rig {
             block.configure(mode: config.mode, writer: index, hotPages: config.hotPages, hotRepeat: config.hotRepeat)
         }
         let frameTraps = config.frameTrapPages > 0
-            && config.stepOperations.contains(where: Mutator.freesFrames.contains)
+            && config.stepOperations.contains { $0.traits.contains(.freesFrames) }
             ? try FrameTraps(pages: config.frameTrapPages) : nil
         mutator = try Self.makeMutator(
             config, machine: machine, control: ControlWords(base: controlRegion.base, count: config.pages), backing: backing,

@@ -110,18 +110,8 @@ public struct DoctorReport: Codable, Sendable {
                     (exercisable, reason) = (false, "no hugetlb pages reserved")
                 case (_, .thp) where !facts.thpEnabled:
                     (exercisable, reason) = (false, "THP is disabled")
-                case (.cold, .thp):
-                    reason = "advising part of a huge page splits its mapping, which KVM must be told of; the mutator collapses it again before each step (if no huge page forms, nothing reaches KVM)"
-                case (.pageout, .thp):
-                    reason = "advising part of a huge page splits its mapping, which KVM must be told of; once split (or if no huge page formed), nothing more reaches KVM without swap"
-                case (.cold, _):
-                    (exercisable, reason) = (false, "MADV_COLD only deactivates pages; KVM is never told")
-                case (.pageout, .anonymous):
-                    if !facts.swap { (exercisable, reason) = (false, "MADV_PAGEOUT of private anonymous memory needs swap") }
-                case (.guardRegion, _):
-                    if let problem = facts.guardRegionsProblem { (exercisable, reason) = (false, problem) }
                 default:
-                    break
+                    if let forecast = operation.row?.forecast(on: backing, facts: facts) { (exercisable, reason) = forecast }
                 }
                 rows.append(Exercisability(operation: operation.rawValue, backing: backing.rawValue, exercisable: exercisable, reason: reason))
             }
