@@ -7,9 +7,12 @@
 #include <cpuid.h>
 #endif
 #include <linux/falloc.h>
+#include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -40,6 +43,7 @@ const int CHOST_MADV_HUGEPAGE = MADV_HUGEPAGE;
 const int CHOST_MADV_COLLAPSE = MADV_COLLAPSE;
 const int CHOST_MADV_PAGEOUT = MADV_PAGEOUT;
 const int CHOST_MADV_COLD = MADV_COLD;
+const int CHOST_MADV_FREE = MADV_FREE;
 const int CHOST_MADV_MERGEABLE = MADV_MERGEABLE;
 const int CHOST_MADV_GUARD_INSTALL = MADV_GUARD_INSTALL;
 const int CHOST_MADV_GUARD_REMOVE = MADV_GUARD_REMOVE;
@@ -79,6 +83,14 @@ void *chost_mremap_fixed(void *old_address, size_t old_size, size_t new_size, vo
     return mremap(old_address, old_size, new_size, MREMAP_FIXED | MREMAP_MAYMOVE, new_address);
 }
 
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+void *chost_mremap_dontunmap(void *old_address, size_t size, void *new_address) {
+    return mremap(old_address, size, size, MREMAP_DONTUNMAP | MREMAP_FIXED | MREMAP_MAYMOVE, new_address);
+}
+
 int chost_tsc_is_invariant(void) {
 #if defined(__x86_64__)
     unsigned int eax, ebx, ecx, edx;
@@ -87,4 +99,24 @@ int chost_tsc_is_invariant(void) {
 #else
     return 0;
 #endif
+}
+
+int chost_userfaultfd(void) {
+    return (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+}
+
+int chost_uffd_api(int fd) {
+    struct uffdio_api api = {.api = UFFD_API, .features = 0};
+    return ioctl(fd, UFFDIO_API, &api);
+}
+
+int chost_uffd_register_wp(int fd, void *address, uint64_t length) {
+    struct uffdio_register reg = {.range = {.start = (uint64_t)(uintptr_t)address, .len = length}, .mode = UFFDIO_REGISTER_MODE_WP};
+    return ioctl(fd, UFFDIO_REGISTER, &reg);
+}
+
+int chost_uffd_writeprotect(int fd, void *address, uint64_t length, int protect) {
+    struct uffdio_writeprotect wp = {
+        .range = {.start = (uint64_t)(uintptr_t)address, .len = length}, .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
+    return ioctl(fd, UFFDIO_WRITEPROTECT, &wp);
 }

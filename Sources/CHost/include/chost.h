@@ -23,6 +23,18 @@ int chost_memfd_create(const char *name, unsigned int flags);
 int chost_fallocate(int fd, int mode, off_t offset, off_t length);
 // mremap(2) with MREMAP_FIXED|MREMAP_MAYMOVE, likewise. Returns MAP_FAILED with errno on failure.
 void *chost_mremap_fixed(void *old_address, size_t old_size, size_t new_size, void *new_address);
+// mremap(2) with MREMAP_DONTUNMAP|MREMAP_FIXED|MREMAP_MAYMOVE (Linux 5.7): the old range stays mapped, empty.
+void *chost_mremap_dontunmap(void *old_address, size_t size, void *new_address);
+
+// userfaultfd(2) write-protection (glibc has no wrappers): each returns 0 (or a descriptor) or -1 with errno.
+// The descriptor handles faults from the kernel too (KVM's), which needs CAP_SYS_PTRACE or
+// vm.unprivileged_userfaultfd = 1; the API handshake asks for no features.
+int chost_userfaultfd(void);
+int chost_uffd_api(int fd);
+// UFFDIO_REGISTER of [address, address + length) in write-protect mode.
+int chost_uffd_register_wp(int fd, void *address, uint64_t length);
+// UFFDIO_WRITEPROTECT on (protect != 0) or off (which wakes the faults waiting on the range).
+int chost_uffd_writeprotect(int fd, void *address, uint64_t length, int protect);
 
 // mmap/madvise/fallocate flags that glibc hides behind _GNU_SOURCE or that the installed headers predate.
 extern const int CHOST_MAP_FIXED_NOREPLACE;
@@ -34,6 +46,7 @@ extern const int CHOST_MADV_HUGEPAGE;
 extern const int CHOST_MADV_COLLAPSE;
 extern const int CHOST_MADV_PAGEOUT;
 extern const int CHOST_MADV_COLD;
+extern const int CHOST_MADV_FREE;
 extern const int CHOST_MADV_MERGEABLE;
 extern const int CHOST_MADV_GUARD_INSTALL;  // Linux 6.13: EINVAL before
 extern const int CHOST_MADV_GUARD_REMOVE;
