@@ -159,6 +159,8 @@ guest_checker_write_store:
     je .Lkeep
     cmp r8, GUEST_KIND_FAULT
     je .Lfault
+    cmp r8, GUEST_KIND_OLD_OR_ZERO
+    je .Lold_or_zero
     out GUEST_PORT_ABORT, al
     jmp .Lwrite
 
@@ -166,6 +168,13 @@ guest_checker_write_store:
     xor r8d, r8d
     test rcx, rcx
     jnz .Lviolation
+    inc qword ptr [r12 + 8 * GUEST_STATUS_CONCLUSIVE_ZERO]
+    jmp .Lwrite
+
+// A page lazily freed: zero if the kernel has dropped it, else exactly the content it was promised with.
+.Lold_or_zero:
+    test rcx, rcx
+    jnz .Lkeep
     inc qword ptr [r12 + 8 * GUEST_STATUS_CONCLUSIVE_ZERO]
     jmp .Lwrite
 

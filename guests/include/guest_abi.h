@@ -65,6 +65,7 @@
 #define GUEST_KIND_ZERO 0x02        // must-read-zero window: every word of the page reads 0
 #define GUEST_KIND_FAULT 0x03       // must-fault window: no read of the page may succeed
 #define GUEST_KIND_KEEP 0x04        // content kept: every word equals GENERATION<<56 | counter
+#define GUEST_KIND_OLD_OR_ZERO 0x05 // lazily freed (MADV_FREE): every word reads 0 or GENERATION<<56 | counter
 // Never published: the host writes POISON<<56 | counter into recycled-frame trap pages (host-only memory that
 // takes the frame a content-replacing call just freed). No window accepts it, so the checker flags any read of it.
 #define GUEST_KIND_POISON 0x5a

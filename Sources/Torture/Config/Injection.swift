@@ -44,7 +44,8 @@ public enum Injection: String, CaseIterable, Codable, Sendable {
     case faultearly
     /// On every republication after a content-replacing call, write the poison of the trap that call sprang into
     /// the page instead of the generation (the page then reads as a stale translation into a recycled frame): the
-    /// checker must flag it, and the host must name it `stale-frame` with the step that freed the frame.
+    /// checker must flag it, and the host must name it `stale-frame` with the step that freed the frame. (free:
+    /// the poison is written while the old-or-zero window is open, so that window's check is the one to flag it.)
     case poison
     /// memslot: say the data slot is back (as its re-add's end does) before re-adding it, so the vCPUs' MMIO exits
     /// while it is still away look like exits with the slot present: the stray-MMIO check must flag them.

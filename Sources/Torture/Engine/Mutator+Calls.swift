@@ -93,17 +93,18 @@ extension Mutator {
             account(record, call)
             return nil
         }
-        let sampledKind: WindowKind = call.zeroed.contains(page) || window == .zero ? .zero : .kept
+        let sampledKind: WindowKind = call.zeroed.contains(page) || window == .zero ? .zero : window == .oldOrZero ? .oldOrZero : .kept
         phases?.mark(.bookkeeping)
         let evidence = windows.evidence(sampledKind)
         for p in pages {
             let kind = call.zeroed.contains(p) ? .zero : window
-            control.publish(p, kind == .keep ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
+            control.publish(p, kind == .keep || kind == .oldOrZero ? ControlWord.make(kind, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
         }
         let length = windowMicroseconds()
         let closes = MonotonicClock.deadline(microseconds: length)
         phases?.mark(.publication)
         springTraps(&record)
+        if window == .oldOrZero { poisonLazilyFreed(pages, &record) }
         phases?.mark(.traps)
         account(record, call)
         phases?.mark(.bookkeeping)
@@ -134,7 +135,7 @@ extension Mutator {
         if call.window == .keep {
             raiseFloors(call.zeroed)
             verifyWrites(pages, excluding: call.zeroed)
-        } else if call.window == .zero {
+        } else if call.window == .zero || call.window == .oldOrZero {
             raiseFloors(pages)
         }
         observations.record(

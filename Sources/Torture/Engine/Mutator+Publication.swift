@@ -39,6 +39,17 @@ extension Mutator {
         }
     }
 
+    /// The poison control on a lazily freed page (free): while its old-or-zero window is open the page reads the
+    /// poison of the trap the call sprang, as through a translation left on the freed frame. The old-or-zero check
+    /// must flag it; the republication then writes the generation as usual.
+    func poisonLazilyFreed(_ pages: Range<Int>, _ record: inout CallRecord) {
+        guard configuration.injection == .poison, let poison = record.poison else { return }
+        record.poison = nil
+        for p in pages {
+            backing.address(ofPage: p).assumingMemoryBound(to: UInt64.self).update(repeating: poison, count: Int(GUEST_READER_WORDS))
+        }
+    }
+
     /// The ptswap negative control: point the guest's own PTE for a page at the decoy frame (or back), write the
     /// new generation into the frame it now names, and publish, without the guest ever flushing its TLB. KVM's
     /// shadow MMU is not told of host writes to guest page tables, so a guest still using the old translation

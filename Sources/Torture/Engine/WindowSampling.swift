@@ -7,6 +7,8 @@ package enum WindowKind: String, CaseIterable, Sendable {
     case kept = "content-kept"
     case fault = "must-fault"
     case readOnly = "read-only"
+    /// A lazily freed page (free): the content it was promised with, or zero once the kernel has dropped it.
+    case oldOrZero = "old-or-zero"
 
     /// Its place in `allCases`, without a search (counted between two invalidations).
     var index: Int {
@@ -15,6 +17,7 @@ package enum WindowKind: String, CaseIterable, Sendable {
         case .kept: 1
         case .fault: 2
         case .readOnly: 3
+        case .oldOrZero: 4
         }
     }
 }
@@ -56,6 +59,7 @@ final class WindowSampling: @unchecked Sendable {
         switch kind {
         case .zero: statusBlocks.reduce(0) { $0 &+ $1.load(.conclusiveZero) }
         case .kept, .readOnly: statusBlocks.reduce(0) { $0 &+ $1.load(.conclusiveKeep) }
+        case .oldOrZero: statusBlocks.reduce(0) { $0 &+ $1.load(.conclusiveZero) &+ $1.load(.conclusiveKeep) }
         case .fault: observations.efaults.load(ordering: .relaxed) &+ observations.mmioServedChecks.load(ordering: .relaxed)
         }
     }

@@ -33,7 +33,7 @@ struct ControlWords: @unchecked Sendable {
 /// Control-word values: a kind in the top 8 bits, a run-unique counter below (`guest_abi.h`).
 enum ControlWord {
     enum Kind: UInt64 {
-        case generation = 0x01, zero = 0x02, fault = 0x03, keep = 0x04
+        case generation = 0x01, zero = 0x02, fault = 0x03, keep = 0x04, oldOrZero = 0x05
         /// Never published: the content of a recycled-frame trap (``FrameTraps``).
         case poison = 0x5a
         static func of(_ word: UInt64) -> Kind? { Kind(rawValue: word >> UInt64(GUEST_CTRL_KIND_SHIFT)) }
@@ -43,6 +43,7 @@ enum ControlWord {
             case .zero: "must-read-zero"
             case .fault: "must-fault"
             case .keep: "content-kept"
+            case .oldOrZero: "old-or-zero"
             case .poison: "trap poison"
             }
         }

@@ -1,0 +1,29 @@
+import Testing
+@testable import Torture
+
+/// The notifier callers added to the catalogue by issue 31, each against a correct kernel (the host's) and
+/// through its negative control.
+@Suite(.requiresKVM, .serialized)
+struct NotifierCallerTests {
+    /// MADV_FREE, reclaimed at once on every other step: the guest saw both halves of old-or-zero (the page kept,
+    /// and dropped), and the dropped frames were really freed (the traps took them).
+    @Test func aLazilyFreedPageReadsOldOrZeroAndItsFrameIsReallyFreed() throws {
+        let report = try runUntil({ report in
+            report.checks.conclusiveZeroWindow > 0 && report.checks.conclusiveKeptWindow > 0 && (report.traps?.recycled ?? 0) > 0
+        }, seconds: 1.5) { try shortRun(.free, seconds: $0) }.last
+        #expect(report.verdict == .pass, "\(report.summary)")
+        #expect(report.checks.conclusiveZeroWindow > 0, "no check read a dropped page's zeros")
+        #expect(report.checks.conclusiveKeptWindow > 0, "no check read a kept page's old content")
+        #expect((report.traps?.recycled ?? 0) > 0, "no trap took a frame MADV_FREE and MADV_PAGEOUT freed")
+        #expect(report.operations.first { $0.name == "free" }?.exercised == true)
+    }
+
+    /// The poison control on free: while the old-or-zero window is open the page reads a trap's poison, which the
+    /// window's check flags as a stale frame.
+    @Test func injectedPoisonIsCaughtByTheOldOrZeroWindow() throws {
+        let report = try shortRun(.free, inject: .poison)
+        #expect(report.verdict == .controlFired, "\(report.summary)")
+        let first = try #require(report.violations.first)
+        #expect(first.kind == .staleFrame && first.window == "old-or-zero", "\(first.summary)")
+    }
+}
