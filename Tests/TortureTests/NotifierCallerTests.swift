@@ -26,4 +26,27 @@ struct NotifierCallerTests {
         let first = try #require(report.violations.first)
         #expect(first.kind == .staleFrame && first.window == "old-or-zero", "\(first.summary)")
     }
+
+    /// userfaultfd write-protection: reads go on in the read-only window, writes wait in the kernel until the
+    /// protection is lifted, and none is lost (the host verified the writes, and no write landed while protected).
+    @Test func aWriteProtectedPageKeepsItsContentAndLosesNoWrite() throws {
+        if let problem = Torture.Operation.uffdWriteProtect.hostProblem {
+            let error = #expect(throws: TortureRun.SetupError.self) { try shortRun(.uffdWriteProtect) }
+            #expect(error?.exitCode == 69 && error?.description.contains(problem) == true, "\(String(describing: error))")
+            return
+        }
+        let report = try shortRun(.uffdWriteProtect)
+        #expect(report.verdict == .pass, "\(report.summary)")
+        let windows = report.operations.first { $0.name == "uffd-wp" }?.windows ?? [:]
+        #expect((windows["read-only"]?.sampled ?? 0) > 0, "no check landed while the page was write-protected")
+        #expect(report.writes.verifications > 0 && report.writes.published.allSatisfy { $0 > 0 })
+    }
+
+    /// noinval on uffd-wp: a probe's protection is skipped, so the mapped page saw no flush request.
+    @Test func injectedNoinvalIsCaughtOnAWriteProtection() throws {
+        guard Torture.Operation.uffdWriteProtect.hostProblem == nil else { return }
+        let report = try shortRun(.uffdWriteProtect, inject: .noinval)
+        #expect(report.verdict == .controlFired, "\(report.summary)")
+        #expect(report.violations.first?.kind == .missingFlush)
+    }
 }

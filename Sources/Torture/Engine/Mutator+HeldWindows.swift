@@ -30,14 +30,15 @@ extension Mutator {
         for p in pages { control.publish(p, kind == .readOnly ? ControlWord.make(.keep, currentGeneration[p]) : ControlWord.make(.fault, takeCounter())) }
     }
 
-    /// After a read-only window: no guest write may have landed on the page while it was PROT_READ.
-    func checkNoWriteLanded(page: Int, before: [UInt64]) {
+    /// After a read-only window: no guest write may have landed on the page while it was protected (PROT_READ,
+    /// or userfaultfd write-protection).
+    func checkNoWriteLanded(page: Int, before: [UInt64], of operation: Operation) {
         let after = writerWords(page: page)
         for (writer, (old, new)) in zip(before, after).enumerated() where old != new {
             observations.addViolation(Violation(
                 kind: .writeWhileReadOnly, vcpu: writer, page: page, word: Int(GUEST_READER_WORDS) + writer,
                 controlBefore: 0, controlAfter: 0, window: "read-only", expected: old, observed: new, time: observations.elapsed,
-                operationInFlight: "mprotect-ro on page \(page)", recentOperations: observations.recentOperations(page: page)))
+                operationInFlight: "\(operation.rawValue) on page \(page)", recentOperations: observations.recentOperations(page: page)))
         }
     }
 }

@@ -159,7 +159,7 @@ extension Mutator {
                 observations.faultWindowOpen(false, slot: slot)
                 for p in pages { control.close(p) }
                 windows.closed(kind, of: operation, evidenceBefore: evidence)
-                if kind == .readOnly { checkNoWriteLanded(page: page, before: before) }
+                if kind == .readOnly { checkNoWriteLanded(page: page, before: before, of: operation) }
                 var record = calls
                 let (call, second) = try measured { try rest() }
                 record.calls.add(second)

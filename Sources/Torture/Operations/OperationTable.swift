@@ -4,6 +4,6 @@ enum OperationTable {
     static let rows: [any HostOperation.Type] = [
         NoOperation.self, DontNeed.self, Remap.self, Munmap.self, Punch.self, MProtect.self, MProtectReadOnly.self,
         MRemap.self, ForkCOW.self, THPCollapse.self, PageOut.self, Cold.self, MemslotFlip.self, Truncate.self,
-        KSMMerge.self, Aging.self, GuardRegion.self, Free.self,
+        KSMMerge.self, Aging.self, GuardRegion.self, Free.self, UFFDWriteProtect.self,
     ]
 }
