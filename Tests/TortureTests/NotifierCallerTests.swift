@@ -49,4 +49,29 @@ struct NotifierCallerTests {
         #expect(report.verdict == .controlFired, "\(report.summary)")
         #expect(report.violations.first?.kind == .missingFlush)
     }
+
+    /// mremap(MREMAP_DONTUNMAP): the old range stays mapped and reads zero, and the moved frame, unmapped at its
+    /// new address, is really freed (the traps took it).
+    @Test func aPageMovedWithDontUnmapReadsZeroWhereItWas() throws {
+        if let problem = Torture.Operation.dontunmap.hostProblem {
+            let error = #expect(throws: TortureRun.SetupError.self) { try shortRun(.dontunmap) }
+            #expect(error?.exitCode == 69 && error?.description.contains(problem) == true, "\(String(describing: error))")
+            return
+        }
+        let report = try runUntil({ $0.checks.conclusiveZeroWindow > 0 && ($0.traps?.recycled ?? 0) > 0 }, seconds: 1.5) {
+            try shortRun(.dontunmap, seconds: $0)
+        }.last
+        #expect(report.verdict == .pass, "\(report.summary)")
+        #expect(report.checks.conclusiveZeroWindow > 0, "no check read the emptied range's zeros")
+        #expect((report.traps?.recycled ?? 0) > 0, "no trap took a frame the move freed")
+        #expect(!report.notes.contains { $0.hasPrefix("dontunmap:") }, "the host's check of the move: \(report.notes)")
+    }
+
+    /// poison on dontunmap: the republication writes the trap's poison, as a translation left on the moved frame.
+    @Test func injectedPoisonIsCaughtAfterADontUnmap() throws {
+        guard Torture.Operation.dontunmap.hostProblem == nil else { return }
+        let report = try shortRun(.dontunmap, inject: .poison)
+        #expect(report.verdict == .controlFired, "\(report.summary)")
+        #expect(report.violations.first?.kind == .staleFrame)
+    }
 }

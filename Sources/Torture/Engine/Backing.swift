@@ -55,7 +55,7 @@ final class Backing: @unchecked Sendable {
     }
 
     /// Reserved (PROT_NONE) pages where ``moveAway(page:parking:)`` parks a page: one per window in flight.
-    private var scratch: UnsafeMutableRawPointer?
+    private(set) var scratch: UnsafeMutableRawPointer?
     static let parkingPages = Observations.maxInFlight
 
     /// The reservation's PROT_NONE ends below and above the data, unmapped when the backing goes.
