@@ -120,3 +120,11 @@ int chost_uffd_writeprotect(int fd, void *address, uint64_t length, int protect)
         .range = {.start = (uint64_t)(uintptr_t)address, .len = length}, .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
     return ioctl(fd, UFFDIO_WRITEPROTECT, &wp);
 }
+
+#ifndef MPOL_MF_MOVE
+#define MPOL_MF_MOVE (1 << 1)
+#endif
+
+long chost_move_pages(unsigned long count, void **pages, const int *nodes, int *status) {
+    return syscall(SYS_move_pages, 0, count, pages, nodes, status, MPOL_MF_MOVE);
+}

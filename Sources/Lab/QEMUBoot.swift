@@ -42,11 +42,23 @@ struct QEMUBoot {
     var arguments: [String] {
         let cpu = accel == "kvm" ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg,thread=multi", "-cpu", "max"]
         return cpu + [
-            "-smp", String(cpus), "-m", String(memoryMB), "-kernel", kernel, "-initrd", initrd,
+            "-smp", String(cpus), "-m", String(memoryMB)] + numaNodes + ["-kernel", kernel, "-initrd", initrd,
             "-append", "console=ttyS0 loglevel=5 panic=-1 softlockup_panic=0 nokaslr sysrq_always_enabled",
             "-display", "none", "-monitor", monitor.qemuArgument, "-no-reboot", "-nodefaults",
             "-serial", "file:" + directory.appendingPathComponent("console.log").path,
             "-serial", "file:" + directory.appendingPathComponent("channel.log").path,
+        ]
+    }
+
+    /// Two NUMA nodes, half the memory and half the CPUs each (the second may have none), so that page
+    /// migration (`--op migrate`) has somewhere to move pages to.
+    var numaNodes: [String] {
+        let half = memoryMB / 2
+        let firstCPUs = max(1, cpus / 2)
+        let cpuList = { (range: Range<Int>) in range.count == 1 ? ",cpus=\(range.lowerBound)" : range.isEmpty ? "" : ",cpus=\(range.lowerBound)-\(range.upperBound - 1)" }
+        return [
+            "-object", "memory-backend-ram,id=node0,size=\(half)M", "-numa", "node,nodeid=0,memdev=node0" + cpuList(0..<firstCPUs),
+            "-object", "memory-backend-ram,id=node1,size=\(memoryMB - half)M", "-numa", "node,nodeid=1,memdev=node1" + cpuList(firstCPUs..<cpus),
         ]
     }
 

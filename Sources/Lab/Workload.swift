@@ -27,6 +27,8 @@ public struct Workload: Sendable, Equatable {
         // any exit (each of which flushes QEMU's TLB) could refresh it.
         Workload(name: "dirty-hot", arguments: ["--op", "none", "--dirty", "log", "--pages", "1", "--dirty-round-ms", "2"]),
         Workload(name: "all-anon", arguments: ["--op", "all", "--backing", "anonymous"]),
+        // Page migration between the guest's two NUMA nodes (QEMUBoot): unmap, copy, free the old frame.
+        Workload(name: "migrate", arguments: ["--op", "migrate"]),
         Workload(name: "all-memfd", arguments: ["--op", "all", "--backing", "memfd"]),
         Workload(name: "thp-2m", arguments: ["--op", "all", "--backing", "thp", "--guest-page-size", "2m", "--pages", "512"]),
         // Dirty tracking alone: no invalidation kicks the vCPU out between harvests, so a harvest that leaves a

@@ -74,4 +74,19 @@ struct NotifierCallerTests {
         #expect(report.verdict == .controlFired, "\(report.summary)")
         #expect(report.violations.first?.kind == .staleFrame)
     }
+
+    /// move_pages(2) between NUMA nodes: content kept, the old frame freed. A host with one node exits 69 saying
+    /// so (this one; the lab's QEMU has two, and its `migrate` workload runs it there).
+    @Test func aMigratedPageKeepsItsContentOrTheRunSaysWhyItCannot() throws {
+        if let problem = Torture.Operation.migrate.hostProblem {
+            let error = #expect(throws: TortureRun.SetupError.self) { try shortRun(.migrate) }
+            #expect(error?.exitCode == 69 && error?.description.contains(problem) == true, "\(String(describing: error))")
+            #expect(problem.contains("NUMA"))
+            return
+        }
+        let report = try shortRun(.migrate)
+        #expect(report.verdict == .pass, "\(report.summary)")
+        #expect((report.traps?.recycled ?? 0) > 0, "no trap took a frame a migration freed")
+        #expect(report.notes.contains { $0.hasPrefix("migrate: ") && !$0.hasPrefix("migrate: 0 pages") }, "\(report.notes)")
+    }
 }

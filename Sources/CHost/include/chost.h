@@ -36,6 +36,10 @@ int chost_uffd_register_wp(int fd, void *address, uint64_t length);
 // UFFDIO_WRITEPROTECT on (protect != 0) or off (which wakes the faults waiting on the range).
 int chost_uffd_writeprotect(int fd, void *address, uint64_t length, int protect);
 
+// move_pages(2) of the calling process (glibc has no wrapper; libnuma's is not used): 0, or -1 with errno; each
+// page's outcome (its node, or a negative errno) in status. nodes NULL: only ask where each page is.
+long chost_move_pages(unsigned long count, void **pages, const int *nodes, int *status);
+
 // mmap/madvise/fallocate flags that glibc hides behind _GNU_SOURCE or that the installed headers predate.
 extern const int CHOST_MAP_FIXED_NOREPLACE;
 extern const int CHOST_MAP_NORESERVE;

@@ -5,6 +5,6 @@ enum OperationTable {
         NoOperation.self, DontNeed.self, Remap.self, Munmap.self, Punch.self, MProtect.self, MProtectReadOnly.self,
         MRemap.self, ForkCOW.self, THPCollapse.self, PageOut.self, Cold.self, MemslotFlip.self, Truncate.self,
         KSMMerge.self, Aging.self, GuardRegion.self, Free.self, UFFDWriteProtect.self,
-        DontUnmap.self,
+        DontUnmap.self, Migrate.self,
     ]
 }
