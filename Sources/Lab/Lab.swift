@@ -29,6 +29,11 @@ public struct Lab {
         /// Run every workload of a variant on an MMU even after one has caught it (`--keep-going`); by default the
         /// boot stops at its first catch, since the variant's verdict is then known.
         public var keepGoing = false
+        /// Let the guest kernel's automatic NUMA balancing run (`--numa-balancing`). Off by default: with the guest's
+        /// two NUMA nodes (for `--op migrate`) its scanner fires a protection-change notifier over whole VMAs every
+        /// second, and on stock 6.1's TDP MMU such a notifier spanning two memslots releases `mmu_lock` with the
+        /// first memslot's zaps unflushed (LAB.md, "The finding"): every stock run would then report it.
+        public var numaBalancing = false
         /// Let a `--patch` change the build itself (Makefiles, Kbuild, Kconfig), which runs as the lab's caller.
         public var allowBuildChanges = false
 
@@ -54,6 +59,10 @@ public struct Lab {
 
     public init(configuration: Configuration) { self.configuration = configuration }
 
+    /// What the lab polls to stop early (between boots, and in a boot's watch): the process's signals' unless
+    /// given its own.
+    public var stop = StopRequest.process
+
     public func run() throws -> LabReport {
         let c = configuration
         try Self.makeDirectory(c.cacheDirectory, what: "the lab's cache directory", fix: "give one you can write with --cache DIR")
@@ -78,23 +87,24 @@ public struct Lab {
         var report = LabReport(kernelVersion: version, kernelABI: abi, accel: c.accel, secondsPerWorkload: c.seconds,
                                startedAt: ISO8601DateFormatter().string(from: Date()), variants: c.variants.map(\.info))
         report.flushSanitizer = c.flushSanitizer
+        report.numaBalancing = c.numaBalancing
         report.rows = matrix.cells.map { cell in
             LabReport.Row(variant: cell.variant.name, mmu: cell.mmu, workload: cell.workload.name, seed: cell.seed,
                           arguments: innerArguments(cell))
         }
         var builtModules: [String: String] = [:]
         var rowIndex = 0
-        for group in matrix.groups where !StopRequest.isRequested {
+        for group in matrix.groups where !stop.isRequested {
             let variant = group[0].variant
             if builtModules[variant.name] == nil {
                 builtModules[variant.name] = try build(variant, version: version, source: source, headers: headers)
             }
-            try LabGroupBoots(cells: group, firstRow: rowIndex, progress: progress, checkpoint: checkpoint).run(into: &report) { cells in
+            try LabGroupBoots(cells: group, firstRow: rowIndex, progress: progress, checkpoint: checkpoint, stop: stop).run(into: &report) { cells in
                 try boot(cells, modules: builtModules[variant.name]!, base: base, image: image, work: work)
             }
             rowIndex += group.count
         }
-        if StopRequest.isRequested { report.interruptedBy = StopRequest.signalName ?? "a stop request" }
+        if stop.isRequested { report.interruptedBy = stop.reason }
         return report
     }
 
@@ -182,8 +192,9 @@ public struct Lab {
         initrdData.append(try Data(contentsOf: URL(fileURLWithPath: part)))
         try initrdData.write(to: initrd)
         var qemu = QEMUBoot(kernel: image, initrd: initrd.path, accel: configuration.accel, directory: directory,
-                            workloadDeadline: configuration.seconds * 2 + 120)
+                            workloadDeadline: configuration.seconds * 2 + 120, stop: stop)
         qemu.stopAtFirstCatch = !configuration.keepGoing
+        qemu.numaBalancing = configuration.numaBalancing
         let outcome = try qemu.run(progress: progress)
         try? FileManager.default.removeItem(at: initrd)
         return outcome

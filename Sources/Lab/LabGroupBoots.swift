@@ -11,6 +11,8 @@ struct LabGroupBoots {
     var progress: (String) -> Void
     /// Called with the report after every boot.
     var checkpoint: (LabReport) -> Void
+    /// No boot begins once it is requested.
+    var stop: StopRequest
     /// Boots a second time after a boot that hung before its first workload, at most this often.
     var bootsAgainAfterEarlyHang = 1
 
@@ -19,7 +21,7 @@ struct LabGroupBoots {
         var pending = Array(cells.indices)
         var bootsLeft = cells.count
         var earlyHangsLeft = bootsAgainAfterEarlyHang
-        while !pending.isEmpty && bootsLeft > 0 && !StopRequest.isRequested {
+        while !pending.isEmpty && bootsLeft > 0 && !stop.isRequested {
             bootsLeft -= 1
             let planned = pending.map { cells[$0] }
             progress("lab: boot \(variant) on \(mmu): \(planned.map(\.runName).joined(separator: ", "))")

@@ -11,11 +11,15 @@ struct QEMUBoot {
     var directory: URL
     /// Seconds a workload may take from its start marker to its end marker.
     var workloadDeadline: Double
+    /// Requested: the guest is stopped and the boot ends `interrupted`.
+    var stop: StopRequest
     var cpus = 2
     var memoryMB = 3072
     /// Stop the guest as soon as a workload has ended caught (its run exited with a violation, or the kernel
     /// reported a problem during it): the variant's verdict is known, and the rest of the boot would not change it.
     var stopAtFirstCatch = false
+    /// The guest kernel's automatic NUMA balancing (`numa_balancing=disable` on its command line unless set).
+    var numaBalancing = false
     var monitor: QEMUMonitor { QEMUMonitor(path: directory.appendingPathComponent("monitor").path) }
 
     struct Outcome {
@@ -43,7 +47,8 @@ struct QEMUBoot {
         let cpu = accel == "kvm" ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg,thread=multi", "-cpu", "max"]
         return cpu + [
             "-smp", String(cpus), "-m", String(memoryMB)] + numaNodes + ["-kernel", kernel, "-initrd", initrd,
-            "-append", "console=ttyS0 loglevel=5 panic=-1 softlockup_panic=0 nokaslr sysrq_always_enabled",
+            "-append", "console=ttyS0 loglevel=5 panic=-1 softlockup_panic=0 nokaslr sysrq_always_enabled"
+                + (numaBalancing ? " numa_balancing=enable" : " numa_balancing=disable"),
             "-display", "none", "-monitor", monitor.qemuArgument, "-no-reboot", "-nodefaults",
             "-serial", "file:" + directory.appendingPathComponent("console.log").path,
             "-serial", "file:" + directory.appendingPathComponent("channel.log").path,
@@ -111,8 +116,8 @@ struct QEMUBoot {
                 seenFatal = fatal
                 deadline = min(deadline, now.addingTimeInterval(45))
             }
-            if StopRequest.isRequested || now > deadline {
-                ended = StopRequest.isRequested ? "interrupted" : "watchdog"
+            if stop.isRequested || now > deadline {
+                ended = stop.isRequested ? "interrupted" : "watchdog"
                 if ended == "watchdog" {
                     hangState = diagnoseHang(consoleLines: console.lines.count, consolePath: consolePath)
                     try? Data((hangState.joined(separator: "\n") + "\n").utf8).write(to: directory.appendingPathComponent("hang.txt"))
@@ -129,7 +134,7 @@ struct QEMUBoot {
         cacheKernelSymbols(from: channel)
         if ended == "exited" && console.allDone { ended = "poweroff" }
         // Ctrl-C reaches QEMU too (one process group): its exit then is the user's doing, not the guest's death.
-        if ended == "exited" && StopRequest.isRequested { ended = "interrupted" }
+        if ended == "exited" && stop.isRequested { ended = "interrupted" }
         var outcome = Outcome(console: console, channel: channel, ended: ended, seconds: Date().timeIntervalSince(start), hangState: hangState)
         if ended == "exited" && process.terminationStatus != 0 {
             let said = read(directory.appendingPathComponent("qemu.stderr").path).split(separator: "\n").suffix(3).joined(separator: "; ")

@@ -66,6 +66,9 @@ struct LabCommand: ParsableCommand {
     @Flag(help: "Let a --patch change the build itself (Makefiles, Kbuild, Kconfig): the build runs as you, so such a patch is refused unless you have read it and pass this.")
     var allowBuildChanges = false
 
+    @Flag(help: "Let the guest kernel balance memory between its two NUMA nodes (off: numa_balancing=disable). Its scanner's notifiers over whole VMAs reproduce LAB.md's finding on stock 6.1's TDP MMU (a notifier spanning two memslots releases mmu_lock with zaps unflushed).")
+    var numaBalancing = false
+
     @Flag(help: "Let each run's vCPU flip KVM's static keys (the guest then hangs now and then under TCG: LAB.md).")
     var letStaticKeysFlip = false
 
@@ -144,6 +147,7 @@ struct LabCommand: ParsableCommand {
             lab.configuration.flushSanitizer = !noFlushSanitizer
             lab.configuration.allowBuildChanges = allowBuildChanges
             lab.configuration.keepGoing = keepGoing
+            lab.configuration.numaBalancing = numaBalancing
             if !quiet { lab.progress = { StandardStreams.error(($0 + "\n")) } }
             do { try AtomicFile.checkWritable(report) } catch {
                 StandardStreams.error("mmutorture lab: cannot write the report: \(error)\n")

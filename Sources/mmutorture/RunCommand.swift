@@ -223,11 +223,12 @@ struct RunCommand: ParsableCommand {
         }
         if let report, let interval = checkpointInterval ?? profile?.checkpointInterval {
             torture.checkpointInterval = interval
+            let stop = torture.stop
             torture.checkpoint = { partial in
                 do { try partial.write(to: report) } catch {
                     // A run whose evidence cannot be kept stops; its final report is attempted (and reported) below.
                     StandardStreams.error("mmutorture: checkpoint: cannot write the report: \(error); stopping the run\n")
-                    StopRequest.request()
+                    stop.request()
                 }
             }
         }

@@ -22,7 +22,7 @@ import Torture
                                variants: [.init(name: "stock", expectation: .clean, description: "", patch: nil)])
         report.rows = [.init(variant: "stock", mmu: "shadow", workload: "mix", seed: 1, arguments: [])]
         var asked = 0
-        LabGroupBoots(cells: [cell], firstRow: 0, progress: { _ in }, checkpoint: { _ in }).run(into: &report) { _ in
+        LabGroupBoots(cells: [cell], firstRow: 0, progress: { _ in }, checkpoint: { _ in }, stop: StopRequest()).run(into: &report) { _ in
             asked += 1
             return outcomes[min(asked, outcomes.count) - 1]
         }
@@ -90,7 +90,7 @@ import Torture
         var report = LabReport(kernelVersion: "6.1", kernelABI: "6.1.0-57-amd64", accel: "tcg", secondsPerWorkload: 30, startedAt: "now", variants: [mutant.info])
         report.rows = cells.map { .init(variant: "m", mmu: "shadow", workload: "mix", seed: $0.seed, arguments: []) }
         var asked = 0
-        LabGroupBoots(cells: cells, firstRow: 0, progress: { _ in }, checkpoint: { _ in }).run(into: &report) { _ in
+        LabGroupBoots(cells: cells, firstRow: 0, progress: { _ in }, checkpoint: { _ in }, stop: StopRequest()).run(into: &report) { _ in
             asked += 1
             return Self.stoppedAtCatch
         }

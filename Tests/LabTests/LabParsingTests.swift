@@ -236,7 +236,7 @@ import Torture
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("unstarted-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let boot = QEMUBoot(kernel: "/nonexistent/vmlinuz", initrd: "/nonexistent/initrd", accel: "tcg", directory: directory, workloadDeadline: 10)
+        let boot = QEMUBoot(kernel: "/nonexistent/vmlinuz", initrd: "/nonexistent/initrd", accel: "tcg", directory: directory, workloadDeadline: 10, stop: StopRequest())
         do {
             _ = try boot.run { _ in }
             Issue.record("a boot with no kernel file returned an outcome")

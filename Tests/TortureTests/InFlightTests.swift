@@ -62,12 +62,12 @@ struct InFlightRunTests {
 
     @Test func oneContentWindowInThirtyTwoIsHeldLongWithWindowsInFlightAndNoneAtOne() throws {
         // The long windows give the vCPU, kicked out by the call, time to map the page again before its
-        // republication (Mutator.windowMicroseconds()).
+        // republication (WindowsInFlight.nextContentWindowMicroseconds).
         let many = try shortRun(.dontneed, seconds: 1)
         let opened = try #require(many.windows?[WindowKind.zero.rawValue]?.opened)
         let long = try #require(many.longWindows, "\(many.summary)")
-        #expect(opened > 320 && Int(opened) / Mutator.longWindowEvery == long, "\(long) long of \(opened)")
-        #expect(many.summary.contains("\(long.grouped) windows held \(Mutator.longWindowMicroseconds) µs (one in \(Mutator.longWindowEvery))"), "\(many.summary)")
+        #expect(opened > 320 && Int(opened) / WindowsInFlight.longWindowEvery == long, "\(long) long of \(opened)")
+        #expect(many.summary.contains("\(long.grouped) windows held \(WindowsInFlight.longWindowMicroseconds) µs (one in \(WindowsInFlight.longWindowEvery))"), "\(many.summary)")
         let one = try shortRun(.dontneed, seconds: 0.5) { $0.inFlight = 1 }
         #expect(one.longWindows == nil && one.verdict == .pass, "\(one.summary)")
     }

@@ -74,3 +74,19 @@ struct StarvationTests {
         #expect(note?.contains("starved: in 1 of 4 seconds") == true, "\(note ?? "none")")
     }
 }
+
+/// Whether an operation was exercised (``RunAssessment/isExercised(flushes:faults:windowsOpened:windowsSampled:judgedByItsWindows:)``),
+/// the rule apart from the run it reads.
+struct ExercisedRuleTests {
+    @Test func anOperationWhoseFlushesReachedNoVCPUAndNothingFaultedIsNotExercised() {
+        #expect(!RunAssessment.isExercised(flushes: 0, faults: 0, windowsOpened: 10, windowsSampled: 10, judgedByItsWindows: true))
+        #expect(RunAssessment.isExercised(flushes: 1, faults: 0, windowsOpened: 10, windowsSampled: 1, judgedByItsWindows: true))
+        #expect(RunAssessment.isExercised(flushes: 0, faults: 3, windowsOpened: 0, windowsSampled: 0, judgedByItsWindows: true))
+    }
+
+    @Test func anOperationJudgedByItsWindowsNeedsOneSampled() {
+        #expect(!RunAssessment.isExercised(flushes: 5, faults: 0, windowsOpened: 10, windowsSampled: 0, judgedByItsWindows: true))
+        // Judged by its writes (fork-cow, pageout, cold, aging): the windows are a formality.
+        #expect(RunAssessment.isExercised(flushes: 5, faults: 0, windowsOpened: 10, windowsSampled: 0, judgedByItsWindows: false))
+    }
+}

@@ -100,7 +100,7 @@ extension Mutator {
             let kind = call.zeroed.contains(p) ? .zero : window
             control.publish(p, kind == .keep || kind == .oldOrZero ? ControlWord.make(kind, currentGeneration[p]) : ControlWord.make(kind, takeCounter()))
         }
-        let length = windowMicroseconds()
+        let length = inFlight.nextContentWindowMicroseconds(standard: configuration.windowMicroseconds)
         let closes = MonotonicClock.deadline(microseconds: length)
         phases?.mark(.publication)
         springTraps(&record)

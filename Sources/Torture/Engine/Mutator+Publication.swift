@@ -59,7 +59,7 @@ extension Mutator {
         guard let entry = environment.leafEntry(target) else {
             throw HarnessFailure("ptswap: page \(target) has no 4 KiB guest PTE")
         }
-        let slot = freeSlots[freeSlots.count - 1]  // ptswap steps one at a time
+        let slot = inFlight.nextSlot  // ptswap steps one at a time
         observations.beginOperation(.none, pages: target..<(target + 1), slot: slot)
         observations.noteOperation(.none, page: target, startedAt: observations.clock.now())
         defer { observations.endOperation(slot: slot) }

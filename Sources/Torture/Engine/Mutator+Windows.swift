@@ -10,94 +10,47 @@ import KVM
 // The mutator's windows in flight: a step begins, its window stays open while other steps begin, and it closes
 // in deadline order (README, "Windows in flight").
 extension Mutator {
-    /// A step whose window is open: the rest of it (``resume``) runs once the window has lasted its length. The
-    /// loop meanwhile begins steps on other pages (`--in-flight`), so that a window's wait costs the run nothing.
-    struct OpenStep {
-        var pages: Range<Int>
-        var slot: Int
-        /// When the window has lasted its length (``MonotonicClock`` nanoseconds).
-        var deadline: UInt64
-        /// Closed before the next call begins, however far its deadline: a long window (``windowMicroseconds()``).
-        var heldTight = false
-        /// Closes the window and runs the rest of the step; returns the step's next window, if it has one.
-        var resume: () throws -> OpenStep?
-    }
-
     /// Performs one step whole, its windows held to their length (the benchmark's comparison steps this way).
     func perform(_ step: Step) throws {
         try begin(step)
         try closeAll()
     }
 
-    /// One must-read-zero or content-kept window in ``longWindowEvery`` lasts ``longWindowMicroseconds``, held before
-    /// the next call, when windows are in flight. A call's flush kicks the vCPU out of the guest, and on a nested
-    /// host it needs 5 to 20 µs to run again: a 5 µs window's republication lands while it is out, so a race in the
-    /// republication (`--inject early`: the promise made before the write) is seen about once in a thousand steps.
-    /// In a long window the vCPU is back and maps the page again before the republication, which must then zap it
-    /// while the guest runs: `early` catches about one long window in eight. Held in flight instead, past the next
-    /// call, its republication follows that call's kick and catches little more than a short one.
-    static let longWindowEvery = 32
-    static let longWindowMicroseconds = 40
-
-    /// The length of the next must-read-zero or content-kept window, in µs.
-    func windowMicroseconds() -> Int {
-        contentWindows += 1
-        guard configuration.inFlightWindows > 1, contentWindows % Self.longWindowEvery == 0,
-              configuration.windowMicroseconds < Self.longWindowMicroseconds else { return configuration.windowMicroseconds }
-        longWindows += 1
-        return Self.longWindowMicroseconds
-    }
-
-    /// Closes windows until a step on `pages` may begin: none of its pages in flight, fewer than `--in-flight`
-    /// windows open, and none at all when the step must run `alone`. Windows close in deadline order.
+    /// Closes windows until a step on `pages` may begin (``WindowsInFlight/blocking(_:alone:)``).
     func makeRoom(for pages: Range<Int>, alone: Bool) throws {
-        while !openSteps.isEmpty
-            && (alone || openSteps.count >= configuration.inFlightWindows || openSteps.contains(where: { $0.pages.overlaps(pages) })) {
-            try closeEarliest()
-        }
+        while let index = inFlight.blocking(pages, alone: alone) { try closeWaiting(index) }
     }
 
     /// Closes, waiting for it, every window that would fall due during the next call (its deadline nearer than a
-    /// call's mean time): a window lasts its length, not a whole call longer. The guest that faulted a page back
-    /// in right after its call is then still near it when the page is republished, as it is at `--in-flight 1`.
+    /// call's mean time): the guest that faulted a page back in right after its call is then still near it when
+    /// the page is republished, as it is at `--in-flight 1`.
     func closeImminent() throws {
-        while let earliest, openSteps.contains(where: \.heldTight) || openSteps[earliest].deadline <= MonotonicClock.now() &+ meanCallNanoseconds {
-            try closeEarliest()
-        }
-    }
-
-    /// The index of the open window with the earliest deadline.
-    var earliest: Int? {
-        openSteps.indices.min { openSteps[$0].deadline < openSteps[$1].deadline }
+        while let index = inFlight.imminent(now: MonotonicClock.now(), callNanoseconds: meanCallNanoseconds) { try closeWaiting(index) }
     }
 
     /// Closes every window, waiting for each deadline.
     func closeAll() throws {
-        while !openSteps.isEmpty { try closeEarliest() }
+        while let index = inFlight.earliest { try closeWaiting(index) }
     }
 
-    func closeEarliest() throws {
-        guard let earliest else { return }
+    /// Waits out the deadline of the window at `index`, closes it and runs the rest of its step.
+    func closeWaiting(_ index: Int) throws {
         phases?.mark(.bookkeeping)
-        MonotonicClock.spin(until: openSteps[earliest].deadline)
+        MonotonicClock.spin(until: inFlight.open[index].deadline)
         phases?.mark(.windowWait)
-        try close(at: earliest)
-        phases?.mark(.republication)
-    }
-
-    func close(at index: Int) throws {
-        let open = openSteps.remove(at: index)
+        let open = inFlight.remove(at: index)
         currentSlot = open.slot
         keep(try open.resume(), slot: open.slot)
+        phases?.mark(.republication)
     }
 
     /// The step in `slot` goes on with its `next` window open, or, with none, is done and frees its slot.
     func keep(_ next: OpenStep?, slot: Int) {
         if let next {
-            openSteps.append(next)
+            inFlight.append(next)
         } else {
             observations.endOperation(slot: slot)
-            freeSlots.append(slot)
+            inFlight.release(slot)
         }
     }
 
@@ -116,7 +69,7 @@ extension Mutator {
         phases?.mark(.bookkeeping)
         let probing = probeDue && flushProbe?.arm(requests: flushRequestsNow) == true
         phases?.mark(.probeWait)
-        let slot = freeSlots.removeLast()
+        let slot = inFlight.takeSlot()
         currentSlot = slot
         observations.beginOperation(operation, pages: pages, slot: slot)
         for p in pages { control.close(p) }
@@ -155,7 +108,7 @@ extension Mutator {
             phases?.mark(.publication)
             springTraps(&calls)
             phases?.mark(.traps)
-            openSteps.append(OpenStep(pages: pages, slot: slot, deadline: deadline) { [self, calls] in
+            inFlight.append(OpenStep(pages: pages, slot: slot, deadline: deadline) { [self, calls] in
                 observations.faultWindowOpen(false, slot: slot)
                 for p in pages { control.close(p) }
                 windows.closed(kind, of: operation, evidenceBefore: evidence)

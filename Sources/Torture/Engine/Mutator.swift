@@ -56,9 +56,9 @@ final class Mutator: StepContext, @unchecked Sendable {
     var nextCounter: UInt64 = 1
     /// The counter of the generation each page holds now: a content-kept window promises exactly that value.
     var currentGeneration: [UInt64]
-    /// Per page and writer: the published sequence number from which the writer's word must have survived (a
-    /// content-replacing operation legitimately zeroes the words written before it).
-    var floor: [UInt64]
+    /// The lost-write half's floors and rule (a content-replacing operation legitimately zeroes the words
+    /// written before it).
+    var ledger: LostWriteLedger
     /// `remote_tlb_flush_requests` and `remote_tlb_flush`, read right before and right after every operation.
     let countersBefore: StatisticSample?
     let countersAfter: StatisticSample?
@@ -88,9 +88,10 @@ final class Mutator: StepContext, @unchecked Sendable {
         self.windows = WindowSampling(statusBlocks: environment.checkerStatus, observations: environment.observations)
         self.environment = environment
         self.schedule = Schedule(configuration: configuration)
+        self.inFlight = WindowsInFlight(limit: configuration.inFlightWindows)
         self.verifierPages = SeededGenerator(seed: configuration.seed ^ 0x5eed_0f_7e41f1e5)
         self.currentGeneration = Array(repeating: 0, count: configuration.pages)
-        self.floor = Array(repeating: 0, count: configuration.pages * max(1, environment.writerStatus.count))
+        self.ledger = LostWriteLedger(pages: configuration.pages, writers: environment.writerStatus.count)
         let flushCounters = environment.vmStatistics?.counters(["remote_tlb_flush_requests", "remote_tlb_flush"])
         self.countersBefore = flushCounters.map(StatisticSample.init)
         self.countersAfter = flushCounters.map(StatisticSample.init)
@@ -183,15 +184,7 @@ final class Mutator: StepContext, @unchecked Sendable {
 
     // MARK: Windows in flight (Mutator+Windows.swift)
 
-    var openSteps: [OpenStep] = [] {
-        didSet { peakInFlight = max(peakInFlight, openSteps.count) }
-    }
-    /// The most windows open at once, for the report.
-    private(set) var peakInFlight = 0
-    var freeSlots = Array((0..<Observations.maxInFlight).reversed())
-    /// Must-read-zero and content-kept windows opened, and how many of them were long (``windowMicroseconds()``).
-    var contentWindows = 0
-    var longWindows = 0
+    var inFlight: WindowsInFlight
     /// A call's mean time (moving over the last few calls), to tell a window that would fall due during the next.
     var meanCallNanoseconds: UInt64 = 0
     /// The slot of the step running now, for windows held inside one call (memslot's).

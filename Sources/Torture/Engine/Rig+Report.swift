@@ -6,7 +6,7 @@ import KVM
 
 extension Rig {
     /// The report as of now. `driven`: the mutator's thread was driven from outside (its windows not reported).
-    func report(_ timeline: [RunReport.TimelineSample], driven: Bool) -> RunReport {
+    func report(_ timeline: [RunReport.TimelineSample], driven: Bool, interruptedBy stop: StopRequest) -> RunReport {
         flushSanitizer?.poll(observations)
         let duration = observations.elapsed
         let vmAfter = (try? vmStats?.read()) ?? Statistics()
@@ -19,14 +19,14 @@ extension Rig {
         }
         var report = RunAssessment(
             configuration: config, notes: notes, thp: thp, dirty: dirty, antagonists: antagonists.map(\.report), observations: observations,
-            windows: driven ? nil : mutator.windows, duration: duration, status: status.map(GuestStatus.init),
+            windows: driven ? nil : mutator.windows, stop: stop, duration: duration, status: status.map(GuestStatus.init),
             workers: workers, placement: placement, vm: (vmBefore, vmAfter), vcpus: Array(zip(vcpuBefore, vcpuAfter))
         ).report(host: host, startedAt: startedAt, timeline: timeline, firstSteps: mutator.firstSteps)
         report.flushProbes = mutator.flushProbe?.report.withLock { $0 }
         report.flushSanitizer = flushSanitizer?.report()
         report.traps = mutator.frameTraps?.report
-        report.windowsInFlightPeak = driven ? nil : mutator.peakInFlight
-        report.longWindows = driven || mutator.configuration.inFlightWindows == 1 ? nil : mutator.longWindows
+        report.windowsInFlightPeak = driven ? nil : mutator.inFlight.peak
+        report.longWindows = driven || mutator.configuration.inFlightWindows == 1 ? nil : mutator.inFlight.longWindows
         report.mmioServedChecks = observations.mmioServedChecks.load(ordering: .relaxed)
         return report
     }

@@ -16,7 +16,7 @@ extension TortureRun {
         var nextCheckpoint = checkpointInterval ?? .infinity
         var checkpointedViolation = false
         var firstViolationSeen: Double?
-        while observations.elapsed < config.duration && !StopRequest.isRequested && !mutator.stop.load(ordering: .relaxed)
+        while observations.elapsed < config.duration && !stop.isRequested && !mutator.stop.load(ordering: .relaxed)
             && observations.harnessErrors.withLock({ $0.isEmpty }) {
             usleep(20_000)
             let now = observations.elapsed
@@ -36,7 +36,7 @@ extension TortureRun {
             if let checkpoint, now >= nextCheckpoint || firstViolation {
                 if now >= nextCheckpoint { nextCheckpoint += checkpointInterval ?? .infinity }
                 checkpointedViolation = checkpointedViolation || firstViolation
-                var partial = rig.report(timeline, driven: mutatorDriver != nil)
+                var partial = rig.report(timeline, driven: mutatorDriver != nil, interruptedBy: stop)
                 partial.complete = false
                 checkpoint(partial)
             }

@@ -21,6 +21,9 @@ public struct TortureRun {
     package var mutatorDriver: (@Sendable (MutatorDriving) -> Void)?
     /// Where the mutator's steps spend their time, kept when set (the bench's step-cost section).
     package var stepPhases: StepPhases?
+    /// What the run polls to stop early (an interrupted run still writes its report): the process's signals'
+    /// unless given its own.
+    public var stop = StopRequest.process
 
     public init(configuration: TortureConfiguration) {
         self.configuration = configuration
@@ -71,7 +74,7 @@ public struct TortureRun {
                 operation.applies(to: configuration.backing) && !skipped.contains { $0.operation == operation.rawValue }
             }
             var reports: [RunReport] = []
-            for operation in operations where !StopRequest.isRequested {
+            for operation in operations where !stop.isRequested {
                 // With --stop-after-violation, a violation ends the whole sequence, not only its part.
                 if configuration.stopAfterViolationSeconds != nil && reports.contains(where: { $0.violationCount > 0 }) { break }
                 var part = configuration
@@ -99,7 +102,7 @@ public struct TortureRun {
         let threads = try rig.start(driver: mutatorDriver)
         let timeline = watch(rig)
         rig.stop(threads)
-        return rig.report(timeline, driven: mutatorDriver != nil)
+        return rig.report(timeline, driven: mutatorDriver != nil, interruptedBy: stop)
     }
 
     /// A vCPU whose sweeps and exits have not moved for this long is kicked and reported.

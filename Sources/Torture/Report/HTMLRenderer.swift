@@ -10,7 +10,7 @@ public enum HTMLRenderer {
     /// oracle that caught it, seconds to the first violation, what it judged), each cell linking to its run.
     public static func render(lab: LabReport, title: String) -> String {
         var body = "<p>" + escape("Debian kernel \(lab.kernelVersion) (\(lab.kernelABI)), QEMU \(lab.accel), \(lab.secondsPerWorkload) s per workload"
-            + (lab.flushSanitizer == true ? ", flush sanitizer built in" : "") + (lab.interruptedBy.map { "; interrupted by \($0)" } ?? "")) + "</p>\n"
+            + (lab.flushSanitizer == true ? ", flush sanitizer built in" : "") + (lab.numaBalancing == true ? ", NUMA balancing on" : "") + (lab.interruptedBy.map { "; interrupted by \($0)" } ?? "")) + "</p>\n"
         body += table(["variant", "expected", "outcome"], lab.outcomes.map { outcome in
             [outcome.variant + " on " + outcome.mmu, outcome.expectation.rawValue,
              (outcome.met ? "as expected" : "NOT as expected") + (outcome.caughtBy.isEmpty ? "" : ": " + outcome.caughtBy.joined(separator: ", "))]

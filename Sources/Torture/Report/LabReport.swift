@@ -22,6 +22,9 @@ public struct LabReport: Codable, Sendable {
     public var interruptedBy: String?
     /// Whether the flush sanitizer was built into every variant (nil in older reports: it was not).
     public var flushSanitizer: Bool?
+    /// Whether the guest kernel balanced memory between its NUMA nodes (`--numa-balancing`; nil in older reports:
+    /// their guests had one node).
+    public var numaBalancing: Bool?
 
     public init(kernelVersion: String, kernelABI: String, accel: String, secondsPerWorkload: Double, startedAt: String,
                 variants: [VariantInfo], rows: [Row] = [], boots: [Boot] = []) {

@@ -13,6 +13,8 @@ struct RunAssessment {
     let observations: Observations
     /// The mutator's windows, opened and sampled (nil: its steps were driven from outside, as the bench does).
     let windows: WindowSampling?
+    /// The run's stop request: a signal that asked for it names the interruption.
+    let stop: StopRequest
     let duration: Double
     let status: [GuestStatus]
     let workers: [VCPUWorker]
@@ -30,7 +32,7 @@ struct RunAssessment {
         let (verdict, reason) = judge(operations: operations, checks: checks, violations: byKind, errors: errors)
         var report = RunReport(
             host: host, configuration: configuration, placement: placement, startedAt: startedAt, durationSeconds: duration,
-            interruptedBy: StopRequest.signalName,
+            interruptedBy: stop.reason,
             operations: operations, checks: checks, publications: observations.publications.load(ordering: .relaxed),
             efaults: observations.efaults.load(ordering: .relaxed), mmioExits: observations.mmioExits.load(ordering: .relaxed),
             heartbeats: observations.heartbeats.load(ordering: .relaxed), writes: writeReport(), detectionLatencyMicroseconds: detectionLatency(),
@@ -42,7 +44,7 @@ struct RunAssessment {
         report.violationsByKind = Dictionary(uniqueKeysWithValues: byKind.map { ($0.key.rawValue, $0.value) })
         report.complete = true
         report.plannedSeconds = configuration.duration
-        if verdict == .interrupted, let signal = StopRequest.signal { report.exitCode = ExitStatus.interrupted(by: signal) }
+        if verdict == .interrupted, let signal = stop.signal { report.exitCode = ExitStatus.interrupted(by: signal) }
         report.windows = windows?.totals()
         return report
     }
@@ -58,17 +60,24 @@ struct RunAssessment {
         return ["the guests counted \(counted) violations, the host recorded \(recorded): reports were lost"]
     }
 
+    /// Whether an operation's steps tested the kernel: a flush reached a vCPU (a flush request alone may have
+    /// found none to interrupt) or a guest access faulted, and, for one judged by its windows, a guest check landed
+    /// in at least one of the windows it opened.
+    static func isExercised(flushes: UInt64, faults: UInt64, windowsOpened opened: UInt64, windowsSampled sampled: UInt64,
+                            judgedByItsWindows: Bool) -> Bool {
+        let reached = flushes > 0 || faults > 0
+        return reached && (!judgedByItsWindows || opened == 0 || sampled > 0)
+    }
+
     private func operationReports() -> [RunReport.OperationReport] {
         let tallies = observations.tallies.withLock { $0 }
         return Operation.allCases.compactMap { operation in
             guard let tally = tallies[operation], tally.count > 0 || tally.faults > 0 else { return nil }
-            // Exercised: a flush reached a vCPU (a flush request alone may have found none to interrupt) or a
-            // guest access faulted, and a guest check landed in at least one of the operation's windows.
             let windowCounts = windows?.counts(of: operation) ?? [:]
             let opened = windowCounts.values.reduce(0) { $0 &+ $1.opened }
             let sampled = windowCounts.values.reduce(0) { $0 &+ $1.sampled }
-            let reached = tally.flushes > 0 || tally.faults > 0
-            let exercised = reached && (!operation.isJudgedByItsWindows || opened == 0 || sampled > 0)
+            let exercised = Self.isExercised(flushes: tally.flushes, faults: tally.faults, windowsOpened: opened, windowsSampled: sampled,
+                                             judgedByItsWindows: operation.isJudgedByItsWindows)
             var evidence: [String] = []
             if tally.flushRequests > 0 { evidence.append("remote_tlb_flush_requests +\(tally.flushRequests.grouped)") }
             if tally.flushes > 0 { evidence.append("remote_tlb_flush +\(tally.flushes.grouped)") }
@@ -79,7 +88,7 @@ struct RunAssessment {
                 ? "moved during its calls: " + evidence.joined(separator: ", ")
                 : operation == .none
                     ? "no invalidation (republication only)"
-                    : !reached
+                    : tally.flushes == 0 && tally.faults == 0
                         ? "no remote TLB flush reached a vCPU and no guest access faulted during its \(tally.count) calls (flush requests +\(tally.flushRequests)): the kernel never had to reach a vCPU"
                         : "none of its \(opened) windows was sampled: no guest check landed while a window was open (longer --window-us or --fault-window-us, fewer --pages)"
             return RunReport.OperationReport(
@@ -142,7 +151,7 @@ struct RunAssessment {
             dirtyJudgedRounds: dirty?.judgedRounds,
             idle: operations.filter { !$0.exercised }.map(\.name) + antagonists.filter { !$0.exercised }.map { "antagonist \($0.kind)" },
             operationPerformed: configuration.operation == .none || !operations.allSatisfy({ $0.name == Operation.none.rawValue }),
-            interruptedBy: StopRequest.signalName
+            interruptedBy: stop.reason
         ).judge()
     }
 }

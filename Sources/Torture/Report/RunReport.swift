@@ -77,8 +77,8 @@ public struct RunReport: Codable, Sendable {
     public var traps: TrapReport? = nil
     /// The most windows the mutator had open at once (`--in-flight` is the most it may). Nil in older reports.
     public var windowsInFlightPeak: Int? = nil
-    /// Must-read-zero and content-kept windows held ``Mutator/longWindowMicroseconds`` (one in
-    /// ``Mutator/longWindowEvery``, with windows in flight). Nil in older reports and at `--in-flight 1`.
+    /// Must-read-zero and content-kept windows held ``WindowsInFlight/longWindowMicroseconds`` (one in
+    /// ``WindowsInFlight/longWindowEvery``, with windows in flight). Nil in older reports and at `--in-flight 1`.
     public var longWindows: Int? = nil
 
     public struct OperationReport: Codable, Sendable, Equatable {

@@ -35,7 +35,7 @@ extension RunReport {
         }
         if let peak = windowsInFlightPeak {
             lines.append("windows in flight: at most \(peak) open at once (--in-flight \(c.inFlightWindows))"
-                + (longWindows.map { "; \($0.grouped) windows held \(Mutator.longWindowMicroseconds) µs (one in \(Mutator.longWindowEvery))" } ?? ""))
+                + (longWindows.map { "; \($0.grouped) windows held \(WindowsInFlight.longWindowMicroseconds) µs (one in \(WindowsInFlight.longWindowEvery))" } ?? ""))
         }
         lines.append("coverage: \(checks.sweeps.grouped) sweeps of all \(c.pages) pages; \(checks.wordsReadPerPage) of 448 generation words read in every page")
         if !writes.published.isEmpty {
