@@ -53,7 +53,11 @@ final class Observations: Sendable {
     static let maxInFlight = 64
     private let history = Mutex(OperationHistory())
 
-    init() {
+    /// Where this run's first violation is also written (`--announce-to`), open for the run.
+    let announcement: Announcement?
+
+    init(announcingTo path: String? = nil) {
+        announcement = path.flatMap(Announcement.init)
         inFlight = .allocate(capacity: Self.maxInFlight)
         for slot in 0..<Self.maxInFlight { (inFlight + slot).initialize(to: UnsafeAtomic<UInt64>.Storage(0)) }
     }
@@ -173,7 +177,7 @@ final class Observations: Sendable {
     func addViolation(_ violation: Violation) {
         // By kind first: a checkpoint that sees the count must also see the kind.
         violationsByKind.withLock { $0[violation.kind, default: 0] += 1 }
-        if violationCount.loadThenWrappingIncrement(ordering: .relaxed) == 0 { Self.announceFirst(violation) }
+        if violationCount.loadThenWrappingIncrement(ordering: .relaxed) == 0 { announceFirst(violation) }
         if violation.kind == .staleRead { caughtPublications.withLock { _ = $0.insert(violation.controlBefore) } }
         violations.withLock { if $0.count < Self.storedViolations { $0.append(violation) } }
     }
@@ -182,28 +186,14 @@ final class Observations: Sendable {
 
     /// The first violation goes to standard error at once, in one unbuffered write: a kernel bug that lets the
     /// guest write freed frames can kill this process before any report or checkpoint is written, and the lab
-    /// reads the captured output (``Violation/firstAnnouncementPrefix``).
-    private static func announceFirst(_ violation: Violation) {
+    /// reads the captured output (``Violation/firstAnnouncementPrefix``). It also goes to the run's
+    /// ``announcement``, if it has one.
+    private func announceFirst(_ violation: Violation) {
         let line = "\(Violation.firstAnnouncementPrefix)\(String(format: "%.6f", violation.time)) s: \(violation.summary)\n"
         line.withCString { _ = write(2, $0, strlen($0)) }
-        if announcementDescriptor >= 0 {
-            // /dev/kmsg takes one record per write; "<2>" (critical) puts it on every console at once.
-            let record = announcementDescriptorIsKmsg ? "<2>" + line : line
-            record.withCString { _ = write(announcementDescriptor, $0, strlen($0)) }
-        }
+        announcement?.write(line)
     }
 
-    /// `--announce-to`: a second place the first violation is written the moment it is seen (the lab gives
-    /// /dev/kmsg, whose records reach the serial console synchronously). Opened before each run.
-    nonisolated(unsafe) static var announcementDescriptor: Int32 = -1
-    nonisolated(unsafe) static var announcementDescriptorIsKmsg = false
-
-    /// Sets where this run's first violation is also written (runs of one process follow each other).
-    static func openAnnouncement(_ path: String?) {
-        if announcementDescriptor >= 0 { close(announcementDescriptor) }
-        announcementDescriptor = path.map { open($0, O_WRONLY | O_APPEND | O_CLOEXEC) } ?? -1
-        announcementDescriptorIsKmsg = path == "/dev/kmsg"
-    }
     /// The run ended early, `--stop-after-violation` seconds after its first violation.
     let stoppedAfterViolation = ManagedAtomic<Bool>(false)
     /// Every violation counted by kind, beyond the stored ones: a control's verdict needs to know all the kinds.

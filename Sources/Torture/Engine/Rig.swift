@@ -40,7 +40,6 @@ final class Rig {
         startedAt = ISO8601DateFormatter().string(from: Date())
         host = HostFingerprint.current(kvm: kvm)
         otherVMs = OtherKVMUsers.find()
-        Observations.openAnnouncement(config.announcePath)
         if let warning = OtherKVMUsers.warning(otherVMs) { progress?("warning: " + warning) }
         let controlBytes = (config.pages * 8 + GuestPage.size - 1) / GuestPage.size * GuestPage.size
         machine = try GuestMachine(kvm: kvm, program: .checker, mappableBytes: UInt64(controlBytes + config.dataBytes))
@@ -65,7 +64,7 @@ final class Rig {
         defer { if !ready { reclaim?.restore() } }
         let dataSlotFlags = try Self.addDataSlot(config, machine: machine, backing: backing)
 
-        observations = Observations()
+        observations = Observations(announcingTo: config.announcePath)
         vmStats = try? machine.vm.statistics()
         status = (0..<config.vcpus).map { [machine] in CheckerStatus(block: machine.statusBlock(vcpu: $0)) }
         for (index, block) in status.enumerated() {
