@@ -6,6 +6,12 @@ import Testing
 /// through its negative control.
 @Suite(.requiresKVM, .serialized)
 struct NotifierCallerTests {
+    /// Where the host lacks what `operation` needs, the run exits 69 naming `problem`.
+    func expectUnavailable(_ operation: Torture.Operation, _ problem: String) {
+        let error = #expect(throws: TortureRun.SetupError.self) { try shortRun(operation) }
+        #expect(error?.exitCode == 69 && error?.description.contains(problem) == true, "\(String(describing: error))")
+    }
+
     /// MADV_FREE, reclaimed at once on every other step: the guest saw both halves of old-or-zero (the page kept,
     /// and dropped), and the dropped frames were really freed (the traps took them).
     @Test func aLazilyFreedPageReadsOldOrZeroAndItsFrameIsReallyFreed() throws {
@@ -32,8 +38,7 @@ struct NotifierCallerTests {
     /// protection is lifted, and none is lost (the host verified the writes, and no write landed while protected).
     @Test func aWriteProtectedPageKeepsItsContentAndLosesNoWrite() throws {
         if let problem = Torture.Operation.uffdWriteProtect.hostProblem {
-            let error = #expect(throws: TortureRun.SetupError.self) { try shortRun(.uffdWriteProtect) }
-            #expect(error?.exitCode == 69 && error?.description.contains(problem) == true, "\(String(describing: error))")
+            expectUnavailable(.uffdWriteProtect, problem)
             return
         }
         let report = try shortRun(.uffdWriteProtect)
@@ -55,8 +60,7 @@ struct NotifierCallerTests {
     /// new address, is really freed (the traps took it).
     @Test func aPageMovedWithDontUnmapReadsZeroWhereItWas() throws {
         if let problem = Torture.Operation.dontunmap.hostProblem {
-            let error = #expect(throws: TortureRun.SetupError.self) { try shortRun(.dontunmap) }
-            #expect(error?.exitCode == 69 && error?.description.contains(problem) == true, "\(String(describing: error))")
+            expectUnavailable(.dontunmap, problem)
             return
         }
         let report = try runUntil({ $0.checks.conclusiveZeroWindow > 0 && ($0.traps?.recycled ?? 0) > 0 }, seconds: 1.5) {
@@ -80,8 +84,7 @@ struct NotifierCallerTests {
     /// so (this one; the lab's QEMU has two, and its `migrate` workload runs it there).
     @Test func aMigratedPageKeepsItsContentOrTheRunSaysWhyItCannot() throws {
         if let problem = Torture.Operation.migrate.hostProblem {
-            let error = #expect(throws: TortureRun.SetupError.self) { try shortRun(.migrate) }
-            #expect(error?.exitCode == 69 && error?.description.contains(problem) == true, "\(String(describing: error))")
+            expectUnavailable(.migrate, problem)
             #expect(problem.contains("NUMA"))
             return
         }

@@ -9,8 +9,7 @@ final class DontNeed: HostOperation {
 
     func invoke(page: Int, pages: Range<Int>) throws -> Invocation {
         try backing.dontneed(page: page)
-        let window: ControlWord.Kind = backing.dontneedZeroes ? .zero : .keep
-        return .done(CallOutcome(window: window, zeroed: page..<page, freedFrames: window == .zero ? pages.count : 0))
+        return .done(.dropped(page: page, pages: pages, zeroes: backing.dontneedZeroes))
     }
 }
 

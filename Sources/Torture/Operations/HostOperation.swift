@@ -90,6 +90,14 @@ struct CallOutcome {
     var freedFrames = 0
 }
 
+extension CallOutcome {
+    /// A call that dropped the page (dontneed, remap): zero where the backing's memory goes with it (its frames
+    /// freed), the content kept where the backing holds it.
+    static func dropped(page: Int, pages: Range<Int>, zeroes: Bool) -> CallOutcome {
+        CallOutcome(window: zeroes ? .zero : .keep, zeroed: page..<page, freedFrames: zeroes ? pages.count : 0)
+    }
+}
+
 /// A step's calls: done in one go, or a first half whose window (must-fault, or read-only) is held before
 /// `rest` makes the second half.
 enum Invocation {

@@ -12,9 +12,16 @@ final class MProtect: HostOperation {
     init(_ context: StepContext) { backing = context.backing }
 
     func invoke(page: Int, pages: Range<Int>) throws -> Invocation {
-        try backing.protect(page: page, PROT_NONE)
-        return .holding(.fault, invalidates: true, freedFrames: 0) { [backing] in
-            try backing.protect(page: page, PROT_READ | PROT_WRITE)
+        try backing.protectHolding(page: page, PROT_NONE, window: .fault)
+    }
+}
+
+extension Backing {
+    /// `mprotect(protection)`, the window held while it is in force, then back to read-write: the content kept.
+    func protectHolding(page: Int, _ protection: Int32, window: WindowKind) throws -> Invocation {
+        try protect(page: page, protection)
+        return .holding(window, invalidates: true, freedFrames: 0) { [self] in
+            try protect(page: page, PROT_READ | PROT_WRITE)
             return CallOutcome(window: .keep, zeroed: page..<page)
         }
     }

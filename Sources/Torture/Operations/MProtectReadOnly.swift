@@ -12,11 +12,7 @@ final class MProtectReadOnly: HostOperation {
     init(_ context: StepContext) { backing = context.backing }
 
     func invoke(page: Int, pages: Range<Int>) throws -> Invocation {
-        try backing.protect(page: page, PROT_READ)
-        return .holding(.readOnly, invalidates: true, freedFrames: 0) { [backing] in
-            try backing.protect(page: page, PROT_READ | PROT_WRITE)
-            return CallOutcome(window: .keep, zeroed: page..<page)
-        }
+        try backing.protectHolding(page: page, PROT_READ, window: .readOnly)
     }
 }
 

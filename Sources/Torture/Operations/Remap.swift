@@ -9,8 +9,7 @@ final class Remap: HostOperation {
 
     func invoke(page: Int, pages: Range<Int>) throws -> Invocation {
         try backing.remap(page: page)
-        let window: ControlWord.Kind = backing.remapZeroes ? .zero : .keep
-        return .done(CallOutcome(window: window, zeroed: page..<page, freedFrames: window == .zero ? pages.count : 0))
+        return .done(.dropped(page: page, pages: pages, zeroes: backing.remapZeroes))
     }
 }
 
