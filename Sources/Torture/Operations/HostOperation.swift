@@ -7,7 +7,7 @@ import Guests
 /// ``OperationTable`` (the way `dirty_log_test.c` has one `struct log_mode` of hooks per mode). Its static members
 /// are what the catalogue knows of it (backings, windows, traps, the doctor's forecast); an instance, made for a
 /// run, makes the calls and keeps what its steps carry from one to the next (a forked child, the thp alternation).
-protocol HostOperation: AnyObject {
+protocol HostOperation: AnyObject, SendableMetatype {
     /// The name users type (`--op`) and reports show.
     static var name: String { get }
     static var traits: OperationTraits { get }

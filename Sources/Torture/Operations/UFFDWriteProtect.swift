@@ -27,7 +27,7 @@ final class UFFDWriteProtect: HostOperation {
         let protection = try self.protection ?? WriteProtection(registering: backing)
         self.protection = protection
         try protection.set(true, page: page)
-        return .holding(.readOnly, invalidates: true, freedFrames: 0) { [backing] in
+        return .holding(.readOnly, invalidates: true, freedFrames: 0) {
             try protection.set(false, page: page)
             return CallOutcome(window: .keep, zeroed: page..<page)
         }
