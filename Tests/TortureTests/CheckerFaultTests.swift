@@ -42,12 +42,9 @@ struct CheckerFaultTests {
             while faulted.count < limit {
                 let exit = try vcpu.run()
                 guard case .memoryFault = exit else { return (exit.outPort, faulted) }
-                var registers = try vcpu.registers()
+                let registers = try vcpu.registers()
                 faulted.append(Int(registers.r10))
-                if resume, let next = CheckerFaultPoints.resumption(after: registers.rip) {
-                    registers.rip = next
-                    try vcpu.setRegisters(registers)
-                }
+                if resume, let next = CheckerFaultPoints.resumed(registers) { try vcpu.setRegisters(next) }
             }
             return (nil, faulted)
         }

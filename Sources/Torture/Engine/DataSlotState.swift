@@ -23,6 +23,12 @@ final class DataSlotState: Sendable {
     /// Whether a run that began at `before` and exited now ran with the slot present and no change in flight.
     func wasStable(since before: UInt64) -> Bool { before % 2 == 0 && snapshot == before }
 
+    /// The stray-MMIO rule: an MMIO exit at `address` in the data (`data`, guest-physical) from a run that began
+    /// at `before` with the slot present, and saw no change of it, is a stale MMIO decision.
+    func isStrayMMIO(at address: UInt64, in data: Range<UInt64>, runBeganAt before: UInt64) -> Bool {
+        wasStable(since: before) && data.contains(address)
+    }
+
     /// Completed changes so far (the slot's generation as the harness counts it).
     var generation: UInt64 { snapshot / 2 }
 

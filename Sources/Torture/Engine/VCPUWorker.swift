@@ -66,7 +66,7 @@ final class VCPUWorker: @unchecked Sendable {
     /// decision it should have dropped. Served all the same (the guest reads what memory holds), and reported.
     private func checkStrayMMIO(_ address: GuestPhysicalAddress, write: Bool) {
         let slot = observations.dataSlot
-        guard slot.wasStable(since: slotBeforeRun), dataRange.contains(address.rawValue) else { return }
+        guard slot.isStrayMMIO(at: address.rawValue, in: dataRange, runBeganAt: slotBeforeRun) else { return }
         let page = dataPage(address)
         let since = slot.secondsSinceLastChange.map { String(format: "%.6f s after the last slot change ended", $0) } ?? "no slot change yet"
         observations.addViolation(Violation(
@@ -99,9 +99,8 @@ final class VCPUWorker: @unchecked Sendable {
         case .memoryFault:
             let registers = try? vcpu.registers()
             observations.recordFault { registers.map(CheckerReport.page(at:)) }
-            if var registers, let resume = CheckerFaultPoints.resumption(after: registers.rip) {
-                registers.rip = resume
-                do { try vcpu.setRegisters(registers) } catch {
+            if let resumed = registers.flatMap(CheckerFaultPoints.resumed) {
+                do { try vcpu.setRegisters(resumed) } catch {
                     observations.addHarnessError("vCPU \(index): resuming the checker past a faulting page: \(error)")
                     return false
                 }

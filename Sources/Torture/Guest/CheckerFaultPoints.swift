@@ -1,4 +1,5 @@
 import Guests
+import KVM
 
 /// Where the checker resumes after one of its data accesses faulted (`guest_abi.h`, "Faulting pages"): the read
 /// is skipped and the write deferred, so the checker moves on instead of waiting out a must-fault window.
@@ -12,6 +13,15 @@ enum CheckerFaultPoints {
         case points.write_load, points.write_store: return entry + points.write_faulted
         default: return nil
         }
+    }
+
+    /// The checker's registers after an EFAULT at one of its data accesses, moved past it; nil to re-enter where
+    /// it faulted. (The vCPU workers resume the checker with these.)
+    static func resumed(_ registers: Registers) -> Registers? {
+        guard let resume = resumption(after: registers.rip) else { return nil }
+        var moved = registers
+        moved.rip = resume
+        return moved
     }
 
     /// Offsets from the checker's entry, as checker.S exports them.
