@@ -115,7 +115,7 @@ struct CommandLineTests {
         #expect(result.stderr.contains("KVM not available"))
     }
 
-    @Test(.enabled(if: (try? String(contentsOfFile: "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", encoding: .utf8))?
+    @Test(.requiresKVM, .enabled(if: (try? String(contentsOfFile: "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", encoding: .utf8))?
         .trimmingCharacters(in: .whitespacesAndNewlines) == "0", "needs a host with no free 2 MiB huge pages"))
     func aHugetlbBackingWithoutReservedPagesIsUnavailableWithTheFix() throws {
         let result = try invoke(["run", "--op", "none", "--backing", "hugetlb", "--duration", "1", "--device", kvmDevicePath])
