@@ -3,7 +3,8 @@
 # every user of the host), taken back by the same script. Runs as root (ci/torture.sh calls it through sudo).
 #
 #   ci/kvm-access.sh grant USER      USER may open /dev/kvm read-write until revoked (or the next reboot)
-#   ci/kvm-access.sh revoke USER     the entry is gone; the node's mode and group are as they were
+#   ci/kvm-access.sh revoke USER     the entry is gone (and the mask, once no named entry is left); the node's
+#                                    mode, group and ACL are as they were
 set -euo pipefail
 action=${1:-}
 user=${2:-}
@@ -16,4 +17,9 @@ if [ "$action" = grant ]; then
     setfacl -m "u:$user:rw" /dev/kvm
 else
     setfacl -x "u:$user" /dev/kvm 2> /dev/null || true
+    # The grant made a mask entry the node may not have had; with no named entry left it means nothing, and left
+    # behind it marks the node as still carrying an ACL (ls shows `+`). Drop it then, so the node is as it was.
+    if ! getfacl -p -c /dev/kvm 2> /dev/null | grep -Eq '^(user|group):[^:]+:'; then
+        setfacl -b /dev/kvm
+    fi
 fi
