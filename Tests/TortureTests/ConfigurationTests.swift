@@ -2,6 +2,35 @@ import Testing
 @testable import Torture
 
 struct ConfigurationTests {
+    /// KVM's own zaps flush under mmu_lock (DESIGN §7): the antagonists that zap through those paths (dirty-logging
+    /// write protection, notifier invalidations of their own) leave the missing-flush oracle on; only the ones
+    /// whose correct zaps move no flush request turn it off, and the run says why.
+    @Test func theMissingFlushOracleJudgesBesideKVMsOwnZapsAndIsOffOnlyBesideTheOnesThatNeedNoRemoteFlush() {
+        for kind in [AntagonistSpec.Kind.dirtyToggle, .clearDirty, .fork, .pageout, .collapse] {
+            var configuration = TortureConfiguration()
+            configuration.antagonists = [AntagonistSpec(kind: kind, periodMicroseconds: 200)]
+            #expect(configuration.flushProbeJudgeable && configuration.flushProbeOffReason == nil, "\(kind.rawValue)")
+        }
+        for kind in [AntagonistSpec.Kind.memslotChurn, .mmuReset] {
+            var configuration = TortureConfiguration()
+            configuration.antagonists = [AntagonistSpec(kind: .dirtyToggle, periodMicroseconds: 200), AntagonistSpec(kind: kind, periodMicroseconds: 200)]
+            #expect(!configuration.flushProbeJudgeable, "\(kind.rawValue)")
+            #expect(configuration.flushProbeOffReason?.hasPrefix(kind.rawValue + ": ") == true, "\(kind.rawValue)")
+        }
+    }
+
+    /// `--announce-to` a path the run cannot open ends it before KVM is touched (the lab would wait in vain for
+    /// the line), naming the path and the fix; it is never ignored.
+    @Test func anAnnouncementPathThatCannotBeOpenedEndsTheRunBeforeItStartsWithExit73() {
+        var configuration = TortureConfiguration()
+        configuration.devicePath = "/nonexistent/kvm"
+        configuration.announcePath = "/nonexistent/dir/announce"
+        let error = #expect(throws: TortureRun.SetupError.self) { try TortureRun(configuration: configuration).run() }
+        #expect(error?.exitCode == 73)
+        #expect(error?.description.contains("--announce-to /nonexistent/dir/announce") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("ENOENT") == true && error?.description.contains("/dev/kmsg") == true, "\(String(describing: error))")
+    }
+
     @Test func punchOnPrivateAnonymousMemoryNamesTheOptionAndTheFix() {
         var configuration = TortureConfiguration()
         configuration.operation = .punch

@@ -56,8 +56,8 @@ final class Observations: Sendable {
     /// Where this run's first violation is also written (`--announce-to`), open for the run.
     let announcement: Announcement?
 
-    init(announcingTo path: String? = nil) {
-        announcement = path.flatMap(Announcement.init)
+    init(announcingTo announcement: Announcement? = nil) {
+        self.announcement = announcement
         inFlight = .allocate(capacity: Self.maxInFlight)
         for slot in 0..<Self.maxInFlight { (inFlight + slot).initialize(to: UnsafeAtomic<UInt64>.Storage(0)) }
     }

@@ -34,7 +34,7 @@ final class Rig {
     let vcpuBefore: [Statistics]
     let placement: Placement
 
-    init(_ config: TortureConfiguration, kvm: KVMSystem, progress: ((String) -> Void)?) throws {
+    init(_ config: TortureConfiguration, kvm: KVMSystem, announcement: Announcement?, progress: ((String) -> Void)?) throws {
         self.config = config
         var ready = false
         startedAt = ISO8601DateFormatter().string(from: Date())
@@ -64,7 +64,7 @@ final class Rig {
         defer { if !ready { reclaim?.restore() } }
         let dataSlotFlags = try Self.addDataSlot(config, machine: machine, backing: backing)
 
-        observations = Observations(announcingTo: config.announcePath)
+        observations = Observations(announcingTo: announcement)
         vmStats = try? machine.vm.statistics()
         status = (0..<config.vcpus).map { [machine] in CheckerStatus(block: machine.statusBlock(vcpu: $0)) }
         for (index, block) in status.enumerated() {

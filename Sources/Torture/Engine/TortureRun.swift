@@ -37,12 +37,15 @@ public struct TortureRun {
         case harness(Error)
         /// The system-wide lock is another run's, or its journal cannot be kept.
         case systemChanges(SystemChangesError)
+        /// `--announce-to` names a file the run cannot open for writing.
+        case announcement(HostCallError)
         public var description: String {
             switch self {
             case .configuration(let error): "invalid option \(error)"
             case .unavailable(let error): "\(error)"
             case .harness(let error): "setup failed: \(error)"
             case .systemChanges(let error): "\(error)"
+            case .announcement(let error): "\(error)"
             }
         }
         public var exitCode: Int32 {
@@ -51,12 +54,15 @@ public struct TortureRun {
             case .unavailable: ExitStatus.unavailable.rawValue
             case .harness: ExitStatus.software.rawValue
             case .systemChanges(let error): error.exitCode
+            case .announcement: ExitStatus.cannotCreate.rawValue
             }
         }
     }
 
     public func run() throws(SetupError) -> RunReport {
         do { try configuration.validate() } catch { throw .configuration(error) }
+        let announcement: Announcement?
+        do { announcement = try configuration.announcePath.map(Announcement.init) } catch { throw .announcement(error) }
         let kvm: KVMSystem
         do { kvm = try KVMSystem(devicePath: configuration.devicePath) } catch let error as KVMError {
             throw .unavailable(error)
@@ -65,7 +71,7 @@ public struct TortureRun {
             throw .unavailable(HostUnavailable("--op \(configuration.operation.rawValue)", problem: problem))
         }
         do {
-            guard configuration.operation == .all else { return try execute(configuration, kvm: kvm) }
+            guard configuration.operation == .all else { return try execute(configuration, kvm: kvm, announcement: announcement) }
             // Every operation that applies to the backing and can reach KVM on this host, in turn, sharing the
             // duration. The ones the host cannot exercise (doctor's forecast) are listed, not run and not passed.
             let forecast = DoctorReport.exercisability(facts: .current()).filter { $0.backing == configuration.backing.rawValue }
@@ -80,7 +86,7 @@ public struct TortureRun {
                 var part = configuration
                 part.operation = operation
                 part.duration = configuration.duration / Double(operations.count)
-                reports.append(try execute(part, kvm: kvm))
+                reports.append(try execute(part, kvm: kvm, announcement: announcement))
             }
             var combined = RunReport.combining(reports, as: configuration)
             combined.notes += skipped.map { "not run, cannot be exercised on this host: \($0.operation) (\($0.reason))" }
@@ -95,8 +101,8 @@ public struct TortureRun {
     }
 
     /// One run: the rig built, its threads started, watched and stopped, and its report.
-    private func execute(_ config: TortureConfiguration, kvm: KVMSystem) throws -> RunReport {
-        let rig = try Rig(config, kvm: kvm, progress: progress)
+    private func execute(_ config: TortureConfiguration, kvm: KVMSystem, announcement: Announcement?) throws -> RunReport {
+        let rig = try Rig(config, kvm: kvm, announcement: announcement, progress: progress)
         defer { rig.restore() }
         rig.mutator.phases = stepPhases
         let threads = try rig.start(driver: mutatorDriver)
