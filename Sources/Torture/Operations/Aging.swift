@@ -8,7 +8,7 @@ final class Aging: HostOperation {
     static let name = "aging"
     static let traits: OperationTraits = [.freesFrames, .freesUnknownFrames, .runsAlone, .judgedByWrites, .optIn]
     static func applies(to backing: BackingKind) -> Bool { backing == .file }
-    static let backingFix = "reclaim ages page cache (--backing file)"
+    static let backingFix: String? = "reclaim ages page cache (--backing file)"
     static var hostProblem: String? {
         if case .failure(let problem) = ReclaimCgroup.locate() { problem.description } else { nil }
     }

@@ -11,7 +11,7 @@ final class DontUnmap: HostOperation {
     static let name = "dontunmap"
     static let traits: OperationTraits = [.freesFrames, .probed, .noinvalSkips]
     static func applies(to backing: BackingKind) -> Bool { backing == .anonymous }
-    static let backingFix = "MREMAP_DONTUNMAP moves private anonymous pages (--backing anonymous)"
+    static let backingFix: String? = "MREMAP_DONTUNMAP moves private anonymous pages (--backing anonymous)"
     static var hostProblem: String? { problem }
     static func forecast(on backing: BackingKind, facts: HostFacts) -> (exercisable: Bool, reason: String)? {
         problem.map { (false, $0) }

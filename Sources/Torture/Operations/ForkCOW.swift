@@ -4,7 +4,7 @@ final class ForkCOW: HostOperation {
     static let name = "fork-cow"
     static let traits: OperationTraits = [.runsAlone, .judgedByWrites]
     static func applies(to backing: BackingKind) -> Bool { backing == .anonymous || backing == .thp }
-    static let backingFix = "copy-on-write needs private memory (--backing anonymous|thp)"
+    static let backingFix: String? = "copy-on-write needs private memory (--backing anonymous|thp)"
 
     private let backing: Backing
     /// The child holding the pages shared until the step's republication, and the page's frame before.

@@ -9,7 +9,7 @@ final class Free: HostOperation {
     static let name = "free"
     static let traits: OperationTraits = [.freesFrames, .probed, .noinvalSkips]
     static func applies(to backing: BackingKind) -> Bool { backing == .anonymous }
-    static let backingFix = "MADV_FREE frees private anonymous pages (--backing anonymous)"
+    static let backingFix: String? = "MADV_FREE frees private anonymous pages (--backing anonymous)"
 
     private let backing: Backing
     private var reclaiming = false

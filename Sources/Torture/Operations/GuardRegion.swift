@@ -7,7 +7,7 @@ final class GuardRegion: HostOperation {
     static let name = "guard"
     static let traits: OperationTraits = [.holdsAMustFaultWindow, .freesFrames, .probed, .noinvalSkips]
     static func applies(to backing: BackingKind) -> Bool { backing == .anonymous }
-    static let backingFix = "guard regions are tortured on private anonymous memory (--backing anonymous)"
+    static let backingFix: String? = "guard regions are tortured on private anonymous memory (--backing anonymous)"
     static var hostProblem: String? { HostMemory.guardRegionsProblem }
     static func forecast(on backing: BackingKind, facts: HostFacts) -> (exercisable: Bool, reason: String)? {
         facts.guardRegionsProblem.map { (false, $0) }

@@ -13,8 +13,9 @@ protocol HostOperation: AnyObject, SendableMetatype {
     static var traits: OperationTraits { get }
     /// Whether the operation means anything on `backing`.
     static func applies(to backing: BackingKind) -> Bool
-    /// What to tell a user who asks for the operation on a backing it does not apply to.
-    static var backingFix: String { get }
+    /// What to tell a user who asks for the operation on a backing it does not apply to (nil: the operations
+    /// that backing supports, ``Operation/fixFor(backing:)``).
+    static var backingFix: String? { get }
     /// Why the operation cannot run on this host (a facility the kernel lacks), or nil.
     static var hostProblem: String? { get }
     /// For the opt-in operations: the system-wide change they make, and how the run undoes it.
@@ -40,7 +41,7 @@ protocol HostOperation: AnyObject, SendableMetatype {
 }
 
 extension HostOperation {
-    static var backingFix: String { "the hugetlb backing supports --op none and memslot" }
+    static var backingFix: String? { nil }
     static var hostProblem: String? { nil }
     static var systemChange: (what: String, undo: String)? { nil }
     static func problem(in configuration: TortureConfiguration) -> ConfigurationError? { nil }

@@ -5,7 +5,7 @@ final class KSMMerge: HostOperation {
     static let name = "ksm"
     static let traits: OperationTraits = [.runsAlone, .optIn]
     static func applies(to backing: BackingKind) -> Bool { backing == .anonymous }
-    static let backingFix = "KSM merges private anonymous pages (--backing anonymous)"
+    static let backingFix: String? = "KSM merges private anonymous pages (--backing anonymous)"
     static var hostProblem: String? { KSMDaemon.problem() }
     static var systemChange: (what: String, undo: String)? {
         ("starts the kernel's same-page merging daemon for the whole host (/sys/kernel/mm/ksm/run)", "the settings are restored when the run ends")

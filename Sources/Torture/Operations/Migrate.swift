@@ -11,7 +11,7 @@ final class Migrate: HostOperation {
     static let name = "migrate"
     static let traits: OperationTraits = [.freesFrames, .probed]
     static func applies(to backing: BackingKind) -> Bool { backing != .hugetlb && backing != .thp }
-    static let backingFix = "page migration is tortured on 4 KiB pages (--backing anonymous|shared|memfd|file)"
+    static let backingFix: String? = "page migration is tortured on 4 KiB pages (--backing anonymous|shared|memfd|file)"
     static var hostProblem: String? { NUMANodes.problem }
     static func forecast(on backing: BackingKind, facts: HostFacts) -> (exercisable: Bool, reason: String)? {
         NUMANodes.problem.map { (false, $0) }

@@ -65,5 +65,11 @@ public struct Operation: Hashable, Sendable, CaseIterable, RawRepresentable, Cod
     /// Why the operation cannot run on this host, or nil.
     var hostProblem: String? { row?.hostProblem }
 
-    func fixFor(backing: BackingKind) -> String { row?.backingFix ?? "the hugetlb backing supports --op none and memslot" }
+    /// The fix for asking the operation on a backing it does not apply to: the row's own, or else the operations
+    /// the backing does support (the table says which; `mix` on hugetlb: nothing mixable applies).
+    func fixFor(backing: BackingKind) -> String {
+        if let fix = row?.backingFix { return fix }
+        let supported = Operation.allCases.filter { $0 != .all && $0.applies(to: backing) }.map(\.rawValue)
+        return "the \(backing.rawValue) backing supports --op \(supported.joined(separator: ", ")) (or all)"
+    }
 }

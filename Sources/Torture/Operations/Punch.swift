@@ -3,7 +3,7 @@ final class Punch: HostOperation {
     static let name = "punch"
     static let traits: OperationTraits = [.mixable, .freesFrames, .probed, .noinvalSkips]
     static func applies(to backing: BackingKind) -> Bool { ![.hugetlb, .anonymous, .thp].contains(backing) }
-    static let backingFix = "punch a hole in a memfd, file or shared backing (--backing memfd|file|shared)"
+    static let backingFix: String? = "punch a hole in a memfd, file or shared backing (--backing memfd|file|shared)"
 
     private let backing: Backing
     init(_ context: StepContext) { backing = context.backing }

@@ -4,7 +4,7 @@ final class THPCollapse: HostOperation {
     static let name = "thp"
     static let traits: OperationTraits = [.freesFrames, .runsAlone, .probed]
     static func applies(to backing: BackingKind) -> Bool { backing == .thp }
-    static let backingFix = "collapse needs the THP backing (--backing thp)"
+    static let backingFix: String? = "collapse needs the THP backing (--backing thp)"
     static func pages(around page: Int, of count: Int) -> Range<Int> {
         let first = page / pagesPerHugePage * pagesPerHugePage
         return first..<(first + pagesPerHugePage)

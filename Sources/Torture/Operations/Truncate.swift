@@ -5,7 +5,7 @@ final class Truncate: HostOperation {
     static let name = "truncate"
     static let traits: OperationTraits = [.holdsAMustFaultWindow, .freesFrames, .runsAlone, .probed, .noinvalSkips]
     static func applies(to backing: BackingKind) -> Bool { backing == .memfd || backing == .file }
-    static let backingFix = "truncate needs a file (--backing memfd|file)"
+    static let backingFix: String? = "truncate needs a file (--backing memfd|file)"
     static func pages(around page: Int, of count: Int) -> Range<Int> { page..<count }
 
     private let backing: Backing

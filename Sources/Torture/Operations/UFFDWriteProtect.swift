@@ -12,7 +12,7 @@ final class UFFDWriteProtect: HostOperation {
     static let name = "uffd-wp"
     static let traits: OperationTraits = [.probed, .noinvalSkips]
     static func applies(to backing: BackingKind) -> Bool { backing == .anonymous }
-    static let backingFix = "userfaultfd write-protection is tortured on private anonymous memory (--backing anonymous)"
+    static let backingFix: String? = "userfaultfd write-protection is tortured on private anonymous memory (--backing anonymous)"
     static var hostProblem: String? { WriteProtection.problem }
     static func forecast(on backing: BackingKind, facts: HostFacts) -> (exercisable: Bool, reason: String)? {
         WriteProtection.problem.map { (false, $0) }
