@@ -63,10 +63,9 @@ final class Mutator: StepContext, @unchecked Sendable {
     let countersBefore: StatisticSample?
     let countersAfter: StatisticSample?
     var decoyOwner: Int?
-    /// The run's operations, made on first use, at their ``Operation/index`` (nil: not one the run steps through).
-    private(set) lazy var callers: [(any HostOperation)?] = Operation.allCases.map { operation in
-        configuration.stepOperations.contains(operation) ? operation.row.map { $0.init(self) } : nil
-    }
+    /// The run's operations, made with the mutator, at their ``Operation/index`` (nil: not one the run steps
+    /// through).
+    private(set) var callers: [(any HostOperation)?] = []
     /// The dirty-log oracle, harvesting between steps when `--dirty` is on.
     var dirtyOracle: DirtyOracle?
     /// The missing-flush oracle (nil when `--flush-probe-ms 0`, an antagonist that may zap without a flush request
@@ -97,6 +96,10 @@ final class Mutator: StepContext, @unchecked Sendable {
         self.countersAfter = flushCounters.map(StatisticSample.init)
         self.flushProbe = flushCounters != nil && configuration.flushProbeJudgeable && configuration.flushProbeInterval > 0
             ? FlushProbe(statusBlocks: environment.checkerStatus, intervalMilliseconds: configuration.flushProbeInterval) : nil
+        // Last: each operation sees the whole mutator as its context.
+        callers = Operation.allCases.map { operation in
+            configuration.stepOperations.contains(operation) ? operation.row.map { $0.init(self) } : nil
+        }
     }
 
     /// Writes and publishes a first generation on every page, before any guest runs.
