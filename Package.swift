@@ -49,7 +49,7 @@ let package = Package(
         // The tests' one gate on the real device (skip with the reason, or fail under MMUTORTURE_REQUIRE_KVM=1).
         .target(name: "TestSupport", dependencies: ["KVM"], path: "Tests/TestSupport"),
         .testTarget(name: "KVMTests", dependencies: ["KVM", "Guests", "GuestRuntime", "CKVM", "TestSupport"]),
-        .testTarget(name: "TortureTests", dependencies: ["Torture", "KVM", "Guests", "GuestRuntime", "TestSupport", .product(name: "Atomics", package: "swift-atomics")]),
+        .testTarget(name: "TortureTests", dependencies: ["Torture", "KVM", "Guests", "GuestRuntime", "CHost", "TestSupport", .product(name: "Atomics", package: "swift-atomics")]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Torture", "TestSupport"]),
         .testTarget(name: "mmutortureTests", dependencies: ["Torture", "Bench", "KVM", "TestSupport"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Torture"], exclude: ["Fixtures"]),

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -127,4 +128,10 @@ int chost_uffd_writeprotect(int fd, void *address, uint64_t length, int protect)
 
 long chost_move_pages(unsigned long count, void **pages, const int *nodes, int *status) {
     return syscall(SYS_move_pages, 0, count, pages, nodes, status, MPOL_MF_MOVE);
+}
+
+long chost_read_as_user(const void *address, void *into, size_t bytes) {
+    struct iovec local = {.iov_base = into, .iov_len = bytes};
+    struct iovec remote = {.iov_base = (void *)address, .iov_len = bytes};
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
 }

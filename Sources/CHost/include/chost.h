@@ -39,6 +39,10 @@ int chost_uffd_writeprotect(int fd, void *address, uint64_t length, int protect)
 // move_pages(2) of the calling process (glibc has no wrapper; libnuma's is not used): 0, or -1 with errno; each
 // page's outcome (its node, or a negative errno) in status. nodes NULL: only ask where each page is.
 long chost_move_pages(unsigned long count, void **pages, const int *nodes, int *status);
+// process_vm_readv(2) of the calling process (glibc: _GNU_SOURCE): copies `bytes` from `address` the way a user
+// access would see them, with EFAULT (a -1 return) where such an access would fault (unmapped, PROT_NONE, beyond
+// a file's end) instead of a signal. The tests' scripted guest reads the data this way.
+long chost_read_as_user(const void *address, void *into, size_t bytes);
 
 // mmap/madvise/fallocate flags that glibc hides behind _GNU_SOURCE or that the installed headers predate.
 extern const int CHOST_MAP_FIXED_NOREPLACE;

@@ -37,7 +37,9 @@ final class Mutator: StepContext, @unchecked Sendable {
         var writerStatus: [CheckerStatus]
         /// The status blocks of every checker vCPU (their sweep counts, for the missing-flush oracle).
         var checkerStatus: [CheckerStatus]
-        var vm: VirtualMachine
+        /// The VM whose data slot memslot takes away; nil where no VM runs (the engine's tests with a scripted
+        /// guest), and then memslot cannot run.
+        var vm: VirtualMachine?
         var dataSlotFlags: MemorySlotFlags
         /// The ksm operation's twins of the data pages.
         var ksmTwins: KSMTwins?

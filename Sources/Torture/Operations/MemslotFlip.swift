@@ -26,6 +26,7 @@ final class MemslotFlip: HostOperation {
     private func flip(_ pages: Range<Int>) throws {
         deleting.toggle()
         let (configuration, environment) = (context.configuration, context.environment)
+        guard let vm = environment.vm else { throw HarnessFailure("memslot: no VM holds the data slot (a run without vCPUs)") }
         let slot = UInt32(GUEST_DATA_SLOT)
         let home = GuestPhysicalAddress(UInt64(GUEST_DATA_GPA))
         // The negative control: the window opens while the slot is still there and reads are still translated.
@@ -45,15 +46,15 @@ final class MemslotFlip: HostOperation {
             try back()
         }
         if deleting {
-            try environment.vm.deleteMemorySlot(slot)
+            try vm.deleteMemorySlot(slot)
             context.holdFaultWindow(pages, of: .memslot)
-            try comeBack { try environment.vm.setMemorySlot(slot, guestAddress: home, region: context.backing.region, flags: environment.dataSlotFlags) }
+            try comeBack { try vm.setMemorySlot(slot, guestAddress: home, region: context.backing.region, flags: environment.dataSlotFlags) }
         } else {
             // Just above the data: no page table maps it, and nothing else lives there.
             let away = home + UInt64(configuration.dataBytes)
-            try environment.vm.moveMemorySlot(slot, to: away)
+            try vm.moveMemorySlot(slot, to: away)
             context.holdFaultWindow(pages, of: .memslot)
-            try comeBack { try environment.vm.moveMemorySlot(slot, to: home) }
+            try comeBack { try vm.moveMemorySlot(slot, to: home) }
         }
     }
 }
