@@ -15,9 +15,10 @@ struct ScriptedGuestTests {
         #expect((run.windows(of: .dontneed)["must-read-zero"]?.sampled ?? 0) > 0, "the mutator saw its windows sampled")
     }
 
-    /// munmap and mprotect: every read while the page is away is refused, and the window that says so is up
-    /// the whole time (a read that succeeds under a must-fault word is a violation).
-    @Test(arguments: [Torture.Operation.munmap, .mprotect])
+    /// munmap, mprotect, mremap and guard (where the host has guard regions): every read while the page is away is
+    /// refused, and the window that says so is up the whole time (a read that succeeds under a must-fault word is
+    /// a violation).
+    @Test(arguments: [Torture.Operation.munmap, .mprotect, .mremap] + (Torture.Operation.guardRegion.hostProblem == nil ? [.guardRegion] : []))
     func aPageTakenAwayIsUnderItsMustFaultWindowAndEveryReadThereFaults(_ operation: Torture.Operation) throws {
         let run = try ScriptedRun(operation)
         let seen = try run.run { $0.refused >= 20 }
@@ -32,6 +33,15 @@ struct ScriptedGuestTests {
         let seen = try run.run { $0.conclusive[.keep, default: 0] >= 20 }
         #expect(seen.violations.isEmpty, "\(seen.violations.prefix(3))")
         #expect(seen.conclusive[.keep, default: 0] >= 20, "\(seen.conclusive)")
+    }
+
+    /// uffd-wp: reads go on under the read-only window, which promises the generation the page holds.
+    @Test(.enabled(if: Torture.Operation.uffdWriteProtect.hostProblem == nil, "\(Torture.Operation.uffdWriteProtect.hostProblem ?? "")"))
+    func aWriteProtectedPageReadsThePromisedGenerationInItsReadOnlyWindow() throws {
+        let run = try ScriptedRun(.uffdWriteProtect)
+        let seen = try run.run { $0.conclusive[.keep, default: 0] >= 20 }
+        #expect(seen.violations.isEmpty, "\(seen.violations.prefix(3))")
+        #expect((run.windows(of: .uffdWriteProtect)["read-only"]?.sampled ?? 0) > 0, "\(run.windows(of: .uffdWriteProtect))")
     }
 
     /// free: a lazily freed page reads the generation it held or zero (every other step pages it out), never
