@@ -61,6 +61,16 @@ public struct AntagonistSpec: Codable, Sendable, Equatable {
         self.periodMicroseconds = periodMicroseconds
     }
 
+    /// What is wrong with an `argument` that does not parse, for an error: which part.
+    static func problem(_ argument: String) -> String {
+        let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
+        return parts.count != 2 ? "is not of the form KIND:MICROSECONDS (e.g. dirty-toggle:200)"
+            : Kind(rawValue: String(parts[0])) == nil ? "names no antagonist kind"
+            : "needs a period in microseconds after the colon (a positive whole number)"
+    }
+
+    static var fix: String { "use KIND:MICROSECONDS with KIND one of: \(Kind.allCases.map(\.rawValue).joined(separator: ", "))" }
+
     /// Parses `KIND:MICROSECONDS`, e.g. `dirty-toggle:500`.
     public init?(argument: String) {
         let parts = argument.split(separator: ":")

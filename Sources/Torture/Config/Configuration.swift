@@ -99,50 +99,10 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
         try validateInjection()
     }
 
-    /// Every number in its range.
+    /// Every setting in its bounds (the table's, ``Setting/all``, in its order).
     private func validateRanges() throws(ConfigurationError) {
-        guard pages >= 1 && pages <= 1 << 22 else {
-            throw ConfigurationError(.pages, problem: "\(pages) is out of range", fix: "use 1 to 4194304 pages")
-        }
-        guard vcpus >= 1 && vcpus <= 64 else {
-            throw ConfigurationError(.vcpus, problem: "\(vcpus) is out of range", fix: "use 1 to 64 vCPUs")
-        }
-        guard duration > 0 && duration <= 7 * 24 * 3600 else {
-            throw ConfigurationError(.duration, problem: "\(duration) s is out of range", fix: "use a positive number of seconds, at most a week")
-        }
-        if ringEntries < 256 || ringEntries > 65536 || ringEntries & (ringEntries - 1) != 0 {
-            throw ConfigurationError(.ringEntries, problem: "\(ringEntries) is not a power of two from 256 to 65536 (KVM's most)", fix: "use 256, 512, 1024, … 65536 (default 4096)")
-        }
-        if hotPages < 0 || hotPages > pages {
-            throw ConfigurationError(.hot, problem: "\(hotPages) hot pages of \(pages)", fix: "use 1 to --pages, or 0 for none")
-        }
-        if hotRepeat < 1 || hotRepeat > 1_000_000 {
-            throw ConfigurationError(.hotRepeat, problem: "\(hotRepeat) passes is out of range", fix: "use 1 to 1000000 (default 8)")
-        }
-        for antagonist in antagonists where antagonist.periodMicroseconds < 1 || antagonist.periodMicroseconds > 60_000_000 {
-            throw ConfigurationError(.antagonists, problem: "\(antagonist.kind.rawValue) every \(antagonist.periodMicroseconds) µs is out of range", fix: "use a period of 1 µs to 60000000 µs (a minute)")
-        }
-        if dirtyRoundMilliseconds < 1 || dirtyRoundMilliseconds > 600_000 {
-            throw ConfigurationError(.dirtyRound, problem: "\(dirtyRoundMilliseconds) ms is out of range", fix: "use 1 to 600000 milliseconds (ten minutes)")
-        }
-        if let probe = flushProbeMilliseconds, probe < 0 || probe > 60_000 {
-            throw ConfigurationError(.flushProbe, problem: "\(probe) is out of range", fix: "use 0 (off) to 60000 milliseconds")
-        }
-        if let grace = stopAfterViolationSeconds, !(grace >= 0 && grace <= 3600) {
-            throw ConfigurationError(.stopAfterViolation, problem: "\(grace) seconds is out of range", fix: "use 0 to 3600 seconds")
-        }
-        if let inFlight, !(1...Observations.maxInFlight).contains(inFlight) {
-            throw ConfigurationError(.inFlight, problem: "\(inFlight) windows in flight is out of range", fix: "use 1 to \(Observations.maxInFlight) (default \(Self.defaultInFlight))")
-        }
-        if let traps = trapPages, traps != 0 && (traps < 4 || traps % 4 != 0 || traps > 65536) {
-            throw ConfigurationError(.traps, problem: "\(traps) trap pages is not 0 or a multiple of 4 from 4 to 65536", fix: "use 0 (off), or 64")
-        }
-        // A window no check can land in tests nothing, and a run with one would still look exercised.
-        guard windowMicroseconds >= 1 && windowMicroseconds <= 1_000_000 else {
-            throw ConfigurationError(.window, problem: "\(windowMicroseconds) µs is out of range: a window no guest read can land in tests nothing", fix: "use 1 to 1000000 microseconds (default 5)")
-        }
-        guard faultWindowMicroseconds >= 1 && faultWindowMicroseconds <= 1_000_000 else {
-            throw ConfigurationError(.faultWindow, problem: "\(faultWindowMicroseconds) µs is out of range: a window no guest read can land in tests nothing", fix: "use 1 to 1000000 microseconds (default 300)")
+        for setting in Setting.all {
+            if let wrong = setting.check(self) { throw ConfigurationError(setting, problem: wrong.problem, fix: wrong.fix) }
         }
     }
 

@@ -55,6 +55,7 @@ public struct Scenario: Sendable, Equatable {
                 throw fail(member.line, member.key, "not a scenario field", "use one of: \(fields.keys.sorted().joined(separator: ", "))")
             }
             scenario.lines[member.key] = member.line
+            if field.setting == .seed { scenario.hasSeed = true }
             do { try field.apply(member.value, &scenario) } catch {
                 throw fail(error.line ?? member.line, member.key, error.problem, error.fix)
             }
@@ -96,45 +97,13 @@ public struct Scenario: Sendable, Equatable {
 
     static let fields: [String: Field] = Dictionary(uniqueKeysWithValues: fieldList.map { ($0.key, $0) })
 
+    /// The scenario's own name and description, then every setting with a scenario key (``Setting/all``).
     private static let fieldList: [Field] = [
         Field(key: "name") { value, scenario throws(FieldError) in scenario.name = try value.text() },
         Field(key: "description") { value, scenario throws(FieldError) in scenario.description = try value.text() },
-        Field(.operation) { value, scenario throws(FieldError) in scenario.configuration.operation = try value.choice() },
-        Field(.backing) { value, scenario throws(FieldError) in scenario.configuration.backing = try value.choice() },
-        Field(.mode) { value, scenario throws(FieldError) in scenario.configuration.mode = try value.choice() },
-        Field(.injection) { value, scenario throws(FieldError) in scenario.configuration.injection = try value.choice() },
-        Field(.dirty) { value, scenario throws(FieldError) in scenario.configuration.dirty = try value.choice() },
-        Field(.guestPageSize) { value, scenario throws(FieldError) in
-            scenario.configuration.guestPageSize = try value.choice()
-        },
-        Field(.pages) { value, scenario throws(FieldError) in scenario.configuration.pages = try value.integer() },
-        Field(.vcpus) { value, scenario throws(FieldError) in scenario.configuration.vcpus = try value.integer() },
-        Field(.duration) { value, scenario throws(FieldError) in scenario.configuration.duration = try value.real() },
-        Field(.seed) { value, scenario throws(FieldError) in
-            let seed = try value.integer()
-            guard seed >= 0 else { throw FieldError(line: value.line, problem: "\(seed) is negative", fix: "use a seed of 0 or more") }
-            scenario.configuration.seed = UInt64(seed)
-            scenario.hasSeed = true
-        },
-        Field(.hot) { value, scenario throws(FieldError) in scenario.configuration.hotPages = try value.integer() },
-        Field(.hotRepeat) { value, scenario throws(FieldError) in scenario.configuration.hotRepeat = try value.integer() },
-        Field(.dirtyRound) { value, scenario throws(FieldError) in
-            scenario.configuration.dirtyRoundMilliseconds = try value.integer()
-        },
-        Field(.ringEntries) { value, scenario throws(FieldError) in scenario.configuration.ringEntries = try value.integer() },
-        Field(.faultWindow) { value, scenario throws(FieldError) in
-            scenario.configuration.faultWindowMicroseconds = try value.integer()
-        },
-        Field(.window) { value, scenario throws(FieldError) in scenario.configuration.windowMicroseconds = try value.integer() },
-        Field(.inFlight) { value, scenario throws(FieldError) in scenario.configuration.inFlight = try value.integer() },
-        Field(.antagonists) { value, scenario throws(FieldError) in
-            guard case .array(let elements) = value.value else {
-                throw FieldError(line: value.line, problem: "must be an array, found \(value.kindName)", fix: "write [ { \"kind\": …, \"periodMicroseconds\": … } ]")
-            }
-            scenario.configuration.antagonists = []
-            for element in elements { scenario.configuration.antagonists.append(try element.antagonist()) }
-        },
-    ]
+    ] + Setting.all.filter { $0.key != nil }.map { setting in
+        Field(setting) { value, scenario throws(FieldError) in try setting.fromScenario(value, &scenario.configuration) }
+    }
 }
 
 /// A scenario file that cannot run: where (file, line, field), what is wrong and how to fix it.
