@@ -185,7 +185,8 @@ def main():
     if not os.path.isdir(tree):
         os.makedirs(tree)
         # No shell: a path with a space or a quote is an argument, never a command.
-        archive = subprocess.Popen(["git", "-C", root, "archive", "HEAD"], stdout=subprocess.PIPE)
+        # tar.umask 022: the lab refuses assets its group could write (git archive's default umask is 002).
+        archive = subprocess.Popen(["git", "-C", root, "-c", "tar.umask=022", "archive", "HEAD"], stdout=subprocess.PIPE)
         subprocess.run(["tar", "-x", "-C", tree], stdin=archive.stdout, check=True)
         archive.stdout.close()
         if archive.wait() != 0:
