@@ -30,7 +30,7 @@ struct ScriptedRun {
         guest = ScriptedGuest(control: control, data: self.backing.region.base, pages: configuration.pages, observations: observations)
         mutator = Mutator(configuration: configuration, environment: Mutator.Environment(
             backing: self.backing, control: control, observations: observations, vmStatistics: nil, leafEntry: { _ in nil },
-            decoy: decoy.base, writerStatus: [], checkerStatus: [guest.status], vm: nil, dataSlotFlags: [], ksmTwins: nil, reclaim: nil),
+            decoy: decoy.base, writerStatus: [], checkerStatus: [guest.status], vm: nil, dataSlotFlags: [], hostChange: nil),
             frameTraps: configuration.frameTrapPages > 0 ? try FrameTraps(pages: configuration.frameTrapPages) : nil)
         memory = [controlRegion, decoy]
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Torture
 
@@ -70,5 +71,15 @@ struct SettingTableTests {
         var c = TortureConfiguration()
         try SettingArguments(["--pages", "-1"]).apply(to: &c)
         #expect(c.pages == -1, "out of range for validation to say, not a missing value")
+    }
+
+    /// README's table of `run`'s options names every setting of the table in its first column.
+    @Test func everySettingIsInREADMEsTableOfOptions() throws {
+        let readme = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("README.md"), encoding: .utf8)
+        let options = readme.split(separator: "\n").filter { $0.hasPrefix("| `--") }.map { $0.split(separator: "|").first ?? "" }
+        for setting in Setting.all {
+            #expect(options.contains { $0.contains("`\(setting.flag)`") }, "README's options table lacks \(setting.flag)")
+        }
     }
 }

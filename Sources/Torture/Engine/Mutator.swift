@@ -41,10 +41,8 @@ final class Mutator: StepContext, @unchecked Sendable {
         /// guest), and then memslot cannot run.
         var vm: VirtualMachine?
         var dataSlotFlags: MemorySlotFlags
-        /// The ksm operation's twins of the data pages.
-        var ksmTwins: KSMTwins?
-        /// The aging operation's memory cgroup.
-        var reclaim: ReclaimCgroup?
+        /// What the run's opt-in operation changed on the host for it (aging: the memory cgroup it reclaims through).
+        var hostChange: (any HostChange)?
     }
 
     let configuration: TortureConfiguration

@@ -18,8 +18,8 @@ final class Rig {
     /// The kernel's flush sanitizer, where the kvm module has one.
     let flushSanitizer: FlushSanitizerWatch?
     let backing: Backing
-    let ksmDaemon: KSMDaemon?
-    let reclaim: ReclaimCgroup?
+    /// What the opt-in operation changed on the host (ksmd, the reclaim cgroup).
+    let hostChange: (any HostChange)?
     /// The system-wide lock and journal, held while ksmd or the cgroup are changed.
     let systemChanges: SystemChanges?
     let observations: Observations
@@ -54,14 +54,11 @@ final class Rig {
         systemChanges = changes
         defer { if !ready { changes?.release() } }
         for line in changes?.restoredLeftovers ?? [] { progress?("mmutorture: " + line) }
-        // ksm: ksmd on (restored when this run ends, or by the next run after a SIGKILL), twins made mergeable.
-        let ksmDaemon = try changes.flatMap { config.operation == .ksm ? try KSMDaemon(changes: $0) : nil }
-        self.ksmDaemon = ksmDaemon
-        defer { if !ready { ksmDaemon?.restore() } }
-        // aging: the cgroup is set up before the first page is touched, so that the data is charged to it.
-        let reclaim = try changes.flatMap { config.operation == .aging ? try ReclaimCgroup(changes: $0) : nil }
-        self.reclaim = reclaim
-        defer { if !ready { reclaim?.restore() } }
+        // The opt-in operation's change (ksmd on; the reclaim cgroup), before the first page is touched, so that the
+        // data is charged to the cgroup; restored when this run ends, or by the next run after a SIGKILL.
+        let hostChange = try changes.flatMap { try config.operation.row?.changeHost($0) }
+        self.hostChange = hostChange
+        defer { if !ready { hostChange?.restore() } }
         let dataSlotFlags = try Self.addDataSlot(config, machine: machine, backing: backing)
 
         observations = Observations(announcingTo: announcement)
@@ -75,7 +72,7 @@ final class Rig {
             ? try FrameTraps(pages: config.frameTrapPages) : nil
         mutator = try Self.makeMutator(
             config, machine: machine, control: ControlWords(base: controlRegion.base, count: config.pages), backing: backing,
-            observations: observations, vmStats: vmStats, status: status, dataSlotFlags: dataSlotFlags, reclaim: reclaim,
+            observations: observations, vmStats: vmStats, status: status, dataSlotFlags: dataSlotFlags, hostChange: hostChange,
             frameTraps: frameTraps)
         mutator.publishInitialGenerations()
         let antagonistTraps = try config.antagonists.map { spec in
@@ -130,14 +127,14 @@ final class Rig {
 
     private static func makeMutator(
         _ config: TortureConfiguration, machine: GuestMachine, control: ControlWords, backing: Backing, observations: Observations,
-        vmStats: StatisticsReader?, status: [CheckerStatus], dataSlotFlags: MemorySlotFlags, reclaim: ReclaimCgroup?, frameTraps: FrameTraps?
+        vmStats: StatisticsReader?, status: [CheckerStatus], dataSlotFlags: MemorySlotFlags, hostChange: (any HostChange)?, frameTraps: FrameTraps?
     ) throws -> Mutator {
         let pageTables = machine.pageTables
         return Mutator(configuration: config, environment: Mutator.Environment(
             backing: backing, control: control, observations: observations, vmStatistics: vmStats,
             leafEntry: { page in pageTables.leafEntry(for: UInt64(GUEST_DATA_GPA) + UInt64(page * GuestPage.size)) },
             decoy: machine.system.base + Int(GUEST_DECOY_GPA), writerStatus: config.mode == .read ? [] : status, checkerStatus: status,
-            vm: machine.vm, dataSlotFlags: dataSlotFlags, ksmTwins: config.operation == .ksm ? try KSMTwins(data: backing) : nil, reclaim: reclaim),
+            vm: machine.vm, dataSlotFlags: dataSlotFlags, hostChange: hostChange),
             frameTraps: frameTraps)
     }
 
@@ -161,8 +158,7 @@ final class Rig {
     /// Sets back what the run changed on the host (ksmd's settings, the reclaim cgroup), then lets the next run
     /// change them.
     func restore() {
-        ksmDaemon?.restore()
-        reclaim?.restore()
+        hostChange?.restore()
         systemChanges?.release()
     }
 

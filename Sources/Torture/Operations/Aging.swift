@@ -15,6 +15,7 @@ final class Aging: HostOperation {
     static var systemChange: (what: String, undo: String)? {
         ("reclaims memory through a memory cgroup (v1: moves the harness into a child cgroup it creates)", "the harness moves back and removes the child when the run ends")
     }
+    static func changeHost(_ changes: SystemChanges) throws -> (any HostChange)? { try ReclaimCgroup(changes: changes) }
     /// What one step asks the cgroup to reclaim: 64 pages.
     static let bytesPerStep = 64 * GuestPage.size
 
@@ -23,7 +24,7 @@ final class Aging: HostOperation {
     private var fruitless = 0
     private var reclaimedBytes = 0
 
-    init(_ context: StepContext) { reclaim = context.environment.reclaim }
+    init(_ context: StepContext) { reclaim = context.environment.hostChange as? ReclaimCgroup }
 
     /// Nothing reclaimable (EAGAIN, EBUSY) is counted, not fatal.
     func invoke(page: Int, pages: Range<Int>) throws -> Invocation {

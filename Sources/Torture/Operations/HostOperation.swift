@@ -20,6 +20,10 @@ protocol HostOperation: AnyObject, SendableMetatype {
     static var hostProblem: String? { get }
     /// For the opt-in operations: the system-wide change they make, and how the run undoes it.
     static var systemChange: (what: String, undo: String)? { get }
+    /// For the opt-in operations: makes that change for a run, before the data is touched (ksmd started, the
+    /// reclaim cgroup set up), journaled in `changes`; the run undoes it when it ends. The instances find it in
+    /// ``Mutator/Environment/hostChange``.
+    static func changeHost(_ changes: SystemChanges) throws -> (any HostChange)?
     /// What else in the run's configuration the operation cannot go with (ksm: guest writers), or nil.
     static func problem(in configuration: TortureConfiguration) -> ConfigurationError?
     /// The doctor's forecast on `backing` where it differs from the general one (nil: "reaches KVM").
@@ -44,6 +48,7 @@ extension HostOperation {
     static var backingFix: String? { nil }
     static var hostProblem: String? { nil }
     static var systemChange: (what: String, undo: String)? { nil }
+    static func changeHost(_ changes: SystemChanges) throws -> (any HostChange)? { nil }
     static func problem(in configuration: TortureConfiguration) -> ConfigurationError? { nil }
     static func forecast(on backing: BackingKind, facts: HostFacts) -> (exercisable: Bool, reason: String)? { nil }
     static func pages(around page: Int, of count: Int) -> Range<Int> { page..<(page + 1) }
@@ -134,3 +139,12 @@ protocol StepContext: AnyObject {
     func holdFaultWindow(_ pages: Range<Int>, of operation: Operation)
     func spin(microseconds: Int)
 }
+
+/// What an opt-in operation changed on the host for a run (``HostOperation/changeHost(_:)``), set back by
+/// `restore()` on every exit path of the run.
+protocol HostChange: AnyObject {
+    func restore()
+}
+
+extension KSMDaemon: HostChange {}
+extension ReclaimCgroup: HostChange {}

@@ -16,21 +16,23 @@ final class KSMMerge: HostOperation {
             fix: "use --mode read with --op ksm")
     }
     static var pauseAfterStepMicroseconds: UInt32 { KSMTwins.pauseMicroseconds }
+    static func changeHost(_ changes: SystemChanges) throws -> (any HostChange)? { try KSMDaemon(changes: changes) }
 
     private let backing: Backing
-    private let twins: KSMTwins?
+    /// Made at the first step (the data made mergeable then).
+    private var twins: KSMTwins?
     private let scansAtStart = KSMDaemon.value("full_scans").flatMap { Int($0) }
     private var republications = 0
     private var mergedRepublications = 0
 
-    init(_ context: StepContext) {
-        (backing, twins) = (context.backing, context.environment.ksmTwins)
-    }
+    init(_ context: StepContext) { backing = context.backing }
 
     /// The page is closed: a write to it now breaks a KSM merge (copy-on-write) before anything is promised.
     func invoke(page: Int, pages: Range<Int>) throws -> Invocation {
+        let twins = try self.twins ?? KSMTwins(data: backing)
+        self.twins = twins
         republications += 1
-        if twins?.isMerged(page: page) == true { mergedRepublications += 1 }
+        if twins.isMerged(page: page) { mergedRepublications += 1 }
         backing.address(ofPage: page).storeBytes(of: 0, as: UInt64.self)
         return .done(CallOutcome(window: nil, zeroed: page..<page))
     }
