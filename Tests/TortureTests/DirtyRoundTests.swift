@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Atomics
+import Guests
 import KVM
 import Testing
 @testable import Torture
@@ -65,5 +70,55 @@ struct DirtyRoundTests {
         round.judgesWrites = false  // a re-created slot starts a new, empty log
         round.now[0] = 9
         #expect(round.misses(in: harvest([])).misses.isEmpty)
+    }
+}
+
+/// The oracle around the rules, on host memory and a scripted dirty log (no `/dev/kvm`): a writer's status block
+/// in plain memory, and a harvest that reports every page.
+struct DirtyOracleTests {
+    /// A harvest that reports every page dirty (so no rule finds a miss): what is judged is whether rounds are.
+    struct EveryPageDirty: DirtyLogSource {
+        let pages: Int
+        func harvest() -> DirtyBitmap {
+            var bitmap = DirtyBitmap(pageCount: pages)
+            for page in 0..<pages { bitmap.mark(page) }
+            return bitmap
+        }
+    }
+
+    /// A harvest waits (briefly) for a writer to complete a sweep begun after the previous harvest, so that the
+    /// whole-sweep rule judges every round, not only those a pause of the mutator happened to cover. The scripted
+    /// writer completes its sweep only a millisecond after the harvest was asked for.
+    @Test func aHarvestWaitsForAWholeSweepSoThatTheRoundIsJudged() throws {
+        var configuration = TortureConfiguration()
+        (configuration.pages, configuration.dirty, configuration.dirtyRoundMilliseconds) = (8, .log, 1)
+        let block = UnsafeMutablePointer<UInt64>.allocate(capacity: Int(GUEST_STATUS_BLOCK_SIZE) / 8)
+        block.initialize(repeating: 0, count: Int(GUEST_STATUS_BLOCK_SIZE) / 8)
+        defer { block.deallocate() }
+        let status = CheckerStatus(block: block)
+        status.configure(mode: .both, writer: 0, hotPages: 0, hotRepeat: 1)  // SEQUENCE 1: sweep 1 under way
+        let backing = try Backing(kind: .anonymous, size: configuration.dataBytes)
+        let oracle = DirtyOracle(configuration: configuration, log: EveryPageDirty(pages: configuration.mappedPages), backing: backing,
+                                 observations: Observations(), writerStatus: [status])
+        try oracle.start()
+        let asked = ManagedAtomic<Int>(0)
+        for round in 1...5 {
+            // The writer: once the harvest is asked for, a millisecond later, completes the sweep after the one
+            // under way at the previous harvest (a whole sweep since), and begins the next.
+            let writer = try OSThread(name: "scripted-writer", cpu: nil) {
+                while asked.load(ordering: .acquiring) < round { sched_yield() }
+                usleep(1_000)
+                let underWay = status.load(.sequence)
+                status.block[Int(GUEST_STATUS_COMPLETE)] = underWay + 1
+                status.block[Int(GUEST_STATUS_SEQUENCE)] = underWay + 2
+            }
+            usleep(2_000)  // the round's length (1 ms) has passed
+            #expect(oracle.isDue)
+            asked.store(round, ordering: .releasing)
+            try oracle.harvestIfDue()
+            #expect(writer.join(timeout: 10))
+            if oracle.judgedRounds > 0 { break }
+        }
+        #expect(oracle.rounds >= 1 && oracle.judgedRounds >= 1, "\(oracle.judgedRounds) of \(oracle.rounds) rounds judged")
     }
 }

@@ -26,14 +26,13 @@ import KVM
 final class DirtyOracle: @unchecked Sendable {
     // @unchecked: used by the mutator thread only.
     let configuration: TortureConfiguration
-    let vm: VirtualMachine
+    /// Where the harvests come from (KVM's dirty log or rings).
+    let log: any DirtyLogSource
     let backing: Backing
     let observations: Observations
     /// The writers' status blocks: COMPLETE and SEQUENCE.
     let writerStatus: [CheckerStatus]
     var writers: Int { writerStatus.count }
-    /// The vCPUs' dirty rings, in ring mode.
-    let rings: [DirtyRing]
     private var snapshot: [UInt64]
     /// Each writer's sweep under way just after the previous harvest (Q).
     private var sweepAfterHarvest: [UInt64]
@@ -46,11 +45,10 @@ final class DirtyOracle: @unchecked Sendable {
     /// Pages judged by the sharper rule: written (a writer word changed) between a harvest and the next.
     private(set) var writtenPagesJudged = 0
 
-    init(configuration: TortureConfiguration, vm: VirtualMachine, backing: Backing, observations: Observations,
-         writerStatus: [CheckerStatus], rings: [DirtyRing]) {
-        self.rings = rings
+    init(configuration: TortureConfiguration, log: any DirtyLogSource, backing: Backing, observations: Observations,
+         writerStatus: [CheckerStatus]) {
         self.configuration = configuration
-        self.vm = vm
+        self.log = log
         self.backing = backing
         self.observations = observations
         self.writerStatus = writerStatus
@@ -118,22 +116,7 @@ final class DirtyOracle: @unchecked Sendable {
 
     static let wholeSweepWaitNanoseconds: UInt64 = 10_000_000
 
-    private func harvest() throws -> DirtyBitmap {
-        let slot = UInt32(GUEST_DATA_SLOT)
-        if configuration.dirty == .ring {
-            var bitmap = DirtyBitmap(pageCount: configuration.mappedPages)
-            for ring in rings {
-                for entry in ring.harvest() where entry.slot == slot && entry.offset < UInt64(bitmap.pageCount) {
-                    bitmap.mark(Int(entry.offset))
-                }
-            }
-            try vm.resetDirtyRings()
-            return bitmap
-        }
-        let bitmap = try vm.dirtyLog(slot: slot)
-        if configuration.dirty == .clear { try vm.clearDirtyLog(slot: slot, bitmap) }
-        return bitmap
-    }
+    private func harvest() throws -> DirtyBitmap { try log.harvest() }
 
     /// Every writer word now, page-major (``DirtyRound``'s layout).
     private func writerWords() -> [UInt64] {

@@ -104,9 +104,10 @@ final class Rig {
         workers: [VCPUWorker]
     ) throws -> DirtyOracle? {
         guard config.dirty != .off else { return nil }
-        let oracle = DirtyOracle(
-            configuration: config, vm: machine.vm, backing: backing, observations: observations, writerStatus: status,
-            rings: try config.dirty == .ring ? workers.map { try $0.vcpu.dirtyRing(entries: config.ringEntries) } : [])
+        let log = KVMDirtyLog(
+            vm: machine.vm, mode: config.dirty,
+            rings: try config.dirty == .ring ? workers.map { try $0.vcpu.dirtyRing(entries: config.ringEntries) } : [], pageCount: config.mappedPages)
+        let oracle = DirtyOracle(configuration: config, log: log, backing: backing, observations: observations, writerStatus: status)
         try oracle.start()
         return oracle
     }
