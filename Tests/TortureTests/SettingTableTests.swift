@@ -66,6 +66,7 @@ struct SettingTableTests {
         #expect(a == b && a.pages == 300 && a.antagonists.map(\.periodMicroseconds) == [5, 7])
         #expect(throws: SettingArgumentError.unknown("--page")) { try SettingArguments(["--page", "3"]) }
         #expect(throws: SettingArgumentError.missingValue(.pages)) { try SettingArguments(["--pages", "--vcpus", "2"]) }
+        #expect(throws: SettingArgumentError.missingValue(.pages)) { try SettingArguments(["--pages="]) }
         #expect(throws: SettingArgumentError.givenTwice(.vcpus, "1", "2")) { try SettingArguments(["--vcpus", "1", "--vcpus", "2"]) }
         #expect(throws: SettingArgumentError.unexpected("3")) { try SettingArguments(["3"]) }
         var c = TortureConfiguration()

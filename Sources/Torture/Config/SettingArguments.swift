@@ -14,10 +14,12 @@ public struct SettingArguments: Sendable {
             let argument = arguments[index]
             index += 1
             guard argument.hasPrefix("--") else { throw .unexpected(argument) }
-            let (flag, attached) = argument.split(separator: "=", maxSplits: 1).map(String.init).splitFlag
+            let parts = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            let (flag, attached) = (parts[0], parts.count > 1 ? parts[1] : nil)
             guard let setting = Setting.named(flag) else { throw .unknown(flag) }
             let value: String
             if let attached {
+                guard !attached.isEmpty else { throw .missingValue(setting) }
                 value = attached
             } else {
                 // A value may begin with a dash (`--pages -1` is out of range, not a missing value).
@@ -68,9 +70,4 @@ public enum SettingArgumentError: Error, CustomStringConvertible, Equatable {
             "\(setting.flag): given twice (\(first), then \(second)); give it once"
         }
     }
-}
-
-private extension Array where Element == String {
-    /// `["--pages", "512"]` from `--pages=512`, `["--pages"]` from `--pages`: the flag and the value attached.
-    var splitFlag: (String, String?) { (self[0], count > 1 ? self[1] : nil) }
 }
