@@ -46,3 +46,24 @@ struct WindowsInFlightTests {
         #expect(windows.takeSlot() == first)
     }
 }
+
+/// The mutator's loop over the windows in flight, on a ``ScriptedRun``'s real mutator (no `/dev/kvm`).
+struct MutatorLoopTests {
+    /// A window that would fall due during the next step's call is closed before that call (its page republished
+    /// at its length, as at `--in-flight 1`), not a whole call late; a window further off stays open beside it.
+    @Test func aWindowDueDuringTheNextCallClosesBeforeItAndOneFurtherOffStaysOpen() throws {
+        let run = try ScriptedRun(.dontneed) { $0.windowMicroseconds = 100_000 }
+        let mutator = run.mutator
+        mutator.publishInitialGenerations()
+        try mutator.take(Step(page: 0, operation: .dontneed))
+        #expect(mutator.inFlight.open.map(\.pages) == [0..<1])
+        mutator.meanCallNanoseconds = 1_000  // calls far shorter than the window: page 0's stays open
+        try mutator.take(Step(page: 3, operation: .dontneed))
+        #expect(mutator.inFlight.open.map(\.pages).sorted { $0.lowerBound < $1.lowerBound } == [0..<1, 3..<4])
+        mutator.meanCallNanoseconds = 10_000_000_000  // a call that outlasts both windows
+        try mutator.take(Step(page: 5, operation: .dontneed))
+        #expect(mutator.inFlight.open.map(\.pages) == [5..<6], "the windows due during page 5's call closed before it")
+        try mutator.closeAll()
+        #expect(mutator.inFlight.open.isEmpty)
+    }
+}

@@ -16,6 +16,15 @@ extension Mutator {
         try closeAll()
     }
 
+    /// The loop's step: every window that would fall due during its call closed first, then the step begun (its
+    /// window left open), then the operation's pause (ksm's, for ksmd).
+    func take(_ step: Step) throws {
+        try closeImminent()
+        try begin(step)
+        let pause = step.operation.row!.pauseAfterStepMicroseconds
+        if pause > 0 { usleep(pause) }
+    }
+
     /// Closes windows until a step on `pages` may begin (``WindowsInFlight/blocking(_:alone:)``).
     func makeRoom(for pages: Range<Int>, alone: Bool) throws {
         while let index = inFlight.blocking(pages, alone: alone) { try closeWaiting(index) }

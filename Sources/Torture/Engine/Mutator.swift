@@ -140,10 +140,7 @@ final class Mutator: StepContext, @unchecked Sendable {
                 if configuration.injection == .ptswap {
                     try swapTranslation(page: step.page)
                 } else {
-                    try closeImminent()
-                    try begin(step)
-                    let pause = step.operation.row!.pauseAfterStepMicroseconds
-                    if pause > 0 { usleep(pause) }
+                    try take(step)
                 }
                 step = schedule.next()
             } catch {
