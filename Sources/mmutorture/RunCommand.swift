@@ -17,7 +17,7 @@ struct RunCommand: ParsableCommand {
             69 KVM (or an opt-in operation) unavailable, 70 harness error, 73 a report or announcement file \
             that cannot be written.
 
-            SETTINGS (also scenario fields; explicit ones override a scenario and a profile):
+            SETTINGS (most are also scenario fields; given here, they override a scenario and a profile):
             \(SettingArguments.help)
             """)
 
