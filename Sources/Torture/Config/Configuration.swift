@@ -37,7 +37,8 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     public var pin: Bool = true
     /// How long a must-fault window stays open, in microseconds. Shorter than a few exit round trips and no guest
     /// ever samples it.
-    public var faultWindowMicroseconds: Int = 300
+    public var faultWindowMicroseconds: Int = Self.defaultFaultWindowMicroseconds
+    public static let defaultFaultWindowMicroseconds = 300
     /// How long a must-read-zero or content-kept window stays open, in microseconds.
     public var windowMicroseconds: Int = Self.defaultWindowMicroseconds
     public static let defaultWindowMicroseconds = 5
@@ -49,7 +50,8 @@ public struct TortureConfiguration: Codable, Sendable, Equatable {
     /// Milliseconds between two probes of the missing-flush oracle (``FlushProbe``); 0 turns it off. Optional
     /// so that older reports decode; nil means the default, 5.
     public var flushProbeMilliseconds: Int? = nil
-    public var flushProbeInterval: Int { flushProbeMilliseconds ?? 5 }
+    public var flushProbeInterval: Int { flushProbeMilliseconds ?? Self.defaultFlushProbeMilliseconds }
+    public static let defaultFlushProbeMilliseconds = 5
     /// Pages in the ring of recycled-frame traps (``FrameTraps``); 0 turns them off. Optional so that older
     /// reports decode; nil means the default, 64.
     public var trapPages: Int? = nil

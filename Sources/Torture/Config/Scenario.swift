@@ -16,7 +16,7 @@ public struct Scenario: Sendable, Equatable {
     /// The file's settings applied to the defaults, and validated.
     public var configuration: TortureConfiguration
     /// Whether the file chose the seed (otherwise the run picks one and prints it).
-    public var hasSeed: Bool
+    public var hasSeed: Bool { lines[Setting.seed.key!] != nil }
     /// Each field the file set, with its line, so that a problem found later can still name the line.
     public var lines: [String: Int]
 
@@ -46,7 +46,7 @@ public struct Scenario: Sendable, Equatable {
         guard case .object(let members) = document.value else {
             throw fail(document.line, nil, "the scenario is \(document.kindName)", "write the scenario as one JSON object")
         }
-        var scenario = Scenario(name: "", description: "", configuration: TortureConfiguration(), hasSeed: false, lines: [:])
+        var scenario = Scenario(name: "", description: "", configuration: TortureConfiguration(), lines: [:])
         for member in members {
             if let first = scenario.lines[member.key] {
                 throw fail(member.line, member.key, "appears twice (first on line \(first))", "keep one")
@@ -55,7 +55,6 @@ public struct Scenario: Sendable, Equatable {
                 throw fail(member.line, member.key, "not a scenario field", "use one of: \(fields.keys.sorted().joined(separator: ", "))")
             }
             scenario.lines[member.key] = member.line
-            if field.setting == .seed { scenario.hasSeed = true }
             do { try field.apply(member.value, &scenario) } catch {
                 throw fail(error.line ?? member.line, member.key, error.problem, error.fix)
             }

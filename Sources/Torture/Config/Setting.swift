@@ -37,9 +37,6 @@ public struct Setting: Sendable, Hashable, CustomStringConvertible {
         init(_ problem: String, fix: String) { (self.problem, self.fix) = (problem, fix) }
     }
 
-    /// The flag without its dashes.
-    public var long: String { String(flag.dropFirst(2)) }
-
     public var description: String { flag }
     public static func == (a: Setting, b: Setting) -> Bool { a.flag == b.flag }
     public func hash(into hasher: inout Hasher) { hasher.combine(flag) }
@@ -111,21 +108,15 @@ public struct Setting: Sendable, Hashable, CustomStringConvertible {
     public static let faultWindow = Setting(
         \.faultWindowMicroseconds, key: "faultWindowUs", flag: "--fault-window-us", valueName: "MICROSECONDS",
         help: "Microseconds a must-fault window stays open."
-    ) { us, _ in
-        (1...1_000_000).contains(us) ? nil
-            : Problem("\(us) µs is out of range: a window no guest read can land in tests nothing", fix: "use 1 to 1000000 microseconds (default 300)")
-    }
+    ) { us, _ in windowLength(us, default: TortureConfiguration.defaultFaultWindowMicroseconds) }
     public static let window = Setting(
         \.windowMicroseconds, key: "windowUs", flag: "--window-us", valueName: "MICROSECONDS",
         help: "Microseconds a must-read-zero or content-kept window stays open."
-    ) { us, _ in
-        // A window no check can land in tests nothing, and a run with one would still look exercised.
-        (1...1_000_000).contains(us) ? nil
-            : Problem("\(us) µs is out of range: a window no guest read can land in tests nothing", fix: "use 1 to 1000000 microseconds (default 5)")
-    }
+    ) { us, _ in windowLength(us, default: TortureConfiguration.defaultWindowMicroseconds) }
     public static let flushProbe = Setting(
         optional: \.flushProbeMilliseconds, key: nil, flag: "--flush-probe-ms", valueName: "MS",
-        help: "Milliseconds between two probes of the missing-flush oracle (0: off).", defaultText: "5"
+        help: "Milliseconds between two probes of the missing-flush oracle (0: off).",
+        defaultText: "\(TortureConfiguration.defaultFlushProbeMilliseconds)"
     ) { ms, _ in
         (0...60_000).contains(ms) ? nil : Problem("\(ms) is out of range", fix: "use 0 (off) to 60000 milliseconds")
     }
@@ -153,6 +144,13 @@ public struct Setting: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension Setting {
+    /// The bounds of a window's length, in microseconds: a window no check can land in tests nothing, and a run
+    /// with one would still look exercised.
+    static func windowLength(_ us: Int, default: Int) -> Problem? {
+        (1...1_000_000).contains(us) ? nil
+            : Problem("\(us) µs is out of range: a window no guest read can land in tests nothing", fix: "use 1 to 1000000 microseconds (default \(`default`))")
+    }
+
     /// A setting of a plain field: one value, its default the configuration's own (`defaultText` overrides it;
     /// nil: none shown).
     init<Value: SettingValue>(
